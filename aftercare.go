@@ -1,0 +1,217 @@
+// Package aftercare holds the domain of the aftercare daemon: clinics,
+// patients, enrollments, the messages planned for them and the events that
+// record each message's fate. It imports only the standard library and does
+// no I/O; every other package builds on these types.
+package aftercare
+
+import (
+	"time"
+)
+
+// Channel is a delivery channel for a message.
+type Channel string
+
+// The channels aftercare delivers on.
+const (
+	SMS   Channel = "sms"
+	Email Channel = "email"
+)
+
+// Valid reports whether c is a known channel.
+func (c Channel) Valid() bool { return c == SMS || c == Email }
+
+// Status is the state of one message in the outbox. A message is always in
+// exactly one state.
+type Status string
+
+// The message states. Scheduled and Sending are pending; Sent is accepted by
+// the provider and awaiting a receipt; Delivered, Failed, Skipped and
+// Cancelled are final.
+const (
+	StatusScheduled Status = "scheduled"
+	StatusSending   Status = "sending"
+	StatusSent      Status = "sent"
+	StatusDelivered Status = "delivered"
+	StatusFailed    Status = "failed"
+	StatusSkipped   Status = "skipped"
+	StatusCancelled Status = "cancelled"
+)
+
+// Statuses lists every status in lifecycle order.
+var Statuses = []Status{StatusScheduled, StatusSending, StatusSent, StatusDelivered, StatusFailed, StatusSkipped, StatusCancelled}
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool {
+	for _, v := range Statuses {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Final reports whether no further transition is expected from s. Sent is
+// not final: a delivery receipt may still move it to delivered or failed.
+func (s Status) Final() bool {
+	switch s {
+	case StatusDelivered, StatusFailed, StatusSkipped, StatusCancelled:
+		return true
+	}
+	return false
+}
+
+// Pending reports whether s is waiting to be sent.
+func (s Status) Pending() bool { return s == StatusScheduled || s == StatusSending }
+
+// Clock tells the time. Everything that schedules takes one so tests can
+// move time without sleeping.
+type Clock interface {
+	Now() time.Time
+}
+
+// ClockFunc adapts a function to a Clock.
+type ClockFunc func() time.Time
+
+// Now returns f().
+func (f ClockFunc) Now() time.Time { return f() }
+
+// SystemClock is the wall clock.
+var SystemClock Clock = ClockFunc(time.Now)
+
+// Clinic is a tenant: an aesthetic clinic with its own patients, staff, API
+// key and sender settings.
+type Clinic struct {
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	Phone    string `json:"phone"`    // E.164, given to patients to call
+	Timezone string `json:"timezone"` // IANA zone, the default for its patients
+	// BookingURL is where patients book their next session (optional).
+	BookingURL string `json:"booking_url,omitempty"`
+	// AlertEmail receives red-flag alerts from patient replies.
+	AlertEmail string `json:"alert_email,omitempty"`
+	// OnCallPhone receives red-flag alerts by SMS when set.
+	OnCallPhone string `json:"on_call_phone,omitempty"`
+	// SMSFrom is the clinic's Twilio number; MessagingServiceSID overrides it.
+	SMSFrom             string    `json:"sms_from,omitempty"`
+	MessagingServiceSID string    `json:"messaging_service_sid,omitempty"`
+	EmailFrom           string    `json:"email_from,omitempty"`
+	ReplyTo             string    `json:"reply_to,omitempty"`
+	CreatedAt           time.Time `json:"created_at"`
+}
+
+// Patient is a person treated at a clinic. Phone and email are normalized
+// (E.164, lower-case domain). Opt-outs outlive enrollments.
+type Patient struct {
+	ID          int64     `json:"id"`
+	ClinicID    int64     `json:"clinic_id"`
+	FirstName   string    `json:"first_name"`
+	LastName    string    `json:"last_name"`
+	Phone       string    `json:"phone"`
+	Email       string    `json:"email,omitempty"`
+	Timezone    string    `json:"timezone"`
+	SMSOptOut   bool      `json:"sms_opt_out"`
+	EmailOptOut bool      `json:"email_opt_out"`
+	PhoneBad    string    `json:"phone_bad,omitempty"` // why the number cannot take texts, if known
+	EmailBad    string    `json:"email_bad,omitempty"` // why the address cannot take mail, if known
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// ConsentMethod says how consent was given or revoked.
+type ConsentMethod string
+
+// Consent methods.
+const (
+	ConsentFrontDesk ConsentMethod = "front_desk"
+	ConsentWebForm   ConsentMethod = "web_form"
+	ConsentAPI       ConsentMethod = "api"
+	ConsentSMSReply  ConsentMethod = "sms_reply"
+	ConsentLink      ConsentMethod = "unsubscribe_link"
+	ConsentProvider  ConsentMethod = "provider"
+)
+
+// ConsentWordingVersion is the version of the consent wording shown to
+// patients by this release; recorded with each consent as evidence.
+const ConsentWordingVersion = "2026-11-v1"
+
+// Consent is evidence of a patient granting or revoking one channel.
+type Consent struct {
+	ID             int64         `json:"id"`
+	PatientID      int64         `json:"patient_id"`
+	Channel        Channel       `json:"channel"`
+	Granted        bool          `json:"granted"`
+	At             time.Time     `json:"at"`
+	Method         ConsentMethod `json:"method"`
+	WordingVersion string        `json:"wording_version"`
+	Detail         string        `json:"detail,omitempty"`
+}
+
+// Enrollment is one treatment session of a patient, from which the aftercare
+// plan is built.
+type Enrollment struct {
+	ID            int64     `json:"id"`
+	ClinicID      int64     `json:"clinic_id"`
+	PatientID     int64     `json:"patient_id"`
+	Treatment     string    `json:"treatment"`
+	TreatedAt     time.Time `json:"treated_at"`
+	SessionNumber int       `json:"session_number"`
+	SeriesLength  int       `json:"series_length"`
+	ExternalRef   string    `json:"external_ref,omitempty"`
+	Cancelled     bool      `json:"cancelled"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// SeriesFinished reports whether this is the last session of its series.
+func (e Enrollment) SeriesFinished() bool { return e.SessionNumber >= e.SeriesLength }
+
+// Message is one planned delivery on one channel: a row of the outbox.
+type Message struct {
+	ID           int64     `json:"id"`
+	EnrollmentID int64     `json:"enrollment_id"`
+	ClinicID     int64     `json:"clinic_id"`
+	PatientID    int64     `json:"patient_id"`
+	Step         string    `json:"step"`
+	Occurrence   int       `json:"occurrence"` // day number for daily steps, else 0
+	Channel      Channel   `json:"channel"`
+	SendAt       time.Time `json:"send_at"`
+	StaleAt      time.Time `json:"stale_at"`
+	Status       Status    `json:"status"`
+	Attempts     int       `json:"attempts"`
+	// NextAttemptAt is when a scheduled message may next be claimed.
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	ProviderID    string    `json:"provider_id,omitempty"`
+	ErrorCode     string    `json:"error_code,omitempty"`
+	LastError     string    `json:"last_error,omitempty"`
+	// Reason says why a message was skipped, cancelled or failed.
+	Reason   string `json:"reason,omitempty"`
+	Subject  string `json:"subject,omitempty"`
+	Body     string `json:"body"`
+	HTMLBody string `json:"html_body,omitempty"`
+	// Ambiguous is set when an attempt may or may not have reached the
+	// provider (a crash or a timeout mid-send); the next attempt must look
+	// the message up before sending again.
+	Ambiguous bool      `json:"ambiguous,omitempty"`
+	SentAt    time.Time `json:"sent_at,omitzero"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Events    []Event   `json:"events,omitempty"`
+}
+
+// Event records one transition of a message (or a note on it).
+type Event struct {
+	ID        int64     `json:"id"`
+	MessageID int64     `json:"message_id"`
+	At        time.Time `json:"at"`
+	From      Status    `json:"from,omitempty"`
+	To        Status    `json:"to"`
+	Detail    string    `json:"detail,omitempty"`
+}
+
+// Reply is an inbound SMS from a patient.
+type Reply struct {
+	ID         int64     `json:"id"`
+	ClinicID   int64     `json:"clinic_id"`
+	PatientID  int64     `json:"patient_id"`
+	ProviderID string    `json:"provider_id"`
+	Body       string    `json:"body"`
+	Kind       string    `json:"kind"` // stop, start, help, red_flag, other
+	At         time.Time `json:"at"`
+}
