@@ -15,17 +15,17 @@ import (
 
 // Message is what a provider needs to deliver one outbox row.
 type Message struct {
-	ID         int64             // outbox id; stable across retries
-	ClinicID   int64
-	Channel    aftercare.Channel
-	Step       string
-	To         string // E.164 phone for SMS, address for email
-	ToName     string // patient's full name, for email headers
-	Subject    string // email only
-	Body       string // SMS text, or the email's plain-text part
-	HTMLBody   string // email only
-	StaleAt    time.Time
-	Attempt    int // 1 for the first try
+	ID       int64 // outbox id; stable across retries
+	ClinicID int64
+	Channel  aftercare.Channel
+	Step     string
+	To       string // E.164 phone for SMS, address for email
+	ToName   string // patient's full name, for email headers
+	Subject  string // email only
+	Body     string // SMS text, or the email's plain-text part
+	HTMLBody string // email only
+	StaleAt  time.Time
+	Attempt  int // 1 for the first try
 	// Sender settings of the clinic (empty means the provider's default).
 	From                string
 	MessagingServiceSID string
