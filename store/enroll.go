@@ -1,0 +1,409 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aftercare/aftercare"
+)
+
+// NewEnrollment is everything needed to enroll a patient and plan their
+// aftercare in one transaction.
+type NewEnrollment struct {
+	// Patient is matched on (clinic, phone): an existing patient is updated
+	// (names, email, zone) and keeps their opt-outs.
+	Patient    aftercare.Patient
+	Enrollment aftercare.Enrollment
+	// Consents are recorded as evidence for the patient.
+	Consents []aftercare.Consent
+	// IdempotencyKey and Enrollment.ExternalRef make retries safe: a repeat
+	// returns the first enrollment. RequestHash tells a true repeat from a
+	// different request that reuses a key.
+	IdempotencyKey string
+	RequestHash    string
+	// Plan builds the messages for the stored patient and enrollment (ids
+	// set). It runs inside the transaction and must not do I/O.
+	Plan func(p aftercare.Patient, e aftercare.Enrollment) ([]aftercare.Message, error)
+}
+
+// EnrollmentView is an enrollment with everything a caller shows about it.
+type EnrollmentView struct {
+	Enrollment aftercare.Enrollment `json:"enrollment"`
+	Patient    aftercare.Patient    `json:"patient"`
+	Consents   []aftercare.Consent  `json:"consents"`
+	Messages   []aftercare.Message  `json:"messages"`
+	Replies    []aftercare.Reply    `json:"replies,omitempty"`
+}
+
+// CreateEnrollment stores the patient, their consent evidence, the
+// enrollment and its planned messages, all or nothing. It returns created
+// false (and the existing enrollment) when the idempotency key or external
+// reference was seen before with the same request; a different request
+// under the same key is an ECONFLICT error.
+func (s *Store) CreateEnrollment(ctx context.Context, in NewEnrollment) (EnrollmentView, bool, error) {
+	clinicID := in.Patient.ClinicID
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return EnrollmentView{}, false, fmt.Errorf("enroll: %w", err)
+	}
+	defer tx.Rollback()
+
+	if id, ok, err := findRepeat(ctx, tx, clinicID, in); err != nil {
+		return EnrollmentView{}, false, err
+	} else if ok {
+		tx.Rollback()
+		v, err := s.Enrollment(ctx, clinicID, id)
+		return v, false, err
+	}
+
+	now := s.now().UTC()
+	p, err := upsertPatient(ctx, tx, in.Patient, now)
+	if err != nil {
+		return EnrollmentView{}, false, err
+	}
+	for _, c := range in.Consents {
+		if _, err := tx.ExecContext(ctx, qInsertConsent, p.ID, string(c.Channel), b2i(c.Granted), ms(orNow(c.At, now)),
+			string(c.Method), c.WordingVersion, c.Detail); err != nil {
+			return EnrollmentView{}, false, fmt.Errorf("enroll: record consent: %w", err)
+		}
+	}
+
+	e := in.Enrollment
+	e.ClinicID, e.PatientID, e.CreatedAt = clinicID, p.ID, now
+	res, err := tx.ExecContext(ctx, qInsertEnrollment, clinicID, p.ID, e.Treatment, ms(e.TreatedAt), e.SessionNumber,
+		e.SeriesLength, e.ExternalRef, in.IdempotencyKey, in.RequestHash, ms(now))
+	if err != nil {
+		return EnrollmentView{}, false, fmt.Errorf("enroll: insert enrollment: %w", err)
+	}
+	e.ID, _ = res.LastInsertId()
+
+	if err := supersede(ctx, tx, p.ID, e, now); err != nil {
+		return EnrollmentView{}, false, err
+	}
+
+	msgs, err := in.Plan(p, e)
+	if err != nil {
+		return EnrollmentView{}, false, fmt.Errorf("enroll: plan: %w", err)
+	}
+	if err := insertMessages(ctx, tx, e, msgs, now); err != nil {
+		return EnrollmentView{}, false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return EnrollmentView{}, false, fmt.Errorf("enroll: commit: %w", err)
+	}
+	v, err := s.Enrollment(ctx, clinicID, e.ID)
+	return v, true, err
+}
+
+func orNow(t, now time.Time) time.Time {
+	if t.IsZero() {
+		return now
+	}
+	return t
+}
+
+// findRepeat looks for an earlier enrollment with the same idempotency key
+// or external reference.
+func findRepeat(ctx context.Context, tx *sql.Tx, clinicID int64, in NewEnrollment) (int64, bool, error) {
+	try := func(q, key, what string) (int64, bool, error) {
+		if key == "" {
+			return 0, false, nil
+		}
+		var id int64
+		var hash string
+		err := tx.QueryRowContext(ctx, q, clinicID, key).Scan(&id, &hash)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("enroll: look up %s: %w", what, err)
+		}
+		if in.RequestHash != "" && hash != "" && hash != in.RequestHash {
+			return 0, false, &aftercare.Error{Code: aftercare.ECONFLICT, Field: what,
+				Message: fmt.Sprintf("already used for enrollment %d with different details", id)}
+		}
+		return id, true, nil
+	}
+	if id, ok, err := try(qEnrollmentByIdem, in.IdempotencyKey, "Idempotency-Key"); ok || err != nil {
+		return id, ok, err
+	}
+	return try(qEnrollmentByRef, in.Enrollment.ExternalRef, "external_ref")
+}
+
+func upsertPatient(ctx context.Context, tx *sql.Tx, p aftercare.Patient, now time.Time) (aftercare.Patient, error) {
+	existing, err := scanPatient(tx.QueryRowContext(ctx, qPatientByPhone, p.ClinicID, p.Phone))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		res, err := tx.ExecContext(ctx, qInsertPatient, p.ClinicID, p.FirstName, p.LastName, p.Phone, p.Email, p.Timezone, ms(now), ms(now))
+		if err != nil {
+			return p, fmt.Errorf("enroll: insert patient: %w", err)
+		}
+		p.ID, _ = res.LastInsertId()
+		p.CreatedAt = now
+		return p, nil
+	case err != nil:
+		return p, fmt.Errorf("enroll: look up patient: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, qUpdatePatient, p.FirstName, p.LastName, p.Email, p.Timezone, ms(now), p.Email, existing.ID); err != nil {
+		return p, fmt.Errorf("enroll: update patient %d: %w", existing.ID, err)
+	}
+	emailBad := existing.EmailBad
+	if existing.Email != p.Email {
+		emailBad = ""
+	}
+	existing.FirstName, existing.LastName, existing.Email, existing.Timezone, existing.EmailBad = p.FirstName, p.LastName, p.Email, p.Timezone, emailBad
+	return existing, nil
+}
+
+// supersede cancels the pending messages of the patient's earlier sessions:
+// the new session's plan replaces them, and its "book next session" reminders
+// are moot now that the next session happened.
+func supersede(ctx context.Context, tx *sql.Tx, patientID int64, e aftercare.Enrollment, now time.Time) error {
+	rows, err := tx.QueryContext(ctx, qEarlierEnrollments, patientID, e.ID, e.SessionNumber)
+	if err != nil {
+		return fmt.Errorf("enroll: find earlier sessions: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("enroll: find earlier sessions: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		reason := fmt.Sprintf("superseded: session %d enrolled (enrollment %d)", e.SessionNumber, e.ID)
+		if _, err := endPending(ctx, tx, now, aftercare.StatusCancelled, reason, "enrollment_id = ?", id); err != nil {
+			return fmt.Errorf("enroll: supersede enrollment %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+func insertMessages(ctx context.Context, tx *sql.Tx, e aftercare.Enrollment, msgs []aftercare.Message, now time.Time) error {
+	stmt, err := tx.PrepareContext(ctx, qInsertMessage)
+	if err != nil {
+		return fmt.Errorf("enroll: prepare messages: %w", err)
+	}
+	defer stmt.Close()
+	for _, m := range msgs {
+		if !m.Channel.Valid() {
+			return fmt.Errorf("enroll: message %s has unknown channel %q", m.Step, m.Channel)
+		}
+		if m.Status != aftercare.StatusScheduled && m.Status != aftercare.StatusSkipped {
+			return fmt.Errorf("enroll: message %s planned as %q", m.Step, m.Status)
+		}
+		next := m.NextAttemptAt
+		if next.IsZero() {
+			next = m.SendAt
+		}
+		res, err := stmt.ExecContext(ctx, e.ID, e.ClinicID, e.PatientID, m.Step, m.Occurrence, string(m.Channel),
+			ms(m.SendAt), ms(m.StaleAt), string(m.Status), ms(next), m.Reason, m.Subject, m.Body, m.HTMLBody, ms(now))
+		if err != nil {
+			return fmt.Errorf("enroll: insert message %s/%s/%d: %w", m.Step, m.Channel, m.Occurrence, err)
+		}
+		id, _ := res.LastInsertId()
+		detail := "planned"
+		if m.Status == aftercare.StatusSkipped {
+			detail = m.Reason
+		}
+		if err := insertEvent(ctx, tx, id, now, "", m.Status, detail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endPending moves every scheduled message matching where (a SQL condition
+// with args) to status (cancelled or skipped) with reason, writing one event
+// per message. It returns how many it moved.
+func endPending(ctx context.Context, tx *sql.Tx, now time.Time, to aftercare.Status, reason, where string, args ...any) (int, error) {
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(qPendingIDs, where), args...)
+	if err != nil {
+		return 0, err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, reason = ?, updated_at = ? WHERE id = ? AND status = 'scheduled'`,
+			string(to), reason, ms(now), id)
+		if err != nil {
+			return 0, err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			if err := insertEvent(ctx, tx, id, now, aftercare.StatusScheduled, to, reason); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(ids), nil
+}
+
+// Enrollment returns one enrollment of a clinic with its patient, consent
+// evidence, messages (with events) and the patient's replies. Another
+// clinic's enrollment is ENOTFOUND, exactly like a missing one.
+func (s *Store) Enrollment(ctx context.Context, clinicID, id int64) (EnrollmentView, error) {
+	var v EnrollmentView
+	e, err := scanEnrollment(s.read.QueryRowContext(ctx, qSelectEnrollment, id, clinicID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return v, notFound("enrollment", id)
+	}
+	if err != nil {
+		return v, fmt.Errorf("get enrollment %d: %w", id, err)
+	}
+	v.Enrollment = e
+	if v.Patient, err = s.Patient(ctx, clinicID, e.PatientID); err != nil {
+		return v, err
+	}
+	if v.Consents, err = s.Consents(ctx, e.PatientID); err != nil {
+		return v, err
+	}
+	if v.Messages, err = s.messagesWithEvents(ctx, id); err != nil {
+		return v, err
+	}
+	if v.Replies, err = s.Replies(ctx, e.PatientID); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// Enrollments lists a patient's enrollments, newest first.
+func (s *Store) Enrollments(ctx context.Context, clinicID, patientID int64) ([]aftercare.Enrollment, error) {
+	rows, err := s.read.QueryContext(ctx, qEnrollmentsByPatient, patientID, clinicID)
+	if err != nil {
+		return nil, fmt.Errorf("list enrollments of patient %d: %w", patientID, err)
+	}
+	defer rows.Close()
+	var out []aftercare.Enrollment
+	for rows.Next() {
+		e, err := scanEnrollment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list enrollments of patient %d: %w", patientID, err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) messagesWithEvents(ctx context.Context, enrollmentID int64) ([]aftercare.Message, error) {
+	rows, err := s.read.QueryContext(ctx, qMessagesByEnrollment, enrollmentID)
+	if err != nil {
+		return nil, fmt.Errorf("list messages of enrollment %d: %w", enrollmentID, err)
+	}
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list messages of enrollment %d: %w", enrollmentID, err)
+	}
+	byID := make(map[int64]int, len(msgs))
+	for i, m := range msgs {
+		byID[m.ID] = i
+	}
+	erows, err := s.read.QueryContext(ctx, qEventsByEnrollment, enrollmentID)
+	if err != nil {
+		return nil, fmt.Errorf("list events of enrollment %d: %w", enrollmentID, err)
+	}
+	defer erows.Close()
+	for erows.Next() {
+		ev, err := scanEvent(erows)
+		if err != nil {
+			return nil, fmt.Errorf("list events of enrollment %d: %w", enrollmentID, err)
+		}
+		if i, ok := byID[ev.MessageID]; ok {
+			msgs[i].Events = append(msgs[i].Events, ev)
+		}
+	}
+	return msgs, erows.Err()
+}
+
+// CancelEnrollment cancels an enrollment and all its pending messages.
+func (s *Store) CancelEnrollment(ctx context.Context, clinicID, id int64, reason string) (int, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("cancel enrollment %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	var exists int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM enrollments WHERE id = ? AND clinic_id = ?`, id, clinicID).Scan(&exists); err != nil {
+		return 0, fmt.Errorf("cancel enrollment %d: %w", id, err)
+	}
+	if exists == 0 {
+		return 0, notFound("enrollment", id)
+	}
+	now := s.now().UTC()
+	if _, err := tx.ExecContext(ctx, qCancelEnrollment, ms(now), id, clinicID); err != nil {
+		return 0, fmt.Errorf("cancel enrollment %d: %w", id, err)
+	}
+	if reason == "" {
+		reason = "enrollment cancelled by the clinic"
+	}
+	n, err := endPending(ctx, tx, now, aftercare.StatusCancelled, reason, "enrollment_id = ?", id)
+	if err != nil {
+		return 0, fmt.Errorf("cancel enrollment %d: %w", id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("cancel enrollment %d: %w", id, err)
+	}
+	return n, nil
+}
+
+func scanEnrollment(r scanner) (aftercare.Enrollment, error) {
+	var e aftercare.Enrollment
+	var treated, created int64
+	var cancelled sql.NullInt64
+	err := r.Scan(&e.ID, &e.ClinicID, &e.PatientID, &e.Treatment, &treated, &e.SessionNumber, &e.SeriesLength,
+		&e.ExternalRef, &cancelled, &created)
+	e.TreatedAt, e.CreatedAt, e.Cancelled = fromMS(treated), fromMS(created), cancelled.Valid
+	return e, err
+}
+
+func scanMessages(rows *sql.Rows) ([]aftercare.Message, error) {
+	defer rows.Close()
+	var out []aftercare.Message
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+func scanMessage(r scanner) (aftercare.Message, error) {
+	var m aftercare.Message
+	var channel, status string
+	var sendAt, staleAt, next, sent, updated int64
+	var amb int
+	err := r.Scan(&m.ID, &m.EnrollmentID, &m.ClinicID, &m.PatientID, &m.Step, &m.Occurrence, &channel, &sendAt, &staleAt,
+		&status, &m.Attempts, &next, &amb, &m.ProviderID, &m.ErrorCode, &m.LastError, &m.Reason, &m.Subject, &m.Body,
+		&m.HTMLBody, &sent, &updated)
+	m.Channel, m.Status = aftercare.Channel(channel), aftercare.Status(status)
+	m.SendAt, m.StaleAt, m.NextAttemptAt, m.SentAt, m.UpdatedAt = fromMS(sendAt), fromMS(staleAt), fromMS(next), fromMS(sent), fromMS(updated)
+	m.Ambiguous = amb != 0
+	return m, err
+}
+
+func scanEvent(r scanner) (aftercare.Event, error) {
+	var ev aftercare.Event
+	var at int64
+	var from, to string
+	err := r.Scan(&ev.ID, &ev.MessageID, &at, &from, &to, &ev.Detail)
+	ev.At, ev.From, ev.To = fromMS(at), aftercare.Status(from), aftercare.Status(to)
+	return ev, err
+}

@@ -1,0 +1,487 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aftercare/aftercare"
+)
+
+// Claimed is a message claimed for sending, with what a provider needs.
+type Claimed struct {
+	Message aftercare.Message
+	Patient aftercare.Patient
+	Clinic  aftercare.Clinic
+}
+
+// Claim moves up to limit due messages (next_attempt_at <= now, oldest
+// first) from scheduled to sending with a lease until now+lease, and records
+// the intent (attempt count and an event) before any provider is called.
+func (s *Store) Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Claimed, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("claim due messages: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, qClaim, ms(now.Add(lease)), ms(now), ms(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim due messages: %w", err)
+	}
+	var ids []any
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("claim due messages: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim due messages: %w", err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	out, err := claimedDetails(ctx, tx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("claim due messages: %w", err)
+	}
+	ev, err := tx.PrepareContext(ctx, qInsertEvent)
+	if err != nil {
+		return nil, fmt.Errorf("claim due messages: %w", err)
+	}
+	defer ev.Close()
+	for _, c := range out {
+		detail := fmt.Sprintf("attempt %d", c.Message.Attempts)
+		if c.Message.Ambiguous {
+			detail += " (after an ambiguous attempt)"
+		}
+		if _, err := ev.ExecContext(ctx, c.Message.ID, ms(now), string(aftercare.StatusScheduled), string(aftercare.StatusSending), detail); err != nil {
+			return nil, fmt.Errorf("claim due messages: record event: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("claim due messages: commit: %w", err)
+	}
+	return out, nil
+}
+
+func claimedDetails(ctx context.Context, tx *sql.Tx, ids []any) ([]Claimed, error) {
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(qClaimedDetails, placeholders(len(ids))), ids...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make([]Claimed, 0, len(ids))
+	for rows.Next() {
+		var c Claimed
+		m, p, cl := &c.Message, &c.Patient, &c.Clinic
+		var channel string
+		var sendAt, staleAt, next int64
+		var amb, smsOut, emailOut int
+		if err := rows.Scan(&m.ID, &m.EnrollmentID, &m.ClinicID, &m.PatientID, &m.Step, &m.Occurrence, &channel,
+			&sendAt, &staleAt, &m.Attempts, &next, &amb, &m.ProviderID, &m.Subject, &m.Body, &m.HTMLBody,
+			&p.FirstName, &p.LastName, &p.Phone, &p.Email, &p.Timezone, &smsOut, &emailOut, &p.PhoneBad, &p.EmailBad,
+			&cl.Name, &cl.Phone, &cl.SMSFrom, &cl.MessagingServiceSID, &cl.EmailFrom, &cl.ReplyTo, &cl.BookingURL); err != nil {
+			return nil, err
+		}
+		m.Channel, m.Status = aftercare.Channel(channel), aftercare.StatusSending
+		m.SendAt, m.StaleAt, m.NextAttemptAt, m.Ambiguous = fromMS(sendAt), fromMS(staleAt), fromMS(next), amb != 0
+		p.ID, p.ClinicID, p.SMSOptOut, p.EmailOptOut = m.PatientID, m.ClinicID, smsOut != 0, emailOut != 0
+		cl.ID = m.ClinicID
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Keep due-time order (IN (...) does not promise one).
+	sortClaimed(out)
+	return out, nil
+}
+
+func sortClaimed(cs []Claimed) {
+	sort.Slice(cs, func(i, j int) bool {
+		a, b := cs[i].Message, cs[j].Message
+		if !a.NextAttemptAt.Equal(b.NextAttemptAt) {
+			return a.NextAttemptAt.Before(b.NextAttemptAt)
+		}
+		return a.ID < b.ID
+	})
+}
+
+// OutcomeKind says what happened to a claimed message.
+type OutcomeKind string
+
+// Outcome kinds.
+const (
+	// OutcomeSent: the provider accepted the message.
+	OutcomeSent OutcomeKind = "sent"
+	// OutcomeFailed: a permanent failure; the message will not be retried.
+	OutcomeFailed OutcomeKind = "failed"
+	// OutcomeRetry: a transient or ambiguous failure; try again at NextAttemptAt.
+	OutcomeRetry OutcomeKind = "retry"
+	// OutcomeSkipped: not sent on purpose (stale, opted out, no consent).
+	OutcomeSkipped OutcomeKind = "skipped"
+	// OutcomeDeferred: not attempted (quiet hours, shutting down); back to
+	// scheduled at NextAttemptAt without counting an attempt.
+	OutcomeDeferred OutcomeKind = "deferred"
+)
+
+// Outcome is the result of handling one claimed message.
+type Outcome struct {
+	ID            int64
+	Kind          OutcomeKind
+	At            time.Time
+	ProviderID    string
+	ErrorCode     string
+	Error         string
+	Reason        string
+	NextAttemptAt time.Time
+	Ambiguous     bool
+}
+
+// Record commits a batch of outcomes in one transaction. Each applies only
+// to a message still in sending (a lease that expired and was recovered is
+// not overwritten); it returns how many applied.
+func (s *Store) Record(ctx context.Context, outs []Outcome) (int, error) {
+	if len(outs) == 0 {
+		return 0, nil
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("record outcomes: %w", err)
+	}
+	defer tx.Rollback()
+	applied := 0
+	for _, o := range outs {
+		ok, err := recordOne(ctx, tx, o)
+		if err != nil {
+			return 0, fmt.Errorf("record outcome of message %d: %w", o.ID, err)
+		}
+		if ok {
+			applied++
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("record outcomes: commit: %w", err)
+	}
+	return applied, nil
+}
+
+func recordOne(ctx context.Context, tx *sql.Tx, o Outcome) (bool, error) {
+	at := ms(o.At)
+	var res sql.Result
+	var err error
+	var to aftercare.Status
+	var detail string
+	switch o.Kind {
+	case OutcomeSent:
+		to, detail = aftercare.StatusSent, "accepted by provider as "+o.ProviderID
+		if o.Reason != "" {
+			detail += "; " + o.Reason
+		}
+		res, err = tx.ExecContext(ctx, qMarkSent, o.ProviderID, at, at, o.ID)
+	case OutcomeFailed:
+		to, detail = aftercare.StatusFailed, joinDetail(o.ErrorCode, o.Reason, o.Error)
+		res, err = tx.ExecContext(ctx, qMarkFailedFromSending, o.ErrorCode, o.Error, o.Reason, at, o.ID)
+	case OutcomeRetry:
+		to = aftercare.StatusScheduled
+		detail = fmt.Sprintf("retry at %s: %s", o.NextAttemptAt.UTC().Format(time.RFC3339), joinDetail(o.ErrorCode, o.Reason, o.Error))
+		if o.Ambiguous {
+			detail += " (ambiguous: provider will be checked first)"
+		}
+		res, err = tx.ExecContext(ctx, qMarkRetry, ms(o.NextAttemptAt), o.ErrorCode, o.Error, b2i(o.Ambiguous), at, o.ID)
+	case OutcomeSkipped:
+		to, detail = aftercare.StatusSkipped, o.Reason
+		res, err = tx.ExecContext(ctx, qMarkSkippedFromSending, o.Reason, at, o.ID)
+	case OutcomeDeferred:
+		to = aftercare.StatusScheduled
+		detail = fmt.Sprintf("deferred to %s: %s", o.NextAttemptAt.UTC().Format(time.RFC3339), o.Reason)
+		res, err = tx.ExecContext(ctx, qMarkReleased, ms(o.NextAttemptAt), o.Reason, at, o.ID)
+	default:
+		return false, fmt.Errorf("unknown outcome kind %q", o.Kind)
+	}
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	return true, insertEvent(ctx, tx, o.ID, o.At, aftercare.StatusSending, to, detail)
+}
+
+func joinDetail(parts ...string) string {
+	var keep []string
+	for _, p := range parts {
+		if p != "" {
+			keep = append(keep, p)
+		}
+	}
+	return strings.Join(keep, ": ")
+}
+
+// RecoverLeases returns messages left in sending past their lease (a crash
+// or a hang) to scheduled, flagged ambiguous so the provider is asked before
+// any resend. It returns how many it recovered.
+func (s *Store) RecoverLeases(ctx context.Context, now time.Time) (int, error) {
+	return s.bulk(ctx, "recover expired leases",
+		stmt{qExpiredLeaseEvents, []any{ms(now), ms(now)}},
+		stmt{qRecoverLeases, []any{ms(now), ms(now), ms(now)}})
+}
+
+// SkipStale ends scheduled messages whose stale time has passed: skipped if
+// never attempted, failed (with the last error) if retries ran out.
+func (s *Store) SkipStale(ctx context.Context, now time.Time) (int, error) {
+	return s.bulk(ctx, "skip stale messages",
+		stmt{qStaleEvents, []any{ms(now), ms(now)}},
+		stmt{qSkipStale, []any{ms(now), ms(now)}})
+}
+
+type stmt struct {
+	q    string
+	args []any
+}
+
+// bulk runs statements in one transaction and returns the rows the last
+// one changed.
+func (s *Store) bulk(ctx context.Context, what string, stmts ...stmt) (int, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", what, err)
+	}
+	defer tx.Rollback()
+	var n int64
+	for _, st := range stmts {
+		res, err := tx.ExecContext(ctx, st.q, st.args...)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", what, err)
+		}
+		n, _ = res.RowsAffected()
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("%s: commit: %w", what, err)
+	}
+	return int(n), nil
+}
+
+// NextDue returns when the earliest scheduled message is due, or the zero
+// time if none is.
+func (s *Store) NextDue(ctx context.Context) (time.Time, error) {
+	var v sql.NullInt64
+	if err := s.read.QueryRowContext(ctx, qNextDue).Scan(&v); err != nil {
+		return time.Time{}, fmt.Errorf("next due message: %w", err)
+	}
+	return fromMS(v.Int64), nil
+}
+
+// Message returns one message with its events, across clinics (for
+// internal use by the dispatcher and webhooks).
+func (s *Store) Message(ctx context.Context, id int64) (aftercare.Message, error) {
+	m, err := scanMessage(s.read.QueryRowContext(ctx, qSelectMessage, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, notFound("message", id)
+	}
+	if err != nil {
+		return m, fmt.Errorf("get message %d: %w", id, err)
+	}
+	rows, err := s.read.QueryContext(ctx, qEventsByMessage, id)
+	if err != nil {
+		return m, fmt.Errorf("get events of message %d: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		ev, err := scanEvent(rows)
+		if err != nil {
+			return m, fmt.Errorf("get events of message %d: %w", id, err)
+		}
+		m.Events = append(m.Events, ev)
+	}
+	return m, rows.Err()
+}
+
+// MessageByProviderID finds a message by the provider's id for it.
+func (s *Store) MessageByProviderID(ctx context.Context, providerID string) (aftercare.Message, error) {
+	m, err := scanMessage(s.read.QueryRowContext(ctx, qMessageByProvider, providerID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, aftercare.Errorf(aftercare.ENOTFOUND, "no message with provider id %s", providerID)
+	}
+	if err != nil {
+		return m, fmt.Errorf("find message by provider id: %w", err)
+	}
+	return m, nil
+}
+
+// CountByStatus returns how many messages are in each status.
+func (s *Store) CountByStatus(ctx context.Context) (map[aftercare.Status]int, error) {
+	rows, err := s.read.QueryContext(ctx, qCountByStatus)
+	if err != nil {
+		return nil, fmt.Errorf("count messages by status: %w", err)
+	}
+	defer rows.Close()
+	out := make(map[aftercare.Status]int)
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count messages by status: %w", err)
+		}
+		out[aftercare.Status(st)] = n
+	}
+	return out, rows.Err()
+}
+
+// MessageFilter selects messages for the delivery log.
+type MessageFilter struct {
+	ClinicID  int64
+	PatientID int64
+	Status    aftercare.Status
+	Channel   aftercare.Channel
+	Step      string
+	From, To  time.Time // planned send time range [From, To)
+	// AfterID pages: only messages with id > AfterID (ordered by id).
+	AfterID int64
+	Limit   int
+}
+
+// Messages lists a clinic's messages oldest id first, for the delivery log.
+func (s *Store) Messages(ctx context.Context, f MessageFilter) ([]aftercare.Message, error) {
+	var where []string
+	var args []any
+	where = append(where, "clinic_id = ?")
+	args = append(args, f.ClinicID)
+	if f.PatientID != 0 {
+		where, args = append(where, "patient_id = ?"), append(args, f.PatientID)
+	}
+	if f.Status != "" {
+		where, args = append(where, "status = ?"), append(args, string(f.Status))
+	}
+	if f.Channel != "" {
+		where, args = append(where, "channel = ?"), append(args, string(f.Channel))
+	}
+	if f.Step != "" {
+		where, args = append(where, "step = ?"), append(args, f.Step)
+	}
+	if !f.From.IsZero() {
+		where, args = append(where, "send_at >= ?"), append(args, ms(f.From))
+	}
+	if !f.To.IsZero() {
+		where, args = append(where, "send_at < ?"), append(args, ms(f.To))
+	}
+	if f.AfterID > 0 {
+		where, args = append(where, "id > ?"), append(args, f.AfterID)
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	args = append(args, f.Limit)
+	q := `SELECT ` + messageCols + ` FROM messages WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id LIMIT ?`
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list messages: %w", err)
+	}
+	return msgs, nil
+}
+
+// Receipt is a delivery report from a provider.
+type Receipt struct {
+	ProviderID string
+	Status     aftercare.Status // sent, delivered or failed
+	ErrorCode  string
+	Error      string
+	Reason     string
+	At         time.Time
+}
+
+// ApplyReceipt moves the message with the receipt's provider id forward:
+// sent to delivered or failed. A receipt never moves a message backwards (a
+// late "sent" after "delivered" changes nothing). It returns the message
+// and whether the receipt changed it.
+func (s *Store) ApplyReceipt(ctx context.Context, r Receipt) (aftercare.Message, bool, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return aftercare.Message{}, false, fmt.Errorf("apply receipt: %w", err)
+	}
+	defer tx.Rollback()
+	m, err := scanMessage(tx.QueryRowContext(ctx, qMessageByProvider, r.ProviderID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, false, aftercare.Errorf(aftercare.ENOTFOUND, "no message with provider id %s", r.ProviderID)
+	}
+	if err != nil {
+		return m, false, fmt.Errorf("apply receipt: %w", err)
+	}
+	if !receiptMoves(m.Status, r.Status) {
+		return m, false, nil
+	}
+	reason := r.Reason
+	if reason == "" {
+		reason = m.Reason
+	}
+	res, err := tx.ExecContext(ctx, qReceipt, string(r.Status), r.ErrorCode, r.Error, reason, ms(r.At), m.ID, string(m.Status))
+	if err != nil {
+		return m, false, fmt.Errorf("apply receipt: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return m, false, nil
+	}
+	detail := "receipt: " + string(r.Status)
+	if d := joinDetail(r.ErrorCode, r.Reason, r.Error); d != "" {
+		detail += ": " + d
+	}
+	if err := insertEvent(ctx, tx, m.ID, r.At, m.Status, r.Status, detail); err != nil {
+		return m, false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return m, false, fmt.Errorf("apply receipt: commit: %w", err)
+	}
+	m.Status, m.ErrorCode, m.LastError, m.Reason = r.Status, r.ErrorCode, r.Error, reason
+	return m, true, nil
+}
+
+// receiptMoves says whether a receipt may move a message from one status to
+// another: only forward, from sent (or a send not yet recorded) to a final
+// delivery state.
+func receiptMoves(from, to aftercare.Status) bool {
+	if to != aftercare.StatusDelivered && to != aftercare.StatusFailed {
+		return false
+	}
+	return from == aftercare.StatusSent || from == aftercare.StatusSending
+}
+
+// SentBefore returns messages accepted by a provider before t that have
+// had no final receipt, oldest first (for the reconcile job).
+func (s *Store) SentBefore(ctx context.Context, t time.Time, channel aftercare.Channel, limit int) ([]aftercare.Message, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+messageCols+` FROM messages
+		WHERE status = 'sent' AND sent_at < ? AND channel = ? ORDER BY sent_at LIMIT ?`, ms(t), string(channel), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list unconfirmed messages: %w", err)
+	}
+	msgs, err := scanMessages(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list unconfirmed messages: %w", err)
+	}
+	return msgs, nil
+}
+
+// Seen records a webhook as processed and reports whether it had been
+// processed before (providers deliver webhooks more than once).
+func (s *Store) Seen(ctx context.Context, kind, key string) (bool, error) {
+	res, err := s.write.ExecContext(ctx, qSeen, kind, key, ms(s.now()))
+	if err != nil {
+		return false, fmt.Errorf("record webhook %s: %w", kind, err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 0, nil
+}

@@ -1,0 +1,145 @@
+package store
+
+// All SQL of the store lives here, so it can be read in one place.
+
+const (
+	qInsertEvent = `INSERT INTO events(message_id, at, from_status, to_status, detail) VALUES (?, ?, ?, ?, ?)`
+
+	// Clinics and keys.
+	qInsertClinic = `INSERT INTO clinics(name, phone, timezone, booking_url, alert_email, on_call_phone,
+		sms_from, messaging_service_sid, email_from, reply_to, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpdateClinic = `UPDATE clinics SET name = ?, phone = ?, timezone = ?, booking_url = ?, alert_email = ?,
+		on_call_phone = ?, sms_from = ?, messaging_service_sid = ?, email_from = ?, reply_to = ?
+		WHERE id = ?`
+	clinicCols     = `id, name, phone, timezone, booking_url, alert_email, on_call_phone, sms_from, messaging_service_sid, email_from, reply_to, created_at`
+	qSelectClinic  = `SELECT ` + clinicCols + ` FROM clinics WHERE id = ?`
+	qSelectClinics = `SELECT ` + clinicCols + ` FROM clinics ORDER BY id`
+	qInsertAPIKey  = `INSERT INTO api_keys(clinic_id, key_hash, prefix, created_at) VALUES (?, ?, ?, ?)`
+	qClinicByKey   = `SELECT c.id, c.name, c.phone, c.timezone, c.booking_url, c.alert_email, c.on_call_phone, c.sms_from,
+		c.messaging_service_sid, c.email_from, c.reply_to, c.created_at
+		FROM api_keys k JOIN clinics c ON c.id = k.clinic_id
+		WHERE k.key_hash = ? AND k.revoked_at IS NULL`
+
+	// Patients and consent.
+	patientCols      = `id, clinic_id, first_name, last_name, phone, email, timezone, sms_opt_out, email_opt_out, phone_bad, email_bad, created_at`
+	qSelectPatient   = `SELECT ` + patientCols + ` FROM patients WHERE id = ? AND clinic_id = ?`
+	qPatientByPhone  = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND phone = ?`
+	qPatientsByPhone = `SELECT ` + patientCols + ` FROM patients WHERE phone = ? ORDER BY id`
+	qInsertPatient   = `INSERT INTO patients(clinic_id, first_name, last_name, phone, email, timezone, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	qUpdatePatient = `UPDATE patients SET first_name = ?, last_name = ?, email = ?, timezone = ?, updated_at = ?,
+		email_bad = CASE WHEN email = ? THEN email_bad ELSE '' END
+		WHERE id = ?`
+	qSearchPatients = `SELECT ` + patientCols + ` FROM patients
+		WHERE clinic_id = ? AND (? = '' OR first_name || ' ' || last_name LIKE ? ESCAPE '\' OR phone LIKE ? ESCAPE '\')
+		ORDER BY last_name, first_name, id LIMIT ?`
+	qInsertConsent = `INSERT INTO consents(patient_id, channel, granted, at, method, wording_version, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qSelectConsents = `SELECT id, patient_id, channel, granted, at, method, wording_version, detail
+		FROM consents WHERE patient_id = ? ORDER BY at, id`
+	qSetSMSOptOut   = `UPDATE patients SET sms_opt_out = ?, updated_at = ? WHERE id = ?`
+	qSetEmailOptOut = `UPDATE patients SET email_opt_out = ?, updated_at = ? WHERE id = ?`
+	qSetPhoneBad    = `UPDATE patients SET phone_bad = ?, updated_at = ? WHERE id = ?`
+	qSetEmailBad    = `UPDATE patients SET email_bad = ?, updated_at = ? WHERE id = ?`
+
+	// Enrollments.
+	enrollmentCols = `id, clinic_id, patient_id, treatment, treated_at, session_number, series_length, external_ref,
+		cancelled_at, created_at`
+	qSelectEnrollment     = `SELECT ` + enrollmentCols + ` FROM enrollments WHERE id = ? AND clinic_id = ?`
+	qEnrollmentByIdem     = `SELECT id, request_hash FROM enrollments WHERE clinic_id = ? AND idempotency_key = ?`
+	qEnrollmentByRef      = `SELECT id, request_hash FROM enrollments WHERE clinic_id = ? AND external_ref = ?`
+	qEnrollmentsByPatient = `SELECT ` + enrollmentCols + ` FROM enrollments WHERE patient_id = ? AND clinic_id = ? ORDER BY treated_at DESC, id DESC`
+	qLatestEnrollment     = `SELECT id FROM enrollments WHERE patient_id = ? ORDER BY treated_at DESC, id DESC LIMIT 1`
+	qInsertEnrollment     = `INSERT INTO enrollments(clinic_id, patient_id, treatment, treated_at, session_number, series_length,
+		external_ref, idempotency_key, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qCancelEnrollment = `UPDATE enrollments SET cancelled_at = ? WHERE id = ? AND clinic_id = ? AND cancelled_at IS NULL`
+	// Earlier, still-active sessions of the same patient (superseded by a new one).
+	qEarlierEnrollments = `SELECT id FROM enrollments
+		WHERE patient_id = ? AND id <> ? AND session_number < ? AND cancelled_at IS NULL`
+
+	// Messages.
+	messageCols = `id, enrollment_id, clinic_id, patient_id, step, occurrence, channel, send_at, stale_at, status,
+		attempts, next_attempt_at, ambiguous, provider_id, error_code, last_error, reason, subject, body, html_body,
+		sent_at, updated_at`
+	qInsertMessage = `INSERT INTO messages(enrollment_id, clinic_id, patient_id, step, occurrence, channel, send_at,
+		stale_at, status, next_attempt_at, reason, subject, body, html_body, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qMessagesByEnrollment = `SELECT ` + messageCols + ` FROM messages WHERE enrollment_id = ? ORDER BY send_at, id`
+	qSelectMessage        = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
+	qMessageByProvider    = `SELECT ` + messageCols + ` FROM messages WHERE provider_id = ?`
+	qEventsByEnrollment   = `SELECT e.id, e.message_id, e.at, e.from_status, e.to_status, e.detail
+		FROM events e JOIN messages m ON m.id = e.message_id WHERE m.enrollment_id = ? ORDER BY e.id`
+	qEventsByMessage = `SELECT id, message_id, at, from_status, to_status, detail FROM events WHERE message_id = ? ORDER BY id`
+
+	// The claim: one statement moves a batch of due messages to sending,
+	// recording the intent (attempts, lease) before any provider call.
+	qClaim = `UPDATE messages
+		SET status = 'sending', attempts = attempts + 1, lease_until = ?, updated_at = ?
+		WHERE id IN (
+			SELECT id FROM messages
+			WHERE status = 'scheduled' AND next_attempt_at <= ?
+			ORDER BY next_attempt_at, id
+			LIMIT ?)
+		RETURNING id`
+	// What a provider needs to deliver the claimed rows.
+	qClaimedDetails = `SELECT m.id, m.enrollment_id, m.clinic_id, m.patient_id, m.step, m.occurrence, m.channel,
+		m.send_at, m.stale_at, m.attempts, m.next_attempt_at, m.ambiguous, m.provider_id, m.subject, m.body, m.html_body,
+		p.first_name, p.last_name, p.phone, p.email, p.timezone, p.sms_opt_out, p.email_opt_out, p.phone_bad, p.email_bad,
+		c.name, c.phone, c.sms_from, c.messaging_service_sid, c.email_from, c.reply_to, c.booking_url
+		FROM messages m
+		JOIN patients p ON p.id = m.patient_id
+		JOIN clinics c ON c.id = m.clinic_id
+		WHERE m.id IN (%s)`
+
+	// Outcomes: each guarded by the state it leaves, so a late or repeated
+	// outcome never overwrites a newer state.
+	qMarkSent = `UPDATE messages SET status = 'sent', provider_id = ?, sent_at = ?, lease_until = 0, ambiguous = 0,
+		error_code = '', last_error = '', updated_at = ? WHERE id = ? AND status = 'sending'`
+	qMarkFailedFromSending = `UPDATE messages SET status = 'failed', error_code = ?, last_error = ?, reason = ?,
+		lease_until = 0, updated_at = ? WHERE id = ? AND status = 'sending'`
+	qMarkRetry = `UPDATE messages SET status = 'scheduled', next_attempt_at = ?, error_code = ?, last_error = ?,
+		ambiguous = ?, lease_until = 0, updated_at = ? WHERE id = ? AND status = 'sending'`
+	qMarkSkippedFromSending = `UPDATE messages SET status = 'skipped', reason = ?, lease_until = 0, updated_at = ?
+		WHERE id = ? AND status = 'sending'`
+	qMarkReleased = `UPDATE messages SET status = 'scheduled', next_attempt_at = ?, reason = ?, lease_until = 0,
+		attempts = attempts - 1, updated_at = ? WHERE id = ? AND status = 'sending'`
+
+	// Housekeeping.
+	qExpiredLeaseEvents = `INSERT INTO events(message_id, at, from_status, to_status, detail)
+		SELECT id, ?, 'sending', 'scheduled', 'lease expired mid-send (crash or hang); provider will be checked before any resend'
+		FROM messages WHERE status = 'sending' AND lease_until <= ?`
+	qRecoverLeases = `UPDATE messages SET status = 'scheduled', ambiguous = 1, lease_until = 0,
+		next_attempt_at = max(next_attempt_at, ?), updated_at = ?
+		WHERE status = 'sending' AND lease_until <= ?`
+	qStaleEvents = `INSERT INTO events(message_id, at, from_status, to_status, detail)
+		SELECT id, ?, 'scheduled', CASE WHEN attempts > 0 THEN 'failed' ELSE 'skipped' END,
+			CASE WHEN attempts > 0 THEN 'gave up: step went stale after ' || attempts || ' attempt(s); last error: ' || last_error
+			ELSE 'stale: not sent before its window closed' END
+		FROM messages WHERE status = 'scheduled' AND stale_at <= ?`
+	qSkipStale = `UPDATE messages SET
+		status = CASE WHEN attempts > 0 THEN 'failed' ELSE 'skipped' END,
+		reason = CASE WHEN attempts > 0 THEN 'gave up: step went stale after ' || attempts || ' attempt(s); last error: ' || last_error
+			ELSE 'stale: not sent before its window closed' END,
+		updated_at = ?
+		WHERE status = 'scheduled' AND stale_at <= ?`
+	qNextDue = `SELECT min(next_attempt_at) FROM messages WHERE status = 'scheduled'`
+
+	// Cancelling and skipping pending messages in bulk (events first, then the update).
+	qPendingIDs = `SELECT id FROM messages WHERE status = 'scheduled' AND %s`
+
+	// Receipts.
+	qReceipt = `UPDATE messages SET status = ?, error_code = ?, last_error = ?, reason = ?, updated_at = ?
+		WHERE id = ? AND status = ?`
+
+	// Webhook de-duplication.
+	qSeen = `INSERT INTO webhook_seen(kind, key, at) VALUES (?, ?, ?) ON CONFLICT(kind, key) DO NOTHING`
+
+	// Replies.
+	qInsertReply = `INSERT INTO replies(clinic_id, patient_id, provider_id, body, kind, at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT(provider_id, patient_id) DO NOTHING`
+	qRepliesByPatient = `SELECT id, clinic_id, patient_id, provider_id, body, kind, at FROM replies WHERE patient_id = ? ORDER BY at, id`
+
+	// Counts.
+	qCountByStatus = `SELECT status, count(*) FROM messages GROUP BY status`
+)

@@ -1,0 +1,213 @@
+// Package store keeps aftercare's state in one SQLite file through
+// modernc.org/sqlite: clinics, patients, consent evidence, enrollments, the
+// message outbox and its events. Every state change of a message happens in
+// a transaction that also writes its event row.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/aftercare/aftercare"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is the SQLite-backed state of aftercare. It holds one writer
+// connection (SQLite allows one writer at a time; queuing in Go is cheaper
+// than spinning on SQLITE_BUSY) and a pool of readers.
+type Store struct {
+	path  string
+	write *sql.DB
+	read  *sql.DB
+	clock aftercare.Clock
+}
+
+// Options tune Open.
+type Options struct {
+	// Clock stamps rows; defaults to the system clock.
+	Clock aftercare.Clock
+	// BusyTimeout is how long a connection waits on a lock held by another
+	// process before giving up. Default 5s.
+	BusyTimeout time.Duration
+	// Readers is the size of the read pool. Default 4.
+	Readers int
+}
+
+// Open opens (creating if needed) the database at path and applies any
+// pending migrations.
+func Open(ctx context.Context, path string, opt Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("open store: empty database path")
+	}
+	if opt.Clock == nil {
+		opt.Clock = aftercare.SystemClock
+	}
+	if opt.BusyTimeout <= 0 {
+		opt.BusyTimeout = 5 * time.Second
+	}
+	if opt.Readers <= 0 {
+		opt.Readers = 4
+	}
+	pragmas := url.Values{}
+	for _, p := range []string{
+		"journal_mode(WAL)",
+		fmt.Sprintf("busy_timeout(%d)", opt.BusyTimeout.Milliseconds()),
+		"synchronous(NORMAL)",
+		"foreign_keys(ON)",
+	} {
+		pragmas.Add("_pragma", p)
+	}
+	w := pragmas
+	w.Set("_txlock", "immediate")
+	write, err := sql.Open("sqlite", "file:"+path+"?"+w.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	write.SetConnMaxIdleTime(0)
+
+	r := url.Values{}
+	for _, p := range []string{
+		fmt.Sprintf("busy_timeout(%d)", opt.BusyTimeout.Milliseconds()),
+		"foreign_keys(ON)",
+		"query_only(1)",
+	} {
+		r.Add("_pragma", p)
+	}
+	read, err := sql.Open("sqlite", "file:"+path+"?"+r.Encode())
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	read.SetMaxOpenConns(opt.Readers)
+	read.SetMaxIdleConns(opt.Readers)
+
+	s := &Store{path: path, write: write, read: read, clock: opt.Clock}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+// Path returns the database file path.
+func (s *Store) Path() string { return s.path }
+
+func (s *Store) now() time.Time { return s.clock.Now() }
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("list migrations: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := s.applyMigration(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) applyMigration(ctx context.Context, name string) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", name, err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return fmt.Errorf("migrate %s: %w", name, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	body, err := migrations.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("migrate %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return fmt.Errorf("migrate %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)`, name, ms(s.now())); err != nil {
+		return fmt.Errorf("migrate %s: %w", name, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate %s: %w", name, err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers and can take a write: it is what
+// readiness reports.
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := s.write.ExecContext(ctx, `INSERT INTO webhook_seen(kind, key, at) VALUES ('ping', 'ping', ?)
+		ON CONFLICT(kind, key) DO UPDATE SET at = excluded.at`, ms(s.now())); err != nil {
+		return fmt.Errorf("ping store: %w", err)
+	}
+	return nil
+}
+
+// ms converts a time to unix milliseconds; the zero time is 0.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMS converts unix milliseconds to a UTC time; 0 is the zero time.
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// insertEvent records one transition.
+func insertEvent(ctx context.Context, tx *sql.Tx, msgID int64, at time.Time, from, to aftercare.Status, detail string) error {
+	if _, err := tx.ExecContext(ctx, qInsertEvent, msgID, ms(at), string(from), string(to), detail); err != nil {
+		return fmt.Errorf("record event for message %d: %w", msgID, err)
+	}
+	return nil
+}
+
+// notFound builds the domain error for a missing row.
+func notFound(what string, id int64) error {
+	return aftercare.Errorf(aftercare.ENOTFOUND, "%s %d not found", what, id)
+}
