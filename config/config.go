@@ -1,0 +1,386 @@
+// Package config loads aftercare's settings: a YAML file (optional) with
+// environment overrides, secrets from the environment or *_FILE variables,
+// validated once at start. Unknown keys are errors.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration. The zero value plus Defaults() runs.
+type Config struct {
+	// DB is the SQLite file.
+	DB string `yaml:"db"`
+	// Listen is the HTTP address.
+	Listen string `yaml:"listen"`
+	// PublicURL is the base of webhook and unsubscribe links as the outside
+	// world reaches this daemon.
+	PublicURL string `yaml:"public_url"`
+	// Protocol is a clinic's own protocol YAML; empty uses the embedded one.
+	Protocol string `yaml:"protocol"`
+	// Secret signs unsubscribe links; empty means one generated and kept in
+	// the database.
+	Secret     string     `yaml:"secret"`
+	QuietHours QuietHours `yaml:"quiet_hours"`
+	Log        Log        `yaml:"log"`
+	Console    Console    `yaml:"console"`
+	Dispatch   Dispatch   `yaml:"dispatch"`
+	Twilio     Twilio     `yaml:"twilio"`
+	SMTP       SMTP       `yaml:"smtp"`
+}
+
+// QuietHours is the local-time window in which no SMS goes out.
+type QuietHours struct {
+	Start string `yaml:"start"` // "21:00"
+	End   string `yaml:"end"`   // "08:00"
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // auto (JSON unless a terminal), json, text
+}
+
+// Console configures the log notifier used when no provider is set.
+type Console struct {
+	File   string `yaml:"file"`   // "" = stdout; else a file appended to
+	Format string `yaml:"format"` // text or json (JSON lines)
+}
+
+// Dispatch tunes delivery.
+type Dispatch struct {
+	Tick         string        `yaml:"tick"`         // cron spec of the dispatcher, default "@every 1s"
+	Housekeeping string        `yaml:"housekeeping"` // cron spec of lease recovery and stale skipping
+	BatchSize    int           `yaml:"batch_size"`
+	Concurrency  int           `yaml:"concurrency"`
+	Lease        time.Duration `yaml:"lease"`
+	SendTimeout  time.Duration `yaml:"send_timeout"`
+	SMSRate      float64       `yaml:"sms_rate"`   // messages/s, 0 = unlimited
+	EmailRate    float64       `yaml:"email_rate"` // messages/s, 0 = unlimited
+}
+
+// Twilio holds SMS provider settings.
+type Twilio struct {
+	AccountSID          string        `yaml:"account_sid"`
+	AuthToken           string        `yaml:"auth_token"`
+	APIKey              string        `yaml:"api_key"`
+	APISecret           string        `yaml:"api_secret"`
+	From                string        `yaml:"from"`
+	MessagingServiceSID string        `yaml:"messaging_service_sid"`
+	BaseURL             string        `yaml:"base_url"`
+	Timeout             time.Duration `yaml:"timeout"`
+}
+
+// Enabled reports whether Twilio is configured.
+func (t Twilio) Enabled() bool { return t.AccountSID != "" }
+
+// SMTP holds email provider settings.
+type SMTP struct {
+	Host     string        `yaml:"host"`
+	Port     int           `yaml:"port"`
+	TLS      string        `yaml:"tls"` // none, starttls, tls
+	Username string        `yaml:"username"`
+	Password string        `yaml:"password"`
+	From     string        `yaml:"from"`
+	Timeout  time.Duration `yaml:"timeout"`
+}
+
+// Enabled reports whether SMTP is configured.
+func (s SMTP) Enabled() bool { return s.Host != "" }
+
+// Default returns the embedded defaults: a SQLite file in the working
+// directory, loopback HTTP, console notifier.
+func Default() *Config {
+	return &Config{
+		DB:         "aftercare.db",
+		Listen:     "127.0.0.1:8080",
+		QuietHours: QuietHours{Start: "21:00", End: "08:00"},
+		Log:        Log{Level: "info", Format: "auto"},
+		Console:    Console{Format: "text"},
+		Dispatch: Dispatch{
+			Tick: "@every 1s", Housekeeping: "@every 15s",
+			BatchSize: 500, Concurrency: 16, Lease: 2 * time.Minute, SendTimeout: 30 * time.Second,
+			SMSRate: 10, EmailRate: 10,
+		},
+		SMTP:   SMTP{Port: 587, TLS: "starttls", Timeout: 15 * time.Second},
+		Twilio: Twilio{Timeout: 10 * time.Second},
+	}
+}
+
+// Load reads the YAML file at path (if path is not empty), applies the
+// environment (getenv, usually os.Getenv) and validates the result.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read config: %w", err)
+		}
+		if err := Parse(data, c); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := c.applyEnv(getenv); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Parse decodes YAML into c, rejecting unknown keys.
+func Parse(data []byte, c *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("parse yaml: %w", err)
+	}
+	return nil
+}
+
+// envVar binds an environment variable to a setting.
+type envVar struct {
+	name   string
+	secret bool // also read NAME_FILE
+	set    func(string) error
+}
+
+func str(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
+
+func (c *Config) env() []envVar {
+	return []envVar{
+		{"AFTERCARE_DB", false, str(&c.DB)},
+		{"AFTERCARE_LISTEN", false, str(&c.Listen)},
+		{"AFTERCARE_PUBLIC_URL", false, str(&c.PublicURL)},
+		{"AFTERCARE_PROTOCOL", false, str(&c.Protocol)},
+		{"AFTERCARE_SECRET", true, str(&c.Secret)},
+		{"AFTERCARE_LOG_LEVEL", false, str(&c.Log.Level)},
+		{"AFTERCARE_LOG_FORMAT", false, str(&c.Log.Format)},
+		{"AFTERCARE_CONSOLE_FILE", false, str(&c.Console.File)},
+		{"TWILIO_ACCOUNT_SID", false, str(&c.Twilio.AccountSID)},
+		{"TWILIO_AUTH_TOKEN", true, str(&c.Twilio.AuthToken)},
+		{"TWILIO_API_KEY", false, str(&c.Twilio.APIKey)},
+		{"TWILIO_API_SECRET", true, str(&c.Twilio.APISecret)},
+		{"TWILIO_FROM", false, str(&c.Twilio.From)},
+		{"TWILIO_MESSAGING_SERVICE_SID", false, str(&c.Twilio.MessagingServiceSID)},
+		{"TWILIO_BASE_URL", false, str(&c.Twilio.BaseURL)},
+		{"SMTP_HOST", false, str(&c.SMTP.Host)},
+		{"SMTP_PORT", false, func(v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("not a port number: %q", v)
+			}
+			c.SMTP.Port = n
+			return nil
+		}},
+		{"SMTP_TLS", false, str(&c.SMTP.TLS)},
+		{"SMTP_USERNAME", false, str(&c.SMTP.Username)},
+		{"SMTP_PASSWORD", true, str(&c.SMTP.Password)},
+		{"SMTP_FROM", false, str(&c.SMTP.From)},
+	}
+}
+
+// EnvNames lists the environment variables Load reads (secrets also as
+// NAME_FILE), for documentation and `aftercare check`.
+func EnvNames() []string {
+	var out []string
+	for _, e := range (&Config{}).env() {
+		out = append(out, e.name)
+		if e.secret {
+			out = append(out, e.name+"_FILE")
+		}
+	}
+	return out
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	if getenv == nil {
+		return nil
+	}
+	for _, e := range c.env() {
+		v := getenv(e.name)
+		if e.secret {
+			if f := getenv(e.name + "_FILE"); f != "" {
+				if v != "" {
+					return fmt.Errorf("config: both %s and %s_FILE are set; use one", e.name, e.name)
+				}
+				data, err := os.ReadFile(f)
+				if err != nil {
+					return fmt.Errorf("config: read %s_FILE: %w", e.name, err)
+				}
+				v = strings.TrimSpace(string(data))
+				if v == "" {
+					return fmt.Errorf("config: %s_FILE names an empty file", e.name)
+				}
+			}
+		}
+		if v == "" {
+			continue
+		}
+		if err := e.set(v); err != nil {
+			return fmt.Errorf("config: %s: %w", e.name, err)
+		}
+	}
+	return nil
+}
+
+// Validate checks every setting and reports all problems at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.DB == "" {
+		bad("db", "must name the SQLite file")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "must be host:port, got %q", c.Listen)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			bad("public_url", "must be an absolute http(s) URL, got %q", c.PublicURL)
+		}
+	}
+	if !validClock(c.QuietHours.Start) {
+		bad("quiet_hours.start", "must be HH:MM, got %q", c.QuietHours.Start)
+	}
+	if !validClock(c.QuietHours.End) {
+		bad("quiet_hours.end", "must be HH:MM, got %q", c.QuietHours.End)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "json", "text":
+	default:
+		bad("log.format", "must be auto, json or text, got %q", c.Log.Format)
+	}
+	switch c.Console.Format {
+	case "text", "json":
+	default:
+		bad("console.format", "must be text or json, got %q", c.Console.Format)
+	}
+	d := c.Dispatch
+	if d.BatchSize < 1 || d.BatchSize > 10000 {
+		bad("dispatch.batch_size", "must be 1..10000, got %d", d.BatchSize)
+	}
+	if d.Concurrency < 1 || d.Concurrency > 1000 {
+		bad("dispatch.concurrency", "must be 1..1000, got %d", d.Concurrency)
+	}
+	if d.SendTimeout <= 0 {
+		bad("dispatch.send_timeout", "must be positive")
+	}
+	if d.Lease <= d.SendTimeout {
+		bad("dispatch.lease", "must be longer than send_timeout (%s), got %s", d.SendTimeout, d.Lease)
+	}
+	if d.SMSRate < 0 || d.EmailRate < 0 {
+		bad("dispatch.sms_rate/email_rate", "must not be negative")
+	}
+	if t := c.Twilio; t.Enabled() || t.AuthToken != "" || t.From != "" {
+		if t.AccountSID == "" {
+			bad("twilio.account_sid", "is required when Twilio is configured (TWILIO_ACCOUNT_SID)")
+		}
+		if t.AuthToken == "" && (t.APIKey == "" || t.APISecret == "") {
+			bad("twilio.auth_token", "is required (TWILIO_AUTH_TOKEN), or api_key and api_secret")
+		}
+		if t.From == "" && t.MessagingServiceSID == "" {
+			bad("twilio.from", "a sending number (E.164) or messaging_service_sid is required")
+		}
+		if t.From != "" && !validE164(t.From) {
+			bad("twilio.from", "must be an E.164 number like +14155550100, got %q", t.From)
+		}
+		if t.BaseURL != "" {
+			if u, err := url.Parse(t.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {
+				bad("twilio.base_url", "must be an absolute URL, got %q", t.BaseURL)
+			}
+		}
+		if t.Timeout <= 0 {
+			bad("twilio.timeout", "must be positive")
+		}
+	}
+	if s := c.SMTP; s.Enabled() {
+		if s.Port < 1 || s.Port > 65535 {
+			bad("smtp.port", "must be 1..65535, got %d", s.Port)
+		}
+		switch s.TLS {
+		case "starttls", "tls":
+		case "none":
+			if !isLoopback(s.Host) {
+				bad("smtp.tls", "none is only allowed for a loopback host, not %q", s.Host)
+			}
+		default:
+			bad("smtp.tls", "must be none, starttls or tls, got %q", s.TLS)
+		}
+		if s.From == "" {
+			bad("smtp.from", "is required (e.g. \"Clinic <care@example.com>\")")
+		} else if _, err := mail.ParseAddress(s.From); err != nil {
+			bad("smtp.from", "is not an email address: %v", err)
+		}
+		if (s.Username == "") != (s.Password == "") {
+			bad("smtp.username/password", "set both or neither")
+		}
+		if s.Timeout <= 0 {
+			bad("smtp.timeout", "must be positive")
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func validClock(s string) bool {
+	t, err := time.Parse("15:04", s)
+	return err == nil && t.Format("15:04") == s
+}
+
+func validE164(s string) bool {
+	if len(s) < 8 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for _, r := range s[1:] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Redacted returns a copy with secrets replaced, safe to print.
+func (c *Config) Redacted() Config {
+	r := *c
+	mask := func(s *string) {
+		if *s != "" {
+			*s = "[redacted]"
+		}
+	}
+	mask(&r.Secret)
+	mask(&r.Twilio.AuthToken)
+	mask(&r.Twilio.APISecret)
+	mask(&r.SMTP.Password)
+	return r
+}

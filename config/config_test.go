@@ -1,0 +1,86 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsNeedNoFile(t *testing.T) {
+	t.Parallel()
+	c, err := Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DB != "aftercare.db" || c.Listen != "127.0.0.1:8080" || c.Twilio.Enabled() || c.SMTP.Enabled() {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestGoodFileWithSecretsFromEnvAndFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load("testdata/good.yaml", env(map[string]string{
+		"TWILIO_AUTH_TOKEN":  "tok",
+		"SMTP_PASSWORD_FILE": pw,
+		"AFTERCARE_LISTEN":   "127.0.0.1:9999",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Twilio.AuthToken != "tok" || c.SMTP.Password != "s3cret" || c.Listen != "127.0.0.1:9999" || c.Dispatch.SMSRate != 5 || c.QuietHours.Start != "21:30" {
+		t.Fatalf("loaded = %+v", c)
+	}
+	r := c.Redacted()
+	if r.Twilio.AuthToken != "[redacted]" || r.SMTP.Password != "[redacted]" || c.SMTP.Password != "s3cret" {
+		t.Fatalf("redaction: %+v / original %q", r, c.SMTP.Password)
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+		want string
+	}{
+		{"unknown key", "testdata/unknown_key.yaml", nil, "acount_sid"},
+		{"missing file", "testdata/nope.yaml", nil, "read config"},
+		{"bad listen", "", map[string]string{"AFTERCARE_LISTEN": "8080"}, "listen"},
+		{"bad public url", "", map[string]string{"AFTERCARE_PUBLIC_URL": "example.com"}, "public_url"},
+		{"twilio without token", "", map[string]string{"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_FROM": "+14155550100"}, "twilio.auth_token"},
+		{"twilio bad from", "", map[string]string{"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "x", "TWILIO_FROM": "555"}, "twilio.from"},
+		{"smtp plain to remote", "", map[string]string{"SMTP_HOST": "mail.example.com", "SMTP_TLS": "none", "SMTP_FROM": "a@example.com"}, "smtp.tls"},
+		{"smtp no from", "", map[string]string{"SMTP_HOST": "127.0.0.1"}, "smtp.from"},
+		{"smtp bad port", "", map[string]string{"SMTP_HOST": "127.0.0.1", "SMTP_PORT": "x"}, "SMTP_PORT"},
+		{"both secret and file", "", map[string]string{"SMTP_PASSWORD": "a", "SMTP_PASSWORD_FILE": "/x"}, "both"},
+		{"secret file missing", "", map[string]string{"AFTERCARE_SECRET_FILE": "/nonexistent/secret"}, "AFTERCARE_SECRET_FILE"},
+		{"bad log level", "", map[string]string{"AFTERCARE_LOG_LEVEL": "loud"}, "log.level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(tt.file, env(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestBadQuietHoursInFile(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte("quiet_hours: {start: \"9pm\", end: \"08:00\"}\n"), 0o600)
+	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "quiet_hours.start") {
+		t.Fatalf("err = %v", err)
+	}
+}
