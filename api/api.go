@@ -1,0 +1,309 @@
+// Package api serves aftercare over HTTP: the JSON API clinics integrate
+// with, provider webhooks, and health endpoints. It maps domain error codes
+// to HTTP statuses; nothing else in aftercare knows about HTTP.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/store"
+)
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 64 << 10
+
+// Store is what the API reads and writes.
+type Store interface {
+	ClinicByAPIKey(ctx context.Context, key string) (aftercare.Clinic, error)
+	Enrollment(ctx context.Context, clinicID, id int64) (store.EnrollmentView, error)
+	CancelEnrollment(ctx context.Context, clinicID, id int64, reason string) (int, error)
+	Messages(ctx context.Context, f store.MessageFilter) ([]aftercare.Message, error)
+}
+
+// Enroller validates, plans and stores enrollments.
+type Enroller interface {
+	Enroll(ctx context.Context, clinic aftercare.Clinic, req enroll.Request, idemKey string) (store.EnrollmentView, bool, error)
+	Preview(clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, error)
+}
+
+// Check is a named readiness check.
+type Check struct {
+	Name string
+	Run  func(ctx context.Context) error
+}
+
+// Server is the HTTP front of aftercare.
+type Server struct {
+	store    Store
+	enroller Enroller
+	log      *slog.Logger
+	checks   []Check
+	mux      *http.ServeMux
+	// extra lets other handlers (webhooks, console, metrics) join the mux.
+}
+
+// Deps are the Server's collaborators.
+type Deps struct {
+	Store    Store
+	Enroller Enroller
+	Log      *slog.Logger
+	// Ready are the readiness checks behind /readyz.
+	Ready []Check
+}
+
+// New builds the server with the JSON API and health routes.
+func New(d Deps) *Server {
+	s := &Server{store: d.Store, enroller: d.Enroller, log: d.Log, checks: d.Ready, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("POST /v1/enrollments", s.auth(s.createEnrollment))
+	s.mux.Handle("POST /v1/enrollments/preview", s.auth(s.previewEnrollment))
+	s.mux.Handle("GET /v1/enrollments/{id}", s.auth(s.getEnrollment))
+	s.mux.Handle("POST /v1/enrollments/{id}/cancel", s.auth(s.cancelEnrollment))
+	s.mux.Handle("GET /v1/messages", s.auth(s.listMessages))
+	return s
+}
+
+// Handle adds a route (webhooks, web console, metrics).
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// Handler returns the server's handler with panic recovery and access logs.
+func (s *Server) Handler() http.Handler {
+	return s.recover(s.accessLog(s.mux))
+}
+
+// errorBody is the JSON shape of every error.
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Field   string `json:"field,omitempty"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// HTTPStatus maps a domain error code to an HTTP status.
+func HTTPStatus(code string) int {
+	switch code {
+	case aftercare.EINVALID:
+		return http.StatusUnprocessableEntity
+	case aftercare.ENOTFOUND:
+		return http.StatusNotFound
+	case aftercare.ECONFLICT:
+		return http.StatusConflict
+	case aftercare.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case aftercare.EFORBIDDEN:
+		return http.StatusForbidden
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError writes err as JSON with the status its code maps to. Internal
+// errors are logged and shown only as "internal error".
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	code := aftercare.ErrorCode(err)
+	status := HTTPStatus(code)
+	var body errorBody
+	body.Error.Code = code
+	body.Error.Message = aftercare.ErrorMessage(err)
+	var de *aftercare.Error
+	if errors.As(err, &de) {
+		body.Error.Field = de.Field
+		body.Error.Message = de.Message
+	}
+	if status >= 500 {
+		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "err", err)
+	}
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="aftercare"`)
+	}
+	writeJSON(w, status, body)
+}
+
+// WriteError writes a domain error with an explicit status (for handlers
+// outside the API proper).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+type clinicKey struct{}
+
+// ClinicFrom returns the authenticated clinic of a request.
+func ClinicFrom(ctx context.Context) (aftercare.Clinic, bool) {
+	c, ok := ctx.Value(clinicKey{}).(aftercare.Clinic)
+	return c, ok
+}
+
+// auth authenticates "Authorization: Bearer <api key>" and puts the clinic
+// in the request context.
+func (s *Server) auth(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		authz := r.Header.Get("Authorization")
+		key, ok := strings.CutPrefix(authz, "Bearer ")
+		key = strings.TrimSpace(key)
+		if !ok || key == "" {
+			s.writeError(w, r, aftercare.Errorf(aftercare.EUNAUTHORIZED, "missing API key: send Authorization: Bearer <key>"))
+			return
+		}
+		if len(key) > 200 {
+			s.writeError(w, r, aftercare.Errorf(aftercare.EUNAUTHORIZED, "invalid or revoked API key"))
+			return
+		}
+		c, err := s.store.ClinicByAPIKey(r.Context(), key)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), clinicKey{}, c)))
+	})
+}
+
+// decodeJSON reads a size-limited JSON object into v, refusing other
+// content types, unknown fields and trailing data.
+func decodeJSON(r *http.Request, v any) error {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return &httpError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", msg: "Content-Type must be application/json"}
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var ute *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &mbe):
+			return &httpError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("body exceeds %d bytes", MaxBodyBytes)}
+		case errors.As(err, &ute):
+			return aftercare.FieldError(ute.Field, "must be a %s", ute.Type.String())
+		case errors.As(err, &se):
+			return &httpError{status: http.StatusBadRequest, code: "bad_json", msg: fmt.Sprintf("malformed JSON at byte %d", se.Offset)}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return aftercare.FieldError(f, "unknown field")
+		}
+		return &httpError{status: http.StatusBadRequest, code: "bad_json", msg: "malformed JSON body"}
+	}
+	if dec.More() {
+		return &httpError{status: http.StatusBadRequest, code: "bad_json", msg: "trailing data after the JSON object"}
+	}
+	return nil
+}
+
+// httpError is a protocol-level error (content type, size, syntax) that
+// has no domain code.
+type httpError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+// fail writes either kind of error.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var he *httpError
+	if errors.As(err, &he) {
+		var body errorBody
+		body.Error.Code, body.Error.Message = he.code, he.msg
+		writeJSON(w, he.status, body)
+		return
+	}
+	s.writeError(w, r, err)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	status := http.StatusOK
+	out := map[string]string{}
+	for _, c := range s.checks {
+		if err := c.Run(ctx); err != nil {
+			status = http.StatusServiceUnavailable
+			out[c.Name] = err.Error()
+			continue
+		}
+		out[c.Name] = "ok"
+	}
+	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": out})
+}
+
+// recover turns a panic into a 500 without crashing the daemon.
+func (s *Server) recover(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				s.writeError(w, r, errors.New("panic"))
+			}
+		}()
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		h.ServeHTTP(w, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// accessLog logs method, route pattern, status and duration: never the
+// query string or body, which can hold personal data.
+func (s *Server) accessLog(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		h.ServeHTTP(sw, r)
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
+			return
+		}
+		level := slog.LevelDebug
+		if sw.status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.Log(r.Context(), level, "http request", "method", r.Method, "route", r.Pattern, "status", sw.status,
+			"duration_ms", time.Since(start).Milliseconds())
+	})
+}

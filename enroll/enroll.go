@@ -1,0 +1,327 @@
+// Package enroll turns a clinic's enrollment request (from the API, the web
+// console or the CLI) into a validated patient, consent evidence and a
+// planned aftercare, stored in one transaction. It owns the input rules:
+// E.164 phone numbers, email addresses, IANA time zones, the treatment time
+// window and the series numbers.
+package enroll
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/nyaruka/phonenumbers"
+
+	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/protocol"
+	"github.com/aftercare/aftercare/store"
+)
+
+// Request is what a clinic sends to enroll a patient after a session.
+type Request struct {
+	FirstName     string                  `json:"first_name"`
+	LastName      string                  `json:"last_name"`
+	Phone         string                  `json:"phone"`
+	Email         string                  `json:"email"`
+	Timezone      string                  `json:"timezone"`
+	SMSConsent    bool                    `json:"sms_consent"`
+	EmailConsent  bool                    `json:"email_consent"`
+	ConsentMethod aftercare.ConsentMethod `json:"consent_method,omitempty"`
+	Treatment     string                  `json:"treatment"`
+	TreatedAt     string                  `json:"treated_at"` // RFC 3339
+	SessionNumber int                     `json:"session_number"`
+	SeriesLength  int                     `json:"series_length"`
+	ExternalRef   string                  `json:"external_ref,omitempty"`
+}
+
+// Limits on the treatment time relative to now.
+const (
+	MaxFuture = 24 * time.Hour
+	MaxPast   = 60 * 24 * time.Hour
+	maxName   = 100
+	maxRef    = 200
+)
+
+// Store is what enrolling needs from storage.
+type Store interface {
+	CreateEnrollment(ctx context.Context, in store.NewEnrollment) (store.EnrollmentView, bool, error)
+}
+
+// Service validates, plans and stores enrollments.
+type Service struct {
+	Store    Store
+	Protocol *protocol.Protocol
+	Clock    aftercare.Clock
+	Quiet    protocol.QuietHours
+}
+
+// Valid is a request after validation and normalization.
+type Valid struct {
+	Patient    aftercare.Patient
+	Enrollment aftercare.Enrollment
+	Consents   []aftercare.Consent
+	Hash       string // of the normalized request, to tell repeats apart
+}
+
+// Enroll validates req for clinic, plans and stores it. idemKey may be
+// empty. It returns the stored enrollment and whether it was created (false
+// for a repeat of an earlier request).
+func (s *Service) Enroll(ctx context.Context, clinic aftercare.Clinic, req Request, idemKey string) (store.EnrollmentView, bool, error) {
+	now := s.Clock.Now()
+	v, err := Validate(clinic, req, s.Protocol.Name, now)
+	if err != nil {
+		return store.EnrollmentView{}, false, err
+	}
+	if len(idemKey) > maxRef {
+		return store.EnrollmentView{}, false, aftercare.FieldError("Idempotency-Key", "must be at most %d characters", maxRef)
+	}
+	return s.Store.CreateEnrollment(ctx, store.NewEnrollment{
+		Patient: v.Patient, Enrollment: v.Enrollment, Consents: v.Consents,
+		IdempotencyKey: idemKey, RequestHash: v.Hash,
+		Plan: func(p aftercare.Patient, e aftercare.Enrollment) ([]aftercare.Message, error) {
+			return s.Protocol.Plan(s.input(clinic, p, e, req), protocol.Options{Quiet: s.Quiet}, now)
+		},
+	})
+}
+
+// Preview validates req and returns the plan it would get, storing nothing.
+func (s *Service) Preview(clinic aftercare.Clinic, req Request) ([]aftercare.Message, error) {
+	now := s.Clock.Now()
+	v, err := Validate(clinic, req, s.Protocol.Name, now)
+	if err != nil {
+		return nil, err
+	}
+	return s.Protocol.Plan(s.input(clinic, v.Patient, v.Enrollment, req), protocol.Options{Quiet: s.Quiet}, now)
+}
+
+func (s *Service) input(clinic aftercare.Clinic, p aftercare.Patient, e aftercare.Enrollment, req Request) protocol.Input {
+	return protocol.Input{Enrollment: e, Patient: p, Clinic: clinic, SMSConsent: req.SMSConsent, EmailConsent: req.EmailConsent}
+}
+
+// Validate checks and normalizes a request. Every problem is an
+// *aftercare.Error naming the field; the first one found is returned.
+func Validate(clinic aftercare.Clinic, req Request, treatment string, now time.Time) (Valid, error) {
+	var v Valid
+	first, err := name("first_name", req.FirstName, true)
+	if err != nil {
+		return v, err
+	}
+	last, err := name("last_name", req.LastName, false)
+	if err != nil {
+		return v, err
+	}
+	phone, err := NormalizePhone(req.Phone, RegionOf(clinic.Phone))
+	if err != nil {
+		return v, err
+	}
+	email, err := NormalizeEmail(req.Email)
+	if err != nil {
+		return v, err
+	}
+	if req.EmailConsent && email == "" {
+		return v, aftercare.FieldError("email", "required when email_consent is true")
+	}
+	if !req.SMSConsent && !req.EmailConsent {
+		return v, aftercare.FieldError("sms_consent", "the patient must consent to at least one channel (sms_consent or email_consent)")
+	}
+	tz := strings.TrimSpace(req.Timezone)
+	if tz == "" {
+		tz = clinic.Timezone
+	}
+	if err := ValidTimezone(tz); err != nil {
+		return v, err
+	}
+	tr := strings.TrimSpace(req.Treatment)
+	if tr == "" {
+		tr = treatment
+	}
+	if !strings.EqualFold(tr, treatment) {
+		return v, aftercare.FieldError("treatment", "unknown treatment %q (this daemon's protocol is %q)", tr, treatment)
+	}
+	treated, err := TreatedAt(req.TreatedAt, now)
+	if err != nil {
+		return v, err
+	}
+	if req.SeriesLength < 1 || req.SeriesLength > 20 {
+		return v, aftercare.FieldError("series_length", "must be between 1 and 20, not %d", req.SeriesLength)
+	}
+	if req.SessionNumber < 1 || req.SessionNumber > req.SeriesLength {
+		return v, aftercare.FieldError("session_number", "must be between 1 and series_length (%d), not %d", req.SeriesLength, req.SessionNumber)
+	}
+	ref := strings.TrimSpace(req.ExternalRef)
+	if len(ref) > maxRef || !utf8.ValidString(ref) {
+		return v, aftercare.FieldError("external_ref", "must be valid text of at most %d bytes", maxRef)
+	}
+	method := req.ConsentMethod
+	switch method {
+	case "":
+		method = aftercare.ConsentAPI
+	case aftercare.ConsentAPI, aftercare.ConsentFrontDesk, aftercare.ConsentWebForm:
+	default:
+		return v, aftercare.FieldError("consent_method", "must be api, front_desk or web_form, not %q", method)
+	}
+
+	v.Patient = aftercare.Patient{ClinicID: clinic.ID, FirstName: first, LastName: last, Phone: phone, Email: email, Timezone: tz}
+	v.Enrollment = aftercare.Enrollment{ClinicID: clinic.ID, Treatment: strings.ToLower(tr), TreatedAt: treated.UTC(),
+		SessionNumber: req.SessionNumber, SeriesLength: req.SeriesLength, ExternalRef: ref}
+	for _, c := range []struct {
+		ch aftercare.Channel
+		ok bool
+	}{{aftercare.SMS, req.SMSConsent}, {aftercare.Email, req.EmailConsent}} {
+		if c.ch == aftercare.Email && email == "" {
+			continue
+		}
+		v.Consents = append(v.Consents, aftercare.Consent{Channel: c.ch, Granted: c.ok, At: now.UTC(), Method: method,
+			WordingVersion: aftercare.ConsentWordingVersion})
+	}
+	norm := req
+	norm.FirstName, norm.LastName, norm.Phone, norm.Email, norm.Timezone = first, last, phone, email, tz
+	norm.Treatment, norm.TreatedAt, norm.ExternalRef, norm.ConsentMethod = v.Enrollment.Treatment, treated.UTC().Format(time.RFC3339), ref, method
+	b, _ := json.Marshal(norm)
+	sum := sha256.Sum256(b)
+	v.Hash = hex.EncodeToString(sum[:])
+	return v, nil
+}
+
+func name(field, s string, required bool) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", aftercare.FieldError(field, "is not valid UTF-8")
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if s == "" {
+		if required {
+			return "", aftercare.FieldError(field, "required")
+		}
+		return "", nil
+	}
+	if utf8.RuneCountInString(s) > maxName {
+		return "", aftercare.FieldError(field, "must be at most %d characters", maxName)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || r == unicode.ReplacementChar || unicode.In(r, unicode.Cf) {
+			return "", aftercare.FieldError(field, "contains a control or invisible character")
+		}
+	}
+	return s, nil
+}
+
+// RegionOf returns the ISO region of an E.164 number ("US" if unknown), the
+// default region for numbers a clinic types without a country code.
+func RegionOf(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "US")
+	if err != nil {
+		return "US"
+	}
+	if r := phonenumbers.GetRegionCodeForNumber(n); r != "" && r != "ZZ" {
+		return r
+	}
+	return "US"
+}
+
+// NormalizePhone validates a mobile number and returns it in E.164. A
+// number without a country code is read in region.
+func NormalizePhone(s, region string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", aftercare.FieldError("phone", "required")
+	}
+	if len(s) > 32 || !utf8.ValidString(s) {
+		return "", aftercare.FieldError("phone", "is not a phone number")
+	}
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789+-(). ", r) {
+			return "", aftercare.FieldError("phone", "may contain only digits, spaces, +, -, ( ) and ., not %q", r)
+		}
+	}
+	n, err := phonenumbers.Parse(s, region)
+	if err != nil {
+		return "", aftercare.FieldError("phone", "is not a phone number: %v", err)
+	}
+	if !phonenumbers.IsValidNumber(n) {
+		return "", aftercare.FieldError("phone", "is not a valid number for its country (use E.164, e.g. +14155550123)")
+	}
+	switch phonenumbers.GetNumberType(n) {
+	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE, phonenumbers.PERSONAL_NUMBER:
+	default:
+		return "", aftercare.FieldError("phone", "is not a mobile number (it cannot receive texts)")
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), nil
+}
+
+// NormalizeEmail validates a bare address (no display name) and lower-cases
+// its domain. Empty stays empty.
+func NormalizeEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return "", nil
+	}
+	if len(s) > 254 || !utf8.ValidString(s) {
+		return "", aftercare.FieldError("email", "is not an email address")
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return "", aftercare.FieldError("email", "is not a plain email address like name@example.com")
+	}
+	at := strings.LastIndexByte(a.Address, '@')
+	local, domain := a.Address[:at], strings.ToLower(a.Address[at+1:])
+	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+		return "", aftercare.FieldError("email", "has no valid domain")
+	}
+	for _, r := range domain {
+		if !(r == '.' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return "", aftercare.FieldError("email", "has an invalid character in its domain")
+		}
+	}
+	return local + "@" + domain, nil
+}
+
+// ValidTimezone checks an IANA zone name.
+func ValidTimezone(tz string) error {
+	if tz == "" {
+		return aftercare.FieldError("timezone", "required")
+	}
+	if tz == "Local" || strings.ContainsAny(tz, `\`) || strings.Contains(tz, "..") || strings.HasPrefix(tz, "/") {
+		return aftercare.FieldError("timezone", "%q is not an IANA time zone", tz)
+	}
+	if _, err := time.LoadLocation(tz); err != nil {
+		return aftercare.FieldError("timezone", "%q is not an IANA time zone (e.g. America/New_York)", tz)
+	}
+	return nil
+}
+
+// TreatedAt parses an RFC 3339 treatment time and checks it is at most a
+// day in the future and 60 days in the past. Empty means now.
+func TreatedAt(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return now, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, aftercare.FieldError("treated_at", "must be an RFC 3339 time with an offset, e.g. 2026-11-25T14:30:00-05:00")
+	}
+	if t.After(now.Add(MaxFuture)) {
+		return time.Time{}, aftercare.FieldError("treated_at", "is more than a day in the future")
+	}
+	if t.Before(now.Add(-MaxPast)) {
+		return time.Time{}, aftercare.FieldError("treated_at", "is more than 60 days in the past")
+	}
+	return t, nil
+}
+
+// ErrField is a convenience for tests and callers: the field of a domain
+// error, or "".
+func ErrField(err error) string {
+	var e *aftercare.Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
+}
