@@ -189,7 +189,13 @@ type Message struct {
 	// Ambiguous is set when an attempt may or may not have reached the
 	// provider (a crash or a timeout mid-send); the next attempt must look
 	// the message up before sending again.
-	Ambiguous bool      `json:"ambiguous,omitempty"`
+	Ambiguous bool `json:"ambiguous,omitempty"`
+	// Recipient overrides the patient's own phone or email (alerts to
+	// clinic staff about this patient).
+	Recipient string `json:"recipient,omitempty"`
+	// Urgent messages (replies to a patient's text, red-flag alerts) are
+	// exempt from quiet hours: someone is waiting for them.
+	Urgent    bool      `json:"urgent,omitempty"`
 	SentAt    time.Time `json:"sent_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Events    []Event   `json:"events,omitempty"`

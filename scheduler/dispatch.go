@@ -58,6 +58,10 @@ type Config struct {
 	Prepare func(m *notify.Message, c store.Claimed)
 	// Random returns a float in [0,1) for jitter; default math/rand/v2.
 	Random func() float64
+	// OnBadAddress is told when a patient's number or address turns out
+	// unable to receive, with the failed message and the pending ones it
+	// skipped (e.g. to fall back to email). Optional.
+	OnBadAddress func(ctx context.Context, patientID int64, ch aftercare.Channel, msgs []aftercare.Message)
 }
 
 func (c *Config) defaults() {
@@ -265,6 +269,10 @@ func (d *Dispatcher) precheck(c store.Claimed) (result, bool) {
 	if !now.Before(m.StaleAt) {
 		return skip(fmt.Sprintf("stale: window closed at %s before it could be sent", m.StaleAt.UTC().Format(time.RFC3339)))
 	}
+	if m.Recipient != "" {
+		// To clinic staff, not the patient: the patient's opt-outs don't apply.
+		return d.noProvider(m, now)
+	}
 	switch m.Channel {
 	case aftercare.SMS:
 		if p.SMSOptOut {
@@ -275,7 +283,7 @@ func (d *Dispatcher) precheck(c store.Claimed) (result, bool) {
 		}
 		loc := d.location(p.Timezone)
 		local := now.In(loc)
-		if d.cfg.Quiet.Contains(local) {
+		if !m.Urgent && d.cfg.Quiet.Contains(local) {
 			next := d.cfg.Quiet.Next(local)
 			if !next.Before(m.StaleAt) {
 				return skip("quiet hours last until after the step goes stale")
@@ -294,6 +302,11 @@ func (d *Dispatcher) precheck(c store.Claimed) (result, bool) {
 			return skip("email address cannot receive mail: " + p.EmailBad)
 		}
 	}
+	return d.noProvider(m, now)
+}
+
+// noProvider defers a message whose channel has no provider.
+func (d *Dispatcher) noProvider(m aftercare.Message, now time.Time) (result, bool) {
 	if d.senders[m.Channel] == nil {
 		return result{out: store.Outcome{ID: m.ID, Kind: store.OutcomeDeferred, At: now, NextAttemptAt: now.Add(time.Minute),
 			Reason: "no " + string(m.Channel) + " provider configured"}}, true
@@ -327,6 +340,9 @@ func NotifyMessage(c store.Claimed) notify.Message {
 		nm.To, nm.From, nm.MessagingServiceSID = p.Phone, cl.SMSFrom, cl.MessagingServiceSID
 	} else {
 		nm.To, nm.From = p.Email, cl.EmailFrom
+	}
+	if m.Recipient != "" {
+		nm.To, nm.ToName = m.Recipient, cl.Name+" staff"
 	}
 	return nm
 }
@@ -458,6 +474,11 @@ func (d *Dispatcher) afterRecord(ctx context.Context, c store.Claimed, r result)
 			return
 		}
 		log.Warn("address cannot receive; flagged for the clinic", "patient_id", m.PatientID, "skipped", len(skipped))
+		if d.cfg.OnBadAddress != nil {
+			failed := m
+			failed.Status = aftercare.StatusFailed
+			d.cfg.OnBadAddress(ctx, m.PatientID, m.Channel, append([]aftercare.Message{failed}, skipped...))
+		}
 	case notify.ActionAlertOps:
 		log.Error("provider filtered a message; ops attention needed", "code", o.ErrorCode, "reason", o.Reason)
 	}

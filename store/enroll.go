@@ -203,7 +203,8 @@ func insertMessages(ctx context.Context, tx *sql.Tx, e aftercare.Enrollment, msg
 			next = m.SendAt
 		}
 		res, err := stmt.ExecContext(ctx, e.ID, e.ClinicID, e.PatientID, m.Step, m.Occurrence, string(m.Channel),
-			ms(m.SendAt), ms(m.StaleAt), string(m.Status), ms(next), m.Reason, m.Subject, m.Body, m.HTMLBody, ms(now))
+			ms(m.SendAt), ms(m.StaleAt), string(m.Status), ms(next), m.Reason, m.Subject, m.Body, m.HTMLBody, ms(now),
+			m.Recipient, b2i(m.Urgent))
 		if err != nil {
 			return fmt.Errorf("enroll: insert message %s/%s/%d: %w", m.Step, m.Channel, m.Occurrence, err)
 		}
@@ -389,10 +390,11 @@ func scanMessage(r scanner) (aftercare.Message, error) {
 	var m aftercare.Message
 	var channel, status string
 	var sendAt, staleAt, next, sent, updated int64
-	var amb int
+	var amb, urgent int
 	err := r.Scan(&m.ID, &m.EnrollmentID, &m.ClinicID, &m.PatientID, &m.Step, &m.Occurrence, &channel, &sendAt, &staleAt,
 		&status, &m.Attempts, &next, &amb, &m.ProviderID, &m.ErrorCode, &m.LastError, &m.Reason, &m.Subject, &m.Body,
-		&m.HTMLBody, &sent, &updated)
+		&m.HTMLBody, &sent, &updated, &m.Recipient, &urgent)
+	m.Urgent = urgent != 0
 	m.Channel, m.Status = aftercare.Channel(channel), aftercare.Status(status)
 	m.SendAt, m.StaleAt, m.NextAttemptAt, m.SentAt, m.UpdatedAt = fromMS(sendAt), fromMS(staleAt), fromMS(next), fromMS(sent), fromMS(updated)
 	m.Ambiguous = amb != 0

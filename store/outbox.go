@@ -87,15 +87,16 @@ func claimedDetails(ctx context.Context, tx *sql.Tx, ids []any) ([]Claimed, erro
 		m, p, cl := &c.Message, &c.Patient, &c.Clinic
 		var channel string
 		var sendAt, staleAt, next int64
-		var amb, smsOut, emailOut int
+		var amb, urgent, smsOut, emailOut int
 		if err := rows.Scan(&m.ID, &m.EnrollmentID, &m.ClinicID, &m.PatientID, &m.Step, &m.Occurrence, &channel,
 			&sendAt, &staleAt, &m.Attempts, &next, &amb, &m.ProviderID, &m.Subject, &m.Body, &m.HTMLBody,
+			&m.Recipient, &urgent,
 			&p.FirstName, &p.LastName, &p.Phone, &p.Email, &p.Timezone, &smsOut, &emailOut, &p.PhoneBad, &p.EmailBad,
 			&cl.Name, &cl.Phone, &cl.SMSFrom, &cl.MessagingServiceSID, &cl.EmailFrom, &cl.ReplyTo, &cl.BookingURL); err != nil {
 			return nil, err
 		}
 		m.Channel, m.Status = aftercare.Channel(channel), aftercare.StatusSending
-		m.SendAt, m.StaleAt, m.NextAttemptAt, m.Ambiguous = fromMS(sendAt), fromMS(staleAt), fromMS(next), amb != 0
+		m.SendAt, m.StaleAt, m.NextAttemptAt, m.Ambiguous, m.Urgent = fromMS(sendAt), fromMS(staleAt), fromMS(next), amb != 0, urgent != 0
 		p.ID, p.ClinicID, p.SMSOptOut, p.EmailOptOut = m.PatientID, m.ClinicID, smsOut != 0, emailOut != 0
 		cl.ID = m.ClinicID
 		out = append(out, c)

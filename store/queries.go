@@ -61,10 +61,10 @@ const (
 	// Messages.
 	messageCols = `id, enrollment_id, clinic_id, patient_id, step, occurrence, channel, send_at, stale_at, status,
 		attempts, next_attempt_at, ambiguous, provider_id, error_code, last_error, reason, subject, body, html_body,
-		sent_at, updated_at`
+		sent_at, updated_at, recipient, urgent`
 	qInsertMessage = `INSERT INTO messages(enrollment_id, clinic_id, patient_id, step, occurrence, channel, send_at,
-		stale_at, status, next_attempt_at, reason, subject, body, html_body, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		stale_at, status, next_attempt_at, reason, subject, body, html_body, updated_at, recipient, urgent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qMessagesByEnrollment = `SELECT ` + messageCols + ` FROM messages WHERE enrollment_id = ? ORDER BY send_at, id`
 	qSelectMessage        = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
 	qMessageByProvider    = `SELECT ` + messageCols + ` FROM messages WHERE provider_id = ?`
@@ -85,6 +85,7 @@ const (
 	// What a provider needs to deliver the claimed rows.
 	qClaimedDetails = `SELECT m.id, m.enrollment_id, m.clinic_id, m.patient_id, m.step, m.occurrence, m.channel,
 		m.send_at, m.stale_at, m.attempts, m.next_attempt_at, m.ambiguous, m.provider_id, m.subject, m.body, m.html_body,
+		m.recipient, m.urgent,
 		p.first_name, p.last_name, p.phone, p.email, p.timezone, p.sms_opt_out, p.email_opt_out, p.phone_bad, p.email_bad,
 		c.name, c.phone, c.sms_from, c.messaging_service_sid, c.email_from, c.reply_to, c.booking_url
 		FROM messages m

@@ -1,0 +1,102 @@
+package replies
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestClassify(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		body string
+		kind Kind
+		sign string // one sign that must be found, for red flags
+	}{
+		{"STOP", Stop, ""},
+		{" stop ", Stop, ""},
+		{"Stop.", Stop, ""},
+		{"StopAll", Stop, ""},
+		{"UNSUBSCRIBE", Stop, ""},
+		{"cancel", Stop, ""},
+		{"End", Stop, ""},
+		{"quit", Stop, ""},
+		{"START", Start, ""},
+		{"unstop", Start, ""},
+		{"Yes", Start, ""},
+		{"help", Help, ""},
+		{"HELP!", Help, ""},
+		{"the bleeding won't stop", RedFlag, "bleeding"},
+		{"please stop texting me about the swelling", RedFlag, "swelling"},
+		{"My face is really SWOLLEN", RedFlag, "swelling"},
+		{"sweling around my eyes", RedFlag, "swelling"},
+		{"swolen cheeks", RedFlag, "swelling"},
+		{"there is yellow pus", RedFlag, "pus or discharge"},
+		{"some greenish-yellow discharge", RedFlag, "pus or discharge"},
+		{"dischage from a spot", RedFlag, "pus or discharge"},
+		{"I have a fever", RedFlag, "fever"},
+		{"feverish and tired", RedFlag, "fever"},
+		{"I got hives", RedFlag, "hives"},
+		{"hive on my neck", RedFlag, "hives"},
+		{"still bleeding a bit", RedFlag, "bleeding"},
+		{"bleding", RedFlag, "bleeding"},
+		{"severe pain tonight", RedFlag, "severe pain"},
+		{"the pain is excruciating", RedFlag, "severe pain"},
+		{"intense pain that does not ease", RedFlag, "severe pain"},
+		{"I think it's an allergic reaction", RedFlag, "allergic reaction"},
+		{"alergic to something", RedFlag, "allergic reaction"},
+		{"it looks infected", RedFlag, "infection"},
+		{"Thanks, all good!", Other, ""},
+		{"what time is my next appointment?", Other, ""},
+		{"stop by tomorrow?", Other, ""},
+		{"", Other, ""},
+		{"Is it normal that my skin feels dry and tight?", Other, ""},
+	}
+	for _, tt := range tests {
+		got := Classify(tt.body)
+		if got.Kind != tt.kind {
+			t.Errorf("Classify(%q) = %s %v, want %s", tt.body, got.Kind, got.Signs, tt.kind)
+			continue
+		}
+		if tt.sign != "" && !slices.Contains(got.Signs, tt.sign) {
+			t.Errorf("Classify(%q) signs = %v, want %q among them", tt.body, got.Signs, tt.sign)
+		}
+	}
+}
+
+func TestEditDistance(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"fever", "fever", true},
+		{"fevr", "fever", true},
+		{"feverr", "fever", true},
+		{"fveer", "fever", true},
+		{"fxvxr", "fever", false},
+		{"swelling", "sweling", true},
+		{"bleeding", "reading", false},
+	}
+	for _, tt := range tests {
+		if got := editDistanceAtMost1(tt.a, tt.b); got != tt.want {
+			t.Errorf("editDistanceAtMost1(%q, %q) = %v", tt.a, tt.b, got)
+		}
+	}
+}
+
+func FuzzClassify(f *testing.F) {
+	for _, s := range []string{"STOP", "swollen and pus", "\xff\xfe", "héllo wörld", "bleeding won't stop"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r := Classify(s)
+		switch r.Kind {
+		case Stop, Start, Help, RedFlag, Other:
+		default:
+			t.Fatalf("unknown kind %q", r.Kind)
+		}
+		if (r.Kind == RedFlag) != (len(r.Signs) > 0) {
+			t.Fatalf("kind %s with signs %v", r.Kind, r.Signs)
+		}
+	})
+}

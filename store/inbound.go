@@ -1,0 +1,210 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/aftercare/aftercare"
+)
+
+// Secret returns the named secret, generating and storing a random 32-byte
+// one the first time (e.g. the unsubscribe link signing key when none is
+// configured).
+func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
+	var v string
+	err := s.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, "secret:"+name).Scan(&v)
+	if err == nil {
+		return hex.DecodeString(v)
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("read secret %s: %w", name, err)
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("generate secret %s: %w", name, err)
+	}
+	if _, err := s.write.ExecContext(ctx, `INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING`,
+		"secret:"+name, hex.EncodeToString(b)); err != nil {
+		return nil, fmt.Errorf("store secret %s: %w", name, err)
+	}
+	// Another process may have won the race: read back what is stored.
+	if err := s.write.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, "secret:"+name).Scan(&v); err != nil {
+		return nil, fmt.Errorf("read secret %s: %w", name, err)
+	}
+	return hex.DecodeString(v)
+}
+
+// LatestEnrollment returns the id of the patient's most recent enrollment.
+func (s *Store) LatestEnrollment(ctx context.Context, patientID int64) (int64, error) {
+	var id int64
+	err := s.read.QueryRowContext(ctx, qLatestEnrollment, patientID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, notFound("enrollment of patient", patientID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("latest enrollment of patient %d: %w", patientID, err)
+	}
+	return id, nil
+}
+
+// InboundReply is an SMS a patient sent, with what aftercare does about it.
+type InboundReply struct {
+	Reply aftercare.Reply
+	// Messages are outbox rows to add in the same transaction (an answer to
+	// the patient, alerts to staff). EnrollmentID, ClinicID and PatientID
+	// are filled in.
+	Messages []aftercare.Message
+	// OptOut / OptIn change the patient's SMS consent (STOP / START).
+	OptOut, OptIn bool
+}
+
+// RecordReply stores a patient's reply and its consequences in one
+// transaction. A reply already recorded (same provider id: providers retry
+// webhooks) changes nothing and returns false.
+func (s *Store) RecordReply(ctx context.Context, in InboundReply) (bool, error) {
+	r := in.Reply
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("record reply: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, qInsertReply, r.ClinicID, r.PatientID, r.ProviderID, r.Body, r.Kind, ms(r.At))
+	if err != nil {
+		return false, fmt.Errorf("record reply: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	replyID, _ := res.LastInsertId()
+	now := r.At
+	switch {
+	case in.OptOut:
+		if _, err := setOptOut(ctx, tx, now, r.PatientID, aftercare.SMS, true, aftercare.ConsentSMSReply, "patient replied "+r.Kind); err != nil {
+			return false, fmt.Errorf("record reply: opt out: %w", err)
+		}
+	case in.OptIn:
+		if err := optIn(ctx, tx, now, r.PatientID, aftercare.SMS, aftercare.ConsentSMSReply, "patient replied START"); err != nil {
+			return false, fmt.Errorf("record reply: opt in: %w", err)
+		}
+	}
+	if len(in.Messages) > 0 {
+		var enrollmentID int64
+		if err := tx.QueryRowContext(ctx, qLatestEnrollment, r.PatientID).Scan(&enrollmentID); err != nil {
+			return false, fmt.Errorf("record reply: find enrollment: %w", err)
+		}
+		e := aftercare.Enrollment{ID: enrollmentID, ClinicID: r.ClinicID, PatientID: r.PatientID}
+		msgs := make([]aftercare.Message, len(in.Messages))
+		for i, m := range in.Messages {
+			m.Occurrence = int(replyID)*10 + i // unique per reply
+			msgs[i] = m
+		}
+		if err := insertMessages(ctx, tx, e, msgs, now); err != nil {
+			return false, fmt.Errorf("record reply: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("record reply: commit: %w", err)
+	}
+	return true, nil
+}
+
+// optIn records a patient opting back in to a channel and reschedules the
+// messages the opt-out cancelled whose time has not come yet. Steps whose
+// time passed while opted out stay cancelled: nothing stale is resent.
+func optIn(ctx context.Context, tx *sql.Tx, now time.Time, patientID int64, ch aftercare.Channel, method aftercare.ConsentMethod, detail string) error {
+	if _, err := setOptOut(ctx, tx, now, patientID, ch, false, method, detail); err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM messages WHERE patient_id = ? AND channel = ? AND status = 'cancelled'
+		AND reason LIKE 'patient opted out of %' AND send_at > ? AND stale_at > ?`, patientID, string(ch), ms(now), ms(now))
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = 'scheduled', reason = '', updated_at = ? WHERE id = ? AND status = 'cancelled'`, ms(now), id); err != nil {
+			return err
+		}
+		if err := insertEvent(ctx, tx, id, now, aftercare.StatusCancelled, aftercare.StatusScheduled, "patient opted back in: "+detail); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OptIn records a patient opting back in to a channel (see optIn).
+func (s *Store) OptIn(ctx context.Context, patientID int64, ch aftercare.Channel, method aftercare.ConsentMethod, detail string) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("opt in patient %d: %w", patientID, err)
+	}
+	defer tx.Rollback()
+	if err := optIn(ctx, tx, s.now().UTC(), patientID, ch, method, detail); err != nil {
+		return fmt.Errorf("opt in patient %d: %w", patientID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("opt in patient %d: %w", patientID, err)
+	}
+	return nil
+}
+
+// AddMessages adds ad-hoc messages (fallbacks, resends) to an enrollment's
+// outbox in one transaction.
+func (s *Store) AddMessages(ctx context.Context, enrollmentID int64, msgs []aftercare.Message) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("add messages: %w", err)
+	}
+	defer tx.Rollback()
+	var e aftercare.Enrollment
+	if err := tx.QueryRowContext(ctx, `SELECT id, clinic_id, patient_id FROM enrollments WHERE id = ?`, enrollmentID).Scan(&e.ID, &e.ClinicID, &e.PatientID); err != nil {
+		return fmt.Errorf("add messages: find enrollment %d: %w", enrollmentID, err)
+	}
+	if err := insertMessages(ctx, tx, e, msgs, s.now().UTC()); err != nil {
+		return fmt.Errorf("add messages: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("add messages: commit: %w", err)
+	}
+	return nil
+}
+
+// Requeue moves a failed message back to scheduled for one more attempt at
+// at (a handset that was unreachable), if it is still failed and fresh.
+func (s *Store) Requeue(ctx context.Context, id int64, at time.Time, detail string) (bool, error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("requeue message %d: %w", id, err)
+	}
+	defer tx.Rollback()
+	now := s.now().UTC()
+	res, err := tx.ExecContext(ctx, `UPDATE messages SET status = 'scheduled', next_attempt_at = ?, updated_at = ?
+		WHERE id = ? AND status = 'failed' AND stale_at > ?`, ms(at), ms(now), id, ms(at))
+	if err != nil {
+		return false, fmt.Errorf("requeue message %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return false, nil
+	}
+	if err := insertEvent(ctx, tx, id, now, aftercare.StatusFailed, aftercare.StatusScheduled, detail); err != nil {
+		return false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("requeue message %d: %w", id, err)
+	}
+	return true, nil
+}
