@@ -1,0 +1,158 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/config"
+	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/protocol"
+	"github.com/aftercare/aftercare/store"
+)
+
+// NewLogger builds the daemon's logger: JSON unless format is text, or
+// auto on a terminal.
+func NewLogger(c config.Log, w *os.File) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	text := c.Format == "text" || (c.Format == "auto" && term.IsTerminal(int(w.Fd())))
+	if text {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// PreviewOptions describe a hypothetical enrollment to preview.
+type PreviewOptions struct {
+	TreatedAt    string
+	Timezone     string
+	Session      int
+	Series       int
+	FirstName    string
+	ClinicName   string
+	ClinicPhone  string
+	BookingURL   string
+	SMSConsent   bool
+	EmailConsent bool
+	JSON         bool
+	Now          time.Time // enrollment instant; zero = the treatment time
+}
+
+// PreviewItem is one line of a previewed plan.
+type PreviewItem struct {
+	Step    string `json:"step"`
+	Channel string `json:"channel"`
+	Day     int    `json:"occurrence,omitempty"`
+	SendAt  string `json:"send_at"`
+	StaleAt string `json:"stale_at"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	Body    string `json:"body"`
+}
+
+// Preview prints the plan an enrollment would get, storing nothing.
+func Preview(w io.Writer, cfg *config.Config, o PreviewOptions) error {
+	var p *protocol.Protocol
+	var err error
+	if cfg.Protocol != "" {
+		p, err = protocol.Load(cfg.Protocol)
+	} else {
+		p, err = protocol.Default()
+	}
+	if err != nil {
+		return fmt.Errorf("load protocol: %w", err)
+	}
+	quiet, err := protocol.ParseQuietHours(cfg.QuietHours.Start, cfg.QuietHours.End)
+	if err != nil {
+		return err
+	}
+	if err := enroll.ValidTimezone(o.Timezone); err != nil {
+		return err
+	}
+	loc, _ := time.LoadLocation(o.Timezone)
+	treated, err := time.Parse(time.RFC3339, o.TreatedAt)
+	if err != nil {
+		return aftercare.FieldError("treated-at", "must be an RFC 3339 time, e.g. 2026-11-25T14:30:00-05:00")
+	}
+	now := o.Now
+	if now.IsZero() {
+		now = treated
+	}
+	msgs, err := p.Plan(protocol.Input{
+		Enrollment: aftercare.Enrollment{TreatedAt: treated, SessionNumber: o.Session, SeriesLength: o.Series},
+		Patient:    aftercare.Patient{FirstName: o.FirstName, Timezone: o.Timezone, Phone: "+14155550123", Email: "patient@example.com"},
+		Clinic:     aftercare.Clinic{Name: o.ClinicName, Phone: o.ClinicPhone, BookingURL: o.BookingURL, Timezone: o.Timezone},
+		SMSConsent: o.SMSConsent, EmailConsent: o.EmailConsent,
+	}, protocol.Options{Quiet: quiet}, now)
+	if err != nil {
+		return err
+	}
+	items := make([]PreviewItem, len(msgs))
+	for i, m := range msgs {
+		items[i] = PreviewItem{Step: m.Step, Channel: string(m.Channel), Day: m.Occurrence,
+			SendAt: m.SendAt.In(loc).Format(time.RFC3339), StaleAt: m.StaleAt.In(loc).Format(time.RFC3339),
+			Status: string(m.Status), Reason: m.Reason, Subject: m.Subject, Body: m.Body}
+	}
+	if o.JSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(items)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEND AT (LOCAL)\tCHANNEL\tSTEP\tSTATUS\tTEXT")
+	for i, it := range items {
+		text := it.Body
+		if it.Subject != "" {
+			text = "Subject: " + it.Subject
+		}
+		if it.Status == string(aftercare.StatusSkipped) {
+			text = "(" + it.Reason + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", msgs[i].SendAt.In(loc).Format("Mon 02 Jan 15:04 MST"), it.Channel, it.Step, it.Status, oneLine(text, 70))
+	}
+	return tw.Flush()
+}
+
+// AddClinic creates a clinic in the configured database and returns it with
+// its API key (shown once).
+func AddClinic(ctx context.Context, cfg *config.Config, c aftercare.Clinic) (aftercare.Clinic, string, error) {
+	phone, err := enroll.NormalizePhone(c.Phone, "US")
+	if err != nil {
+		return c, "", err
+	}
+	c.Phone = phone
+	if err := enroll.ValidTimezone(c.Timezone); err != nil {
+		return c, "", err
+	}
+	if strings.TrimSpace(c.Name) == "" {
+		return c, "", aftercare.FieldError("name", "required")
+	}
+	if c.OnCallPhone != "" {
+		if c.OnCallPhone, err = enroll.NormalizePhone(c.OnCallPhone, enroll.RegionOf(phone)); err != nil {
+			return c, "", aftercare.FieldError("on-call-phone", "%v", err)
+		}
+	}
+	if c.AlertEmail != "" {
+		if c.AlertEmail, err = enroll.NormalizeEmail(c.AlertEmail); err != nil {
+			return c, "", aftercare.FieldError("alert-email", "%v", err)
+		}
+	}
+	s, err := store.Open(ctx, cfg.DB, store.Options{})
+	if err != nil {
+		return c, "", err
+	}
+	defer s.Close()
+	return s.CreateClinic(ctx, c)
+}

@@ -1,0 +1,237 @@
+// Command aftercare is the aftercare daemon and its tools:
+//
+//	aftercare serve    run the daemon (HTTP API, webhooks, scheduler)
+//	aftercare demo     watch a patient's six-week plan delivered on a virtual clock
+//	aftercare preview  print the plan for a treatment without storing anything
+//	aftercare clinic add   create a clinic and print its API key
+//	aftercare check    verify provider configuration
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	_ "time/tzdata" // carry zone data in the binary
+
+	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/app"
+	"github.com/aftercare/aftercare/config"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+const usage = `usage: aftercare <command> [flags]
+
+commands:
+  serve         run the daemon: HTTP API, webhooks and the delivery scheduler
+  demo          run a patient's whole aftercare plan on a virtual clock (embedded defaults)
+  preview       print the plan for a treatment without storing anything
+  clinic add    create a clinic and print its API key
+  check         verify the configuration (providers, public URL) and say what is missing
+
+Every command takes --config FILE (YAML); environment variables override it
+(AFTERCARE_DB, AFTERCARE_LISTEN, TWILIO_*, SMTP_*; see README).
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "serve":
+		err = serve(ctx, args[1:], stderr)
+	case "demo":
+		err = demo(ctx, args[1:], stdout, stderr)
+	case "preview":
+		err = preview(args[1:], stdout, stderr)
+	case "clinic":
+		if len(args) < 2 || args[1] != "add" {
+			fmt.Fprintln(stderr, "usage: aftercare clinic add --name NAME --phone PHONE --tz ZONE")
+			return 2
+		}
+		err = clinicAdd(ctx, args[2:], stdout, stderr)
+	case "check":
+		err = check(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "aftercare: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	var usageErr usageError
+	if errors.As(err, &usageErr) {
+		fmt.Fprintln(stderr, "aftercare:", err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "aftercare:", err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ error }
+
+func newFlags(name string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "YAML config file (optional)")
+	return fs, cfgPath
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+func loadConfig(path string) (*config.Config, error) {
+	return config.Load(path, os.Getenv)
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs, cfgPath := newFlags("serve", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log := app.NewLogger(cfg.Log, os.Stderr)
+	a, err := app.New(ctx, app.Options{Config: cfg, Log: log})
+	if err != nil {
+		return err
+	}
+	if err := a.Start(ctx); err != nil {
+		a.Shutdown(context.Background())
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: waiting for in-flight sends")
+	case err := <-a.ServeErr():
+		log.Error("http server stopped", "err", err)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	if err := a.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func demo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, _ := newFlags("demo", stderr)
+	full := fs.Bool("full", false, "print whole message bodies (emails included)")
+	tz := fs.String("tz", "America/New_York", "the demo patient's IANA time zone")
+	session := fs.Int("session", 1, "session number")
+	series := fs.Int("series", 3, "series length")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return app.RunDemo(ctx, app.DemoOptions{Out: stdout, Full: *full, Timezone: *tz, Session: *session, Series: *series})
+}
+
+func preview(args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := newFlags("preview", stderr)
+	var o app.PreviewOptions
+	fs.StringVar(&o.TreatedAt, "treated-at", "", "treatment time, RFC 3339 (required)")
+	fs.StringVar(&o.Timezone, "tz", "", "patient's IANA time zone (required)")
+	fs.IntVar(&o.Session, "session", 1, "session number")
+	fs.IntVar(&o.Series, "series", 1, "series length")
+	fs.StringVar(&o.FirstName, "first-name", "Alex", "patient's first name for the templates")
+	fs.StringVar(&o.ClinicName, "clinic-name", "Your Clinic", "clinic name for the templates")
+	fs.StringVar(&o.ClinicPhone, "clinic-phone", "+14155550100", "clinic phone for the templates")
+	fs.StringVar(&o.BookingURL, "booking-url", "", "booking link for the templates")
+	fs.BoolVar(&o.SMSConsent, "sms", true, "patient consents to SMS")
+	fs.BoolVar(&o.EmailConsent, "email", true, "patient consents to email")
+	enrolledAt := fs.String("enrolled-at", "", "enrollment time, RFC 3339 (default: the treatment time)")
+	fs.BoolVar(&o.JSON, "json", false, "print a JSON array")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if o.TreatedAt == "" || o.Timezone == "" {
+		return usageError{errors.New("preview needs --treated-at and --tz")}
+	}
+	if *enrolledAt != "" {
+		t, err := time.Parse(time.RFC3339, *enrolledAt)
+		if err != nil {
+			return usageError{fmt.Errorf("--enrolled-at: %w", err)}
+		}
+		o.Now = t
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	return app.Preview(stdout, cfg, o)
+}
+
+func clinicAdd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := newFlags("clinic add", stderr)
+	var c aftercare.Clinic
+	fs.StringVar(&c.Name, "name", "", "clinic name (required)")
+	fs.StringVar(&c.Phone, "phone", "", "clinic phone patients call, E.164 (required)")
+	fs.StringVar(&c.Timezone, "tz", "", "clinic's IANA time zone (required)")
+	fs.StringVar(&c.BookingURL, "booking-url", "", "where patients book their next session")
+	fs.StringVar(&c.AlertEmail, "alert-email", "", "staff address for red-flag alerts")
+	fs.StringVar(&c.OnCallPhone, "on-call-phone", "", "staff mobile for red-flag alerts by SMS")
+	fs.StringVar(&c.SMSFrom, "sms-from", "", "clinic's own Twilio number (default: global twilio.from)")
+	fs.StringVar(&c.MessagingServiceSID, "messaging-service-sid", "", "clinic's Twilio Messaging Service")
+	fs.StringVar(&c.EmailFrom, "email-from", "", "clinic's sender address (default: global smtp.from)")
+	fs.StringVar(&c.ReplyTo, "reply-to", "", "Reply-To address for emails")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if c.Name == "" || c.Phone == "" || c.Timezone == "" {
+		return usageError{errors.New("clinic add needs --name, --phone and --tz")}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	c, key, err := app.AddClinic(ctx, cfg, c)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "clinic %d %q created in %s\n", c.ID, c.Name, cfg.DB)
+	fmt.Fprintln(stdout, "API key (shown once; store it safely):")
+	fmt.Fprintln(stdout, key)
+	return nil
+}
+
+func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := newFlags("check", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	return app.Check(ctx, stdout, cfg)
+}

@@ -1,0 +1,542 @@
+// Package protocol holds aftercare protocols: what to tell a patient after a
+// treatment, on which channel, and when. A protocol is a YAML document (the
+// default microneedling protocol is embedded as default.yaml); Parse loads
+// and validates one, and Plan turns an enrollment into the outbox messages
+// for it. Planning is pure: no I/O, no clock — the caller passes now.
+package protocol
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/aftercare/aftercare"
+)
+
+//go:embed default.yaml
+var defaultYAML []byte
+
+// DefaultYAML returns the source of the default protocol, for operators who
+// want a starting point for their own.
+func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
+
+// Protocol is a loaded, validated aftercare protocol. It is immutable and
+// safe for concurrent use.
+type Protocol struct {
+	// Name identifies the protocol, such as "microneedling".
+	Name string
+	// Version is the protocol's own revision number.
+	Version int
+	// OptOutNotice ends the first text of each enrollment ("Reply STOP to
+	// opt out.").
+	OptOutNotice string
+
+	steps   []Step
+	index   map[string]int
+	replies map[ReplyKind]*templates
+}
+
+// Step is one message of a protocol, possibly on several channels and, for
+// a daily step, on several days.
+type Step struct {
+	// Key names the step in the outbox ("welcome", "sunscreen").
+	Key string
+	// Title is a short label for clinic staff; defaults to Key.
+	Title string
+	// Channels are the channels the step goes out on, in order.
+	Channels []aftercare.Channel
+	// At and Stale are the timings as written in the protocol.
+	At, Stale string
+	// When holds the conditions for planning the step at all.
+	When Conditions
+	// Calendar asks for an .ics invitation on the step's email (see
+	// Protocol.Invitation).
+	Calendar bool
+
+	at, stale timing
+	tmpl      *templates
+}
+
+// Daily reports whether the step recurs once a day; its messages carry the
+// day number as their occurrence.
+func (s Step) Daily() bool { return s.at.kind == daily }
+
+// Conditions restrict when a step is planned. A step whose conditions do
+// not hold is left out of the plan altogether (it is not relevant to this
+// enrollment), unlike a step that cannot be delivered, which is planned as
+// skipped with a reason.
+type Conditions struct {
+	// EnrolledBefore ("18:00"): plan the step only if the patient is
+	// enrolled before this local time on the treatment day. An enrollment
+	// made ahead of the treatment counts from the treatment instant.
+	EnrolledBefore string `yaml:"enrolled_before"`
+	// Series is "finished" (this was the last session of the series),
+	// "unfinished", or empty for any.
+	Series string `yaml:"series"`
+
+	enrolledBefore int // minutes after midnight; -1 for none
+}
+
+// Series conditions.
+const (
+	SeriesFinished   = "finished"
+	SeriesUnfinished = "unfinished"
+)
+
+// ReplyKind names a reply template: texts sent in answer to a patient's
+// message rather than on a schedule.
+type ReplyKind string
+
+// The reply templates every protocol must have.
+const (
+	// ReplyHelp answers HELP with the clinic's name and phone.
+	ReplyHelp ReplyKind = "help"
+	// ReplyRedFlagAck answers a patient whose reply looks like a red flag.
+	ReplyRedFlagAck ReplyKind = "red_flag_ack"
+	// ReplyRedFlagAlert tells clinic staff about that reply (SMS and email).
+	ReplyRedFlagAlert ReplyKind = "red_flag_alert"
+	// ReplyOptedIn confirms a START.
+	ReplyOptedIn ReplyKind = "opted_in"
+)
+
+// ReplyKinds lists the reply templates in a fixed order.
+var ReplyKinds = []ReplyKind{ReplyHelp, ReplyRedFlagAck, ReplyRedFlagAlert, ReplyOptedIn}
+
+// EmailTemplate is the email of a step: subject and plain text are
+// text/template, HTML is html/template (rendered inside the protocol's
+// email_layout).
+type EmailTemplate struct {
+	Subject string `yaml:"subject"`
+	Text    string `yaml:"text"`
+	HTML    string `yaml:"html"`
+}
+
+// The YAML document. Every struct is decoded with KnownFields, so a
+// misspelt key is an error rather than a silently ignored setting.
+type document struct {
+	Name         string      `yaml:"name"`
+	Version      int         `yaml:"version"`
+	OptOutNotice string      `yaml:"opt_out_notice"`
+	EmailLayout  string      `yaml:"email_layout"`
+	Steps        []stepYAML  `yaml:"steps"`
+	Replies      repliesYAML `yaml:"replies"`
+}
+
+type stepYAML struct {
+	Key      string         `yaml:"key"`
+	Title    string         `yaml:"title"`
+	At       string         `yaml:"at"`
+	Stale    string         `yaml:"stale"`
+	Channels []string       `yaml:"channels"`
+	When     Conditions     `yaml:"when"`
+	Calendar bool           `yaml:"calendar"`
+	SMS      string         `yaml:"sms"`
+	Email    *EmailTemplate `yaml:"email"`
+}
+
+type replyYAML struct {
+	SMS   string         `yaml:"sms"`
+	Email *EmailTemplate `yaml:"email"`
+}
+
+type repliesYAML struct {
+	Help         *replyYAML `yaml:"help"`
+	RedFlagAck   *replyYAML `yaml:"red_flag_ack"`
+	RedFlagAlert *replyYAML `yaml:"red_flag_alert"`
+	OptedIn      *replyYAML `yaml:"opted_in"`
+}
+
+// Default returns the embedded default microneedling protocol.
+func Default() (*Protocol, error) {
+	p, err := Parse(defaultYAML)
+	if err != nil {
+		return nil, fmt.Errorf("default protocol: %w", err)
+	}
+	return p, nil
+}
+
+// Load reads and parses a protocol file.
+func Load(path string) (*Protocol, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load protocol: %w", err)
+	}
+	p, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("load protocol %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Parse decodes and validates a protocol. Errors name the step and field,
+// such as `step "dryness": stale: ...` or `step 3: key: missing` (steps are
+// counted from 1).
+func Parse(data []byte) (*Protocol, error) {
+	var doc document
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("empty protocol")
+		}
+		return nil, explain(data, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("more than one YAML document")
+	}
+	return build(doc)
+}
+
+// reYAMLError splits one of yaml's unmarshal errors: its line, and the
+// unknown key when that is the complaint.
+var reYAMLError = regexp.MustCompile(`^line (\d+): (?:field (\S+) not found in type \S+|(.*))$`)
+
+// explain rewrites yaml's unmarshal errors to name the step and field they
+// are about (`step "a": when: unknown key "rain" (line 9)`) rather than Go
+// types. Other errors (syntax) pass through.
+func explain(data []byte, err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil {
+		return err
+	}
+	msgs := make([]string, 0, len(te.Errors))
+	for _, e := range te.Errors {
+		m := reYAMLError.FindStringSubmatch(e)
+		if m == nil {
+			msgs = append(msgs, e)
+			continue
+		}
+		line, _ := strconv.Atoi(m[1])
+		if m[2] != "" {
+			path, _ := locate(&root, nil, line, m[2])
+			msg := fmt.Sprintf("unknown key %q (line %d)", m[2], line)
+			if len(path) > 1 {
+				msg = strings.Join(path[:len(path)-1], ": ") + ": " + msg
+			}
+			msgs = append(msgs, msg)
+			continue
+		}
+		path, ok := locate(&root, nil, line, "")
+		if !ok {
+			msgs = append(msgs, e)
+			continue
+		}
+		msgs = append(msgs, fmt.Sprintf("%s: %s (line %d)", strings.Join(path, ": "), m[3], line))
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// locate finds the mapping key at line (named key, or any when key is
+// empty) and returns its path: `step "a"`, "when", "rain".
+func locate(n *yaml.Node, path []string, line int, key string) ([]string, bool) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if p, ok := locate(c, path, line, key); ok {
+				return p, true
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			here := append(slices.Clip(path), k.Value)
+			if k.Line == line && (key == "" || k.Value == key) {
+				return here, true
+			}
+			if p, ok := locate(v, here, line, key); ok {
+				return p, true
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			label := strconv.Itoa(i + 1)
+			if len(path) == 1 && path[0] == "steps" {
+				label = fmt.Sprintf("step %d", i+1)
+				if k := mapValue(c, "key"); k != "" {
+					label = fmt.Sprintf("step %q", k)
+				}
+				if p, ok := locate(c, []string{label}, line, key); ok {
+					return p, true
+				}
+				continue
+			}
+			if p, ok := locate(c, append(slices.Clip(path), label), line, key); ok {
+				return p, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// mapValue returns the scalar value of key in a mapping node.
+func mapValue(n *yaml.Node, key string) string {
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key && n.Content[i+1].Kind == yaml.ScalarNode {
+			return strings.TrimSpace(n.Content[i+1].Value)
+		}
+	}
+	return ""
+}
+
+func build(doc document) (*Protocol, error) {
+	p := &Protocol{
+		Name:         strings.TrimSpace(doc.Name),
+		Version:      doc.Version,
+		OptOutNotice: strings.TrimSpace(doc.OptOutNotice),
+		index:        make(map[string]int),
+		replies:      make(map[ReplyKind]*templates),
+	}
+	if p.Name == "" {
+		return nil, errors.New("name: missing")
+	}
+	if p.Version < 1 {
+		return nil, fmt.Errorf("version: must be 1 or more, not %d", doc.Version)
+	}
+	layoutSrc := doc.EmailLayout
+	if strings.TrimSpace(layoutSrc) == "" {
+		layoutSrc = defaultLayout
+	}
+	if !strings.Contains(layoutSrc, `template "content"`) {
+		return nil, errors.New(`email_layout: must include {{template "content" .}}`)
+	}
+	layout, err := htmltemplate.New("layout").Funcs(funcs).Parse(layoutSrc)
+	if err != nil {
+		return nil, fmt.Errorf("email_layout: %w", err)
+	}
+	if len(doc.Steps) == 0 {
+		return nil, errors.New("steps: missing")
+	}
+	for i, raw := range doc.Steps {
+		s, err := buildStep(raw, layout)
+		if err != nil {
+			if raw.Key = strings.TrimSpace(raw.Key); raw.Key != "" {
+				return nil, fmt.Errorf("step %q: %w", raw.Key, err)
+			}
+			return nil, fmt.Errorf("step %d: %w", i+1, err)
+		}
+		if _, dup := p.index[s.Key]; dup {
+			return nil, fmt.Errorf("step %q: key: used by more than one step", s.Key)
+		}
+		p.index[s.Key] = len(p.steps)
+		p.steps = append(p.steps, s)
+	}
+	replies := map[ReplyKind]*replyYAML{
+		ReplyHelp:         doc.Replies.Help,
+		ReplyRedFlagAck:   doc.Replies.RedFlagAck,
+		ReplyRedFlagAlert: doc.Replies.RedFlagAlert,
+		ReplyOptedIn:      doc.Replies.OptedIn,
+	}
+	for _, kind := range ReplyKinds {
+		r := replies[kind]
+		if r == nil || strings.TrimSpace(r.SMS) == "" {
+			return nil, fmt.Errorf("replies: %s: sms: missing", kind)
+		}
+		if kind == ReplyRedFlagAlert && r.Email == nil {
+			return nil, fmt.Errorf("replies: %s: email: missing", kind)
+		}
+		ts, err := compile(r.SMS, r.Email, layout)
+		if err != nil {
+			return nil, fmt.Errorf("replies: %s: %w", kind, err)
+		}
+		if err := try(ts, samples()); err != nil {
+			return nil, fmt.Errorf("replies: %s: %w", kind, err)
+		}
+		p.replies[kind] = ts
+	}
+	if strings.ContainsAny(p.OptOutNotice, "\r\n") || len(p.OptOutNotice) > maxOptOutNotice {
+		return nil, fmt.Errorf("opt_out_notice: must be one line of at most %d characters", maxOptOutNotice)
+	}
+	return p, nil
+}
+
+// maxOptOutNotice keeps the notice from pushing texts into another segment.
+const maxOptOutNotice = 60
+
+func buildStep(raw stepYAML, layout *htmltemplate.Template) (Step, error) {
+	s := Step{
+		Key:      strings.TrimSpace(raw.Key),
+		Title:    strings.TrimSpace(raw.Title),
+		At:       raw.At,
+		Stale:    raw.Stale,
+		When:     raw.When,
+		Calendar: raw.Calendar,
+	}
+	if s.Key == "" {
+		return s, errors.New("key: missing")
+	}
+	if !validKey(s.Key) {
+		return s, fmt.Errorf("key: %q must be lower-case letters, digits and underscores", s.Key)
+	}
+	if s.Title == "" {
+		s.Title = s.Key
+	}
+	var err error
+	if s.at, err = parseAt(raw.At); err != nil {
+		return s, fmt.Errorf("at: %w", err)
+	}
+	if s.stale, err = parseStale(raw.Stale); err != nil {
+		return s, fmt.Errorf("stale: %w", err)
+	}
+	if err = checkOrder(s.at, s.stale); err != nil {
+		return s, fmt.Errorf("stale: %w", err)
+	}
+	if len(raw.Channels) == 0 {
+		return s, errors.New("channels: missing")
+	}
+	seen := map[aftercare.Channel]bool{}
+	for _, c := range raw.Channels {
+		ch := aftercare.Channel(strings.TrimSpace(c))
+		if !ch.Valid() {
+			return s, fmt.Errorf("channels: unknown channel %q (want sms or email)", c)
+		}
+		if seen[ch] {
+			return s, fmt.Errorf("channels: %s listed twice", ch)
+		}
+		seen[ch] = true
+		s.Channels = append(s.Channels, ch)
+	}
+	switch {
+	case seen[aftercare.SMS] && strings.TrimSpace(raw.SMS) == "":
+		return s, errors.New("sms: missing (the step goes out by sms)")
+	case !seen[aftercare.SMS] && raw.SMS != "":
+		return s, errors.New("sms: given, but sms is not in channels")
+	case seen[aftercare.Email] && raw.Email == nil:
+		return s, errors.New("email: missing (the step goes out by email)")
+	case !seen[aftercare.Email] && raw.Email != nil:
+		return s, errors.New("email: given, but email is not in channels")
+	case s.Calendar && !seen[aftercare.Email]:
+		return s, errors.New("calendar: needs the email channel")
+	}
+	if err = s.When.compile(); err != nil {
+		return s, fmt.Errorf("when: %w", err)
+	}
+	if s.tmpl, err = compile(raw.SMS, raw.Email, layout); err != nil {
+		return s, err
+	}
+	if err = try(s.tmpl, samples()); err != nil {
+		return s, err
+	}
+	return s, nil
+}
+
+func (c *Conditions) compile() error {
+	c.enrolledBefore = -1
+	if strings.TrimSpace(c.EnrolledBefore) != "" {
+		m, err := parseClock(c.EnrolledBefore)
+		if err != nil {
+			return fmt.Errorf("enrolled_before: %w", err)
+		}
+		c.enrolledBefore = m
+	}
+	switch c.Series {
+	case "", SeriesFinished, SeriesUnfinished:
+		return nil
+	}
+	return fmt.Errorf("series: %q is not %q or %q", c.Series, SeriesFinished, SeriesUnfinished)
+}
+
+func validKey(k string) bool {
+	if len(k) > 64 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// try executes every template against each sample, so a template that
+// parses but fails at run time (a misspelt field) is caught at load.
+func try(ts *templates, samples []Data) error {
+	if ts == nil {
+		return errors.New("cannot compile")
+	}
+	for _, d := range samples {
+		for _, ch := range []aftercare.Channel{aftercare.SMS, aftercare.Email} {
+			if ch == aftercare.SMS && ts.sms == nil || ch == aftercare.Email && ts.subject == nil {
+				continue
+			}
+			if _, err := ts.render(ch, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// samples are the data templates are tried against at load: a series in
+// progress with a booking link, and a finished one with neither link nor
+// email.
+func samples() []Data {
+	a := Data{
+		FirstName: "Alex", PatientName: "Alex Doe", PatientPhone: "+14155550100",
+		ClinicName: "Sample Clinic", ClinicPhone: "+14155550123", BookingURL: "https://clinic.example/book",
+		SessionNumber: 1, SeriesLength: 3, NextSession: 2, TreatedDate: "Monday, March 9", Day: 1,
+		EmailOK: true, Reply: "my face is very swollen",
+	}
+	b := a
+	b.BookingURL, b.SessionNumber, b.NextSession, b.SeriesFinished, b.EmailOK, b.Day = "", 3, 0, true, false, 0
+	return []Data{a, b}
+}
+
+// Steps returns the protocol's steps in order.
+func (p *Protocol) Steps() []Step {
+	return append([]Step(nil), p.steps...)
+}
+
+// Step returns the step with the given key.
+func (p *Protocol) Step(key string) (Step, bool) {
+	i, ok := p.index[key]
+	if !ok {
+		return Step{}, false
+	}
+	return p.steps[i], true
+}
+
+// Render renders one step's message on one channel.
+func (p *Protocol) Render(step string, ch aftercare.Channel, d Data) (Content, error) {
+	s, ok := p.Step(step)
+	if !ok {
+		return Content{}, fmt.Errorf("render: unknown step %q", step)
+	}
+	c, err := s.tmpl.render(ch, d)
+	if err != nil {
+		return c, fmt.Errorf("render step %q: %w", step, err)
+	}
+	return c, nil
+}
+
+// RenderReply renders a reply template on one channel. Only red_flag_alert
+// has an email.
+func (p *Protocol) RenderReply(kind ReplyKind, ch aftercare.Channel, d Data) (Content, error) {
+	ts, ok := p.replies[kind]
+	if !ok {
+		return Content{}, fmt.Errorf("render reply: unknown reply %q", kind)
+	}
+	c, err := ts.render(ch, d)
+	if err != nil {
+		return c, fmt.Errorf("render reply %s: %w", kind, err)
+	}
+	return c, nil
+}
