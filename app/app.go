@@ -144,8 +144,14 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Fallback: func(ctx context.Context, patientID int64, msgs []aftercare.Message) {
 			a.fallbackToEmail(ctx, patientID, msgs)
 		}}
+	if err := a.mountMetrics(); err != nil {
+		return nil, err
+	}
 	a.API.EnableWebhooks(api.Webhooks{TwilioAuthToken: cfg.Twilio.AuthToken, PublicURL: cfg.PublicURL,
-		Inbound: a.Inbound, Unsubscriber: a})
+		Inbound: a.Inbound, Unsubscriber: a, Rejected: a.webhookRejected})
+	if err := a.mountConsole(ctx); err != nil {
+		return nil, err
+	}
 	ok = true
 	return a, nil
 }

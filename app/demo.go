@@ -110,7 +110,7 @@ func RunDemo(ctx context.Context, o DemoOptions) error {
 			fmt.Fprintf(o.Out, "  planned as skipped: %-16s %-5s %s\n", m.Step, m.Channel, m.Reason)
 		}
 	}
-	fmt.Fprintf(o.Out, "\n%-6s %-22s %-5s %-18s %s\n", "DAY", "LOCAL TIME", "CHAN", "STEP", "MESSAGE")
+	fmt.Fprintf(o.Out, "\n%-6s %-22s %-5s %-20s %s\n", "DAY", "LOCAL TIME", "CHAN", "STEP", "MESSAGE")
 
 	d := a.Dispatcher
 	limit := start.Add(o.MaxVirtual)
@@ -178,7 +178,7 @@ func (p *demoPrinter) Send(ctx context.Context, m notify.Message) (string, error
 	step := m.Step
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "%-6s %-22s %-5s %-18s %s\n", fmt.Sprintf("d%d", day), now.Format("Mon 02 Jan 15:04 MST"),
+	fmt.Fprintf(p.w, "%-6s %-22s %-5s %-20s %s\n", fmt.Sprintf("d%d", day), now.Format("Mon 02 Jan 15:04 MST"),
 		strings.ToUpper(string(m.Channel)), step, text)
 	return fmt.Sprintf("demo-%d", m.ID), nil
 }
