@@ -237,14 +237,16 @@ func (a *App) prepare(m *notify.Message, c store.Claimed) {
 	if !ok || !step.Calendar {
 		return
 	}
-	ics, err := a.Protocol.Invitation(protocol.Input{Patient: c.Patient, Clinic: c.Clinic,
-		Enrollment: aftercare.Enrollment{ID: c.Message.EnrollmentID}}, c.Message)
+	ics, err := a.Protocol.Invitation(protocol.Input{Patient: c.Patient, Clinic: c.Clinic, Enrollment: c.Enrollment}, c.Message)
 	if err != nil {
 		a.log.Warn("build calendar invitation", "message_id", c.Message.ID, "err", err)
 		return
 	}
-	m.Attachments = append(m.Attachments, notify.Attachment{Name: "book-next-session.ics",
-		ContentType: "text/calendar; charset=utf-8; method=PUBLISH", Data: ics})
+	if ics == nil {
+		return
+	}
+	m.Attachments = append(m.Attachments, notify.Attachment{Name: protocol.InvitationName,
+		ContentType: protocol.InvitationType, Data: ics})
 }
 
 func (a *App) schedulerReady(ctx context.Context) error {

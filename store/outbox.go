@@ -14,9 +14,10 @@ import (
 
 // Claimed is a message claimed for sending, with what a provider needs.
 type Claimed struct {
-	Message aftercare.Message
-	Patient aftercare.Patient
-	Clinic  aftercare.Clinic
+	Message    aftercare.Message
+	Patient    aftercare.Patient
+	Clinic     aftercare.Clinic
+	Enrollment aftercare.Enrollment // id, session and series numbers, treatment time
 }
 
 // Claim moves up to limit due messages (next_attempt_at <= now, oldest
@@ -88,17 +89,20 @@ func claimedDetails(ctx context.Context, tx *sql.Tx, ids []any) ([]Claimed, erro
 		var channel string
 		var sendAt, staleAt, next int64
 		var amb, urgent, smsOut, emailOut int
+		var treated int64
 		if err := rows.Scan(&m.ID, &m.EnrollmentID, &m.ClinicID, &m.PatientID, &m.Step, &m.Occurrence, &channel,
 			&sendAt, &staleAt, &m.Attempts, &next, &amb, &m.ProviderID, &m.Subject, &m.Body, &m.HTMLBody,
 			&m.Recipient, &urgent,
 			&p.FirstName, &p.LastName, &p.Phone, &p.Email, &p.Timezone, &smsOut, &emailOut, &p.PhoneBad, &p.EmailBad,
-			&cl.Name, &cl.Phone, &cl.SMSFrom, &cl.MessagingServiceSID, &cl.EmailFrom, &cl.ReplyTo, &cl.BookingURL); err != nil {
+			&cl.Name, &cl.Phone, &cl.SMSFrom, &cl.MessagingServiceSID, &cl.EmailFrom, &cl.ReplyTo, &cl.BookingURL,
+			&c.Enrollment.SessionNumber, &c.Enrollment.SeriesLength, &treated); err != nil {
 			return nil, err
 		}
 		m.Channel, m.Status = aftercare.Channel(channel), aftercare.StatusSending
 		m.SendAt, m.StaleAt, m.NextAttemptAt, m.Ambiguous, m.Urgent = fromMS(sendAt), fromMS(staleAt), fromMS(next), amb != 0, urgent != 0
 		p.ID, p.ClinicID, p.SMSOptOut, p.EmailOptOut = m.PatientID, m.ClinicID, smsOut != 0, emailOut != 0
 		cl.ID = m.ClinicID
+		c.Enrollment.ID, c.Enrollment.ClinicID, c.Enrollment.PatientID, c.Enrollment.TreatedAt = m.EnrollmentID, m.ClinicID, m.PatientID, fromMS(treated)
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {

@@ -87,10 +87,12 @@ const (
 		m.send_at, m.stale_at, m.attempts, m.next_attempt_at, m.ambiguous, m.provider_id, m.subject, m.body, m.html_body,
 		m.recipient, m.urgent,
 		p.first_name, p.last_name, p.phone, p.email, p.timezone, p.sms_opt_out, p.email_opt_out, p.phone_bad, p.email_bad,
-		c.name, c.phone, c.sms_from, c.messaging_service_sid, c.email_from, c.reply_to, c.booking_url
+		c.name, c.phone, c.sms_from, c.messaging_service_sid, c.email_from, c.reply_to, c.booking_url,
+		e.session_number, e.series_length, e.treated_at
 		FROM messages m
 		JOIN patients p ON p.id = m.patient_id
 		JOIN clinics c ON c.id = m.clinic_id
+		JOIN enrollments e ON e.id = m.enrollment_id
 		WHERE m.id IN (%s)`
 
 	// Outcomes: each guarded by the state it leaves, so a late or repeated
