@@ -272,7 +272,11 @@ func (a *App) schedulerReady(ctx context.Context) error {
 // Jobs returns the cron jobs of the daemon.
 func (a *App) Jobs() []scheduler.Job {
 	jobs := []scheduler.Job{scheduler.DispatchJob(a.Dispatcher, a.Config.Dispatch.Tick)}
-	return append(jobs, scheduler.Housekeeping(a.Store, a.clock, a.log, a.Config.Dispatch.Housekeeping)...)
+	jobs = append(jobs, scheduler.Housekeeping(a.Store, a.clock, a.log, a.Config.Dispatch.Housekeeping)...)
+	if _, ok := a.Senders[aftercare.SMS].(statusFetcher); ok {
+		jobs = append(jobs, a.reconcileJob())
+	}
+	return jobs
 }
 
 // Start listens on the configured address and starts serving and
