@@ -28,7 +28,6 @@ type Store interface {
 	SetOptOut(ctx context.Context, patientID int64, ch aftercare.Channel, optOut bool, method aftercare.ConsentMethod, detail string) (int, error)
 	MarkAddressBad(ctx context.Context, patientID int64, ch aftercare.Channel, reason string) ([]aftercare.Message, error)
 	Requeue(ctx context.Context, id int64, at time.Time, detail string) (bool, error)
-	Seen(ctx context.Context, kind, key string) (bool, error)
 }
 
 // Service handles receipts and replies.
@@ -58,13 +57,8 @@ type Receipt struct {
 // HandleReceipt applies a delivery report: sent to delivered or failed,
 // never backwards, once per (message, status).
 func (s *Service) HandleReceipt(ctx context.Context, r Receipt) error {
-	dup, err := s.Store.Seen(ctx, "receipt", r.ProviderID+":"+r.Status+":"+r.ErrorCode)
-	if err != nil {
-		return err
-	}
-	if dup {
-		return nil
-	}
+	// Receipts are idempotent by construction: ApplyReceipt only moves a
+	// message forward, and side effects run only when it did.
 	to, reason, action := s.ClassifyReceipt(r.Status, r.ErrorCode)
 	if to != aftercare.StatusDelivered && to != aftercare.StatusFailed {
 		return nil // queued, sent, ...: the message is already "sent"

@@ -269,10 +269,10 @@ func (s *Sender) Find(ctx context.Context, m notify.Message, since time.Time) (s
 	if service == "" && from != "" {
 		params.SetFrom(from)
 	}
-	if !since.IsZero() {
-		u := since.UTC()
-		params.SetDateSentAfter(time.Date(u.Year(), u.Month(), u.Day(), 0, 0, 0, 0, time.UTC))
-	}
+	// No DateSent filter: a message Twilio accepted but still holds as
+	// queued has no date_sent yet, and it is exactly the one we must not
+	// send twice. Twilio lists newest first; the date_created check below
+	// bounds the match to this attempt's window.
 	params.SetPageSize(100)
 	params.SetLimit(500) // a patient gets a handful of texts a day; this is plenty
 
