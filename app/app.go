@@ -282,6 +282,13 @@ func (a *App) Jobs() []scheduler.Job {
 // Start listens on the configured address and starts serving and
 // scheduling.
 func (a *App) Start(ctx context.Context) error {
+	if !a.manual {
+		release, err := lockDB(a.Config.DB)
+		if err != nil {
+			return err
+		}
+		a.closers = append(a.closers, release)
+	}
 	ln := a.ln
 	if ln == nil {
 		var err error

@@ -189,3 +189,25 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestSecondDaemonOnTheSameDatabaseIsRefused(t *testing.T) {
+	cfg := config.Default()
+	cfg.DB = t.TempDir() + "/one.db"
+	cfg.Listen = "127.0.0.1:0"
+	a1, err := app.New(context.Background(), app.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a1.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer a1.Shutdown(context.Background())
+	a2, err := app.New(context.Background(), app.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a2.Shutdown(context.Background())
+	if err := a2.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "another aftercare daemon") {
+		t.Fatalf("second Start = %v", err)
+	}
+}
