@@ -4,16 +4,19 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"net/http"
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
@@ -37,11 +40,20 @@ type Enroller interface {
 	Preview(clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, error)
 }
 
-// Check is a named readiness check.
+// Check is a named readiness check. An error from Run makes the daemon
+// unready, except a Warning, which is reported under "warnings" while the
+// check still counts as ok.
 type Check struct {
 	Name string
 	Run  func(ctx context.Context) error
 }
+
+// Warning is what a readiness check returns for something an operator
+// should know that does not stop the daemon from serving (e.g. texts going
+// to the console notifier).
+type Warning string
+
+func (w Warning) Error() string { return string(w) }
 
 // Server is the HTTP front of aftercare.
 type Server struct {
@@ -50,6 +62,9 @@ type Server struct {
 	log      *slog.Logger
 	checks   []Check
 	mux      *http.ServeMux
+	// writes admits requests that write to the store in arrival order (see
+	// admit).
+	writes chan struct{}
 	// extra lets other handlers (webhooks, console, metrics) join the mux.
 }
 
@@ -60,11 +75,18 @@ type Deps struct {
 	Log      *slog.Logger
 	// Ready are the readiness checks behind /readyz.
 	Ready []Check
+	// MaxConcurrentWrites bounds the requests writing to the store at
+	// once; the rest wait in arrival order. Default 4.
+	MaxConcurrentWrites int
 }
 
 // New builds the server with the JSON API and health routes.
 func New(d Deps) *Server {
-	s := &Server{store: d.Store, enroller: d.Enroller, log: d.Log, checks: d.Ready, mux: http.NewServeMux()}
+	if d.MaxConcurrentWrites <= 0 {
+		d.MaxConcurrentWrites = 4
+	}
+	s := &Server{store: d.Store, enroller: d.Enroller, log: d.Log, checks: d.Ready, mux: http.NewServeMux(),
+		writes: make(chan struct{}, d.MaxConcurrentWrites)}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("POST /v1/enrollments", s.auth(s.createEnrollment))
@@ -176,22 +198,33 @@ func (s *Server) auth(h http.HandlerFunc) http.Handler {
 }
 
 // decodeJSON reads a size-limited JSON object into v, refusing other
-// content types, unknown fields and trailing data.
+// content types, invalid UTF-8 (which encoding/json would silently turn
+// into U+FFFD), unknown fields and trailing data.
 func decodeJSON(r *http.Request, v any) error {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || mt != "application/json" {
 		return &httpError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", msg: "Content-Type must be application/json"}
 	}
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &httpError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("body exceeds %d bytes", MaxBodyBytes)}
+		}
+		return &httpError{status: http.StatusBadRequest, code: "bad_body", msg: "could not read the request body"}
+	}
+	if !utf8.Valid(body) {
+		return &httpError{status: http.StatusBadRequest, code: "bad_json", msg: "body is not valid UTF-8"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
 		var ute *json.UnmarshalTypeError
 		var se *json.SyntaxError
 		switch {
-		case errors.As(err, &mbe):
-			return &httpError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("body exceeds %d bytes", MaxBodyBytes)}
+		case errors.As(err, &ute) && ute.Field == "":
+			return aftercare.Errorf(aftercare.EINVALID, "body must be a JSON object")
 		case errors.As(err, &ute):
 			return aftercare.FieldError(ute.Field, "must be a %s", ute.Type.String())
 		case errors.As(err, &se):
@@ -206,6 +239,23 @@ func decodeJSON(r *http.Request, v any) error {
 		return &httpError{status: http.StatusBadRequest, code: "bad_json", msg: "trailing data after the JSON object"}
 	}
 	return nil
+}
+
+// admit waits for a turn to write to the store and returns the function
+// that ends it. SQLite takes one writer at a time, and database/sql hands a
+// freed connection to a random waiter: under a burst of 200 concurrent
+// enrollments a few requests waited ten times longer than the median. A
+// channel queues blocked senders first come, first served, so waiting here
+// keeps the order fair, and the few admitted at once keep the writer busy.
+// The turn must end before the response is written, so a client that reads
+// slowly never holds up the others.
+func (s *Server) admit(ctx context.Context) (func(), error) {
+	select {
+	case s.writes <- struct{}{}:
+		return func() { <-s.writes }, nil
+	case <-ctx.Done():
+		return nil, &httpError{status: http.StatusServiceUnavailable, code: "unavailable", msg: "request cancelled while waiting for the database"}
+	}
 }
 
 // httpError is a protocol-level error (content type, size, syntax) that
@@ -239,15 +289,26 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	status := http.StatusOK
 	out := map[string]string{}
+	warnings := map[string]string{}
 	for _, c := range s.checks {
-		if err := c.Run(ctx); err != nil {
+		err := c.Run(ctx)
+		var warn Warning
+		if errors.As(err, &warn) {
+			warnings[c.Name] = warn.Error()
+			err = nil
+		}
+		if err != nil {
 			status = http.StatusServiceUnavailable
 			out[c.Name] = err.Error()
 			continue
 		}
 		out[c.Name] = "ok"
 	}
-	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": out})
+	body := map[string]any{"ready": status == http.StatusOK, "checks": out}
+	if len(warnings) > 0 {
+		body["warnings"] = warnings
+	}
+	writeJSON(w, status, body)
 }
 
 // recover turns a panic into a 500 without crashing the daemon.

@@ -17,7 +17,13 @@ func (s *Server) createEnrollment(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	done, err := s.admit(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	v, created, err := s.enroller.Enroll(r.Context(), clinic, req, r.Header.Get("Idempotency-Key"))
+	done()
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -77,7 +83,13 @@ func (s *Server) cancelEnrollment(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	done, err := s.admit(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	n, err := s.store.CancelEnrollment(r.Context(), clinic.ID, id, "")
+	done()
 	if err != nil {
 		s.fail(w, r, err)
 		return

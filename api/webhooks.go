@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"html/template"
 	"mime"
 	"net/http"
@@ -124,6 +125,10 @@ func (s *Server) twilio(w Webhooks, path string, h func(r *http.Request, form ma
 			return
 		}
 		if err := r.ParseForm(); err != nil {
+			if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+				reject(http.StatusRequestEntityTooLarge, "form too large")
+				return
+			}
 			reject(http.StatusBadRequest, "unreadable form")
 			return
 		}

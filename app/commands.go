@@ -16,21 +16,23 @@ import (
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/config"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/logmask"
 	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
 
 // NewLogger builds the daemon's logger: JSON unless format is text, or
-// auto on a terminal.
+// auto on a terminal. Phone numbers and email addresses are masked in every
+// line (logmask), a safety net under the rule that logs carry only ids.
 func NewLogger(c config.Log, w *os.File) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
 	text := c.Format == "text" || (c.Format == "auto" && term.IsTerminal(int(w.Fd())))
 	if text {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(logmask.Wrap(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(logmask.Wrap(slog.NewJSONHandler(w, opts)))
 }
 
 // PreviewOptions describe a hypothetical enrollment to preview.

@@ -1,7 +1,135 @@
 package app
 
-import "context"
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
 
-// mountConsole serves the clinic web console on the API's mux. (Filled in
-// by the web console work, issue 6.)
-func (a *App) mountConsole(ctx context.Context) error { return nil }
+	"golang.org/x/term"
+
+	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/config"
+	"github.com/aftercare/aftercare/store"
+	"github.com/aftercare/aftercare/web"
+)
+
+// mountConsole serves the clinic web console (/console/) on the API's mux.
+// Its cookies are Secure when the public URL is https.
+func (a *App) mountConsole(ctx context.Context) error {
+	var steps []web.Step
+	for _, s := range a.Protocol.Steps() {
+		steps = append(steps, web.Step{Key: s.Key, Title: s.Title})
+	}
+	c, err := web.New(web.Options{
+		Store: a.Store, Enroller: a.Enroll, Clock: a.clock, Log: a.log, Steps: steps,
+		SecureCookies: strings.HasPrefix(strings.ToLower(a.Config.PublicURL), "https://"),
+	})
+	if err != nil {
+		return err
+	}
+	c.Register(a.API)
+	return nil
+}
+
+// ConsoleURL is where the web console's sign-in page is: under the public
+// URL when one is set, else on the listen address.
+func ConsoleURL(cfg *config.Config) string {
+	base := strings.TrimRight(cfg.PublicURL, "/")
+	if base == "" {
+		base = "http://" + cfg.Listen
+	}
+	return base + "/console/login"
+}
+
+// UserOptions describe a staff user to add to a clinic.
+type UserOptions struct {
+	ClinicID int64
+	Email    string
+	// PasswordFile holds the password (one trailing newline is ignored).
+	// Without it the password is read from Stdin: prompted for twice
+	// without echo on a terminal, else the first line.
+	PasswordFile string
+	Stdin        io.Reader
+	// Prompt receives the password prompts (stderr, so stdout stays clean).
+	Prompt io.Writer
+}
+
+// AddUser creates a clinic staff account for the web console. The password
+// never comes from a command-line flag (flags show up in ps and shell
+// history); it is stored only as a bcrypt hash.
+func AddUser(ctx context.Context, cfg *config.Config, o UserOptions) (store.User, aftercare.Clinic, error) {
+	email, err := web.NormalizeEmail(o.Email)
+	if err != nil {
+		return store.User{}, aftercare.Clinic{}, err
+	}
+	if o.ClinicID <= 0 {
+		return store.User{}, aftercare.Clinic{}, aftercare.FieldError("clinic", "must be a clinic id (see `aftercare clinic add`)")
+	}
+	password, err := readPassword(o)
+	if err != nil {
+		return store.User{}, aftercare.Clinic{}, err
+	}
+	hash, err := web.HashPassword(password)
+	if err != nil {
+		return store.User{}, aftercare.Clinic{}, err
+	}
+	s, err := store.Open(ctx, cfg.DB, store.Options{})
+	if err != nil {
+		return store.User{}, aftercare.Clinic{}, err
+	}
+	defer s.Close()
+	clinic, err := s.Clinic(ctx, o.ClinicID)
+	if err != nil {
+		return store.User{}, aftercare.Clinic{}, err
+	}
+	u, err := s.CreateUser(ctx, clinic.ID, email, hash)
+	return u, clinic, err
+}
+
+func readPassword(o UserOptions) (string, error) {
+	if o.PasswordFile != "" {
+		b, err := os.ReadFile(o.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("read password file: %w", err)
+		}
+		pw := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+		if strings.ContainsAny(pw, "\r\n") {
+			return "", aftercare.FieldError("password-file", "must hold the password on one line")
+		}
+		return pw, nil
+	}
+	if o.Stdin == nil {
+		return "", errors.New("no password: give --password-file or type it on standard input")
+	}
+	prompt := o.Prompt
+	if prompt == nil {
+		prompt = io.Discard
+	}
+	if f, ok := o.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(prompt, "Password (at least %d characters): ", web.MinPasswordLen)
+		first, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		fmt.Fprint(prompt, "Password again: ")
+		second, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(prompt)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		if string(first) != string(second) {
+			return "", aftercare.FieldError("password", "the two passwords differ")
+		}
+		return string(first), nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(o.Stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from standard input: %w", err)
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r"), nil
+}

@@ -69,7 +69,7 @@ func (a *App) fallbackToEmail(ctx context.Context, patientID int64, msgs []after
 		}
 		v, err := a.Store.Enrollment(ctx, sms[0].ClinicID, enrollmentID)
 		if err != nil {
-			a.log.Error("email fallback: load enrollment", "enrollment_id", enrollmentID, "err", err)
+			a.log.Error("email fallback: load enrollment", "clinic_id", sms[0].ClinicID, "enrollment_id", enrollmentID, "err", err)
 			continue
 		}
 		if !emailConsented(v) {
@@ -99,10 +99,11 @@ func (a *App) fallbackToEmail(ctx context.Context, patientID int64, msgs []after
 			continue
 		}
 		if err := a.Store.AddMessages(ctx, enrollmentID, add); err != nil {
-			a.log.Error("email fallback: add messages", "enrollment_id", enrollmentID, "err", err)
+			a.log.Error("email fallback: add messages", "clinic_id", sms[0].ClinicID, "enrollment_id", enrollmentID, "err", err)
 			continue
 		}
-		a.log.Info("texts fall back to email", "clinic_id", sms[0].ClinicID, "patient_id", patientID, "count", len(add))
+		a.log.Info("texts fall back to email", "clinic_id", sms[0].ClinicID, "patient_id", patientID, "enrollment_id", enrollmentID,
+			"count", len(add))
 	}
 }
 

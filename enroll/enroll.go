@@ -82,6 +82,11 @@ func (s *Service) Enroll(ctx context.Context, clinic aftercare.Clinic, req Reque
 	if len(idemKey) > maxRef {
 		return store.EnrollmentView{}, false, aftercare.FieldError("Idempotency-Key", "must be at most %d characters", maxRef)
 	}
+	for i := 0; i < len(idemKey); i++ {
+		if c := idemKey[i]; c < 0x20 || c > 0x7e {
+			return store.EnrollmentView{}, false, aftercare.FieldError("Idempotency-Key", "must be printable ASCII (e.g. a UUID)")
+		}
+	}
 	return s.Store.CreateEnrollment(ctx, store.NewEnrollment{
 		Patient: v.Patient, Enrollment: v.Enrollment, Consents: v.Consents,
 		IdempotencyKey: idemKey, RequestHash: v.Hash,
@@ -156,7 +161,7 @@ func Validate(clinic aftercare.Clinic, req Request, treatment string, now time.T
 		return v, aftercare.FieldError("session_number", "must be between 1 and series_length (%d), not %d", req.SeriesLength, req.SessionNumber)
 	}
 	ref := strings.TrimSpace(req.ExternalRef)
-	if len(ref) > maxRef || !utf8.ValidString(ref) {
+	if len(ref) > maxRef || !utf8.ValidString(ref) || strings.ContainsFunc(ref, invisible) {
 		return v, aftercare.FieldError("external_ref", "must be valid text of at most %d bytes", maxRef)
 	}
 	method := req.ConsentMethod
@@ -204,12 +209,64 @@ func name(field, s string, required bool) (string, error) {
 	if utf8.RuneCountInString(s) > maxName {
 		return "", aftercare.FieldError(field, "must be at most %d characters", maxName)
 	}
-	for _, r := range s {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar || unicode.In(r, unicode.Cf) {
-			return "", aftercare.FieldError(field, "contains a control or invisible character")
-		}
+	if err := nameRunes(field, []rune(s)); err != nil {
+		return "", err
 	}
 	return s, nil
+}
+
+// Joiners that shape emoji sequences and Persian or Indic names.
+const (
+	zwnj = '\u200c'
+	zwj  = '\u200d'
+)
+
+// maxMarks is how many combining marks may follow one character: enough
+// for stacked diacritics (Vietnamese) and Indic vowel signs, not for
+// "Zalgo" text that spills over the lines around it in the staff console.
+const maxMarks = 4
+
+// nameRunes accepts the letters, marks, digits, punctuation, symbols
+// (emoji) and spaces of any script, and refuses what can hide or disguise a
+// name: control and format characters (bidirectional overrides, zero-width
+// spaces, BOMs), private-use and unassigned code points, U+FFFD (what
+// invalid UTF-8 decodes to), combining marks with no character to sit on
+// or piled up beyond maxMarks. A zero-width joiner or non-joiner is kept
+// only between two visible characters, where it joins them.
+func nameRunes(field string, rs []rune) error {
+	visible := func(i int) bool {
+		return i >= 0 && i < len(rs) && unicode.IsGraphic(rs[i]) && !unicode.IsSpace(rs[i])
+	}
+	marks := 0
+	for i, r := range rs {
+		switch {
+		case r == zwj || r == zwnj:
+			if !visible(i-1) || !visible(i+1) {
+				return aftercare.FieldError(field, "has a zero-width joiner that joins nothing")
+			}
+			marks = 0
+		case invisible(r):
+			return aftercare.FieldError(field, "contains a control or invisible character")
+		case unicode.Is(unicode.M, r):
+			marks++
+			if !visible(i - 1) {
+				return aftercare.FieldError(field, "has a combining mark with no letter to sit on")
+			}
+			if marks > maxMarks {
+				return aftercare.FieldError(field, "has more than %d combining marks on one letter", maxMarks)
+			}
+		default:
+			marks = 0
+		}
+	}
+	return nil
+}
+
+// invisible reports a rune that has no place in stored text: anything not
+// graphic (controls, format characters such as bidirectional overrides and
+// zero-width spaces, private use, unassigned) and U+FFFD.
+func invisible(r rune) bool {
+	return r == unicode.ReplacementChar || !(unicode.IsGraphic(r) || r == ' ')
 }
 
 // RegionOf returns the ISO region of an E.164 number ("US" if unknown), the
@@ -269,6 +326,9 @@ func NormalizeEmail(s string) (string, error) {
 	if err != nil || a.Name != "" || a.Address != s {
 		return "", aftercare.FieldError("email", "is not a plain email address like name@example.com")
 	}
+	if strings.ContainsFunc(s, func(r rune) bool { return r == ' ' || invisible(r) }) {
+		return "", aftercare.FieldError("email", "contains a control or invisible character")
+	}
 	at := strings.LastIndexByte(a.Address, '@')
 	local, domain := a.Address[:at], strings.ToLower(a.Address[at+1:])
 	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
@@ -278,6 +338,15 @@ func NormalizeEmail(s string) (string, error) {
 		if !(r == '.' || r == '-' || unicode.IsLetter(r) || unicode.IsDigit(r)) {
 			return "", aftercare.FieldError("email", "has an invalid character in its domain")
 		}
+	}
+	labels := strings.Split(domain, ".")
+	for _, l := range labels {
+		if len(l) > 63 || strings.HasPrefix(l, "-") || strings.HasSuffix(l, "-") {
+			return "", aftercare.FieldError("email", "has no valid domain")
+		}
+	}
+	if !strings.ContainsFunc(labels[len(labels)-1], unicode.IsLetter) {
+		return "", aftercare.FieldError("email", "has no valid domain (an IP address is not a mail domain)")
 	}
 	return local + "@" + domain, nil
 }
@@ -304,7 +373,8 @@ func TreatedAt(s string, now time.Time) (time.Time, error) {
 		return now, nil
 	}
 	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
+	if _, off := t.Zone(); err != nil || off <= -24*3600 || off >= 24*3600 {
+		// (time.Parse takes an offset of ±24:00; RFC 3339 stops at 23:59.)
 		return time.Time{}, aftercare.FieldError("treated_at", "must be an RFC 3339 time with an offset, e.g. 2026-11-25T14:30:00-05:00")
 	}
 	if t.After(now.Add(MaxFuture)) {

@@ -45,6 +45,10 @@ type Service struct {
 	// Fallback, if set, is told about SMS that could not reach a bad
 	// number so it can send them by email instead.
 	Fallback func(ctx context.Context, patientID int64, pending []aftercare.Message)
+	// Observe, if set, is told the aftercare status every receipt
+	// reports, repeats included ("" when the provider's status is
+	// unknown); metrics count receipts with it.
+	Observe func(status string)
 }
 
 // Receipt is a provider's delivery report.
@@ -60,6 +64,9 @@ func (s *Service) HandleReceipt(ctx context.Context, r Receipt) error {
 	// Receipts are idempotent by construction: ApplyReceipt only moves a
 	// message forward, and side effects run only when it did.
 	to, reason, action := s.ClassifyReceipt(r.Status, r.ErrorCode)
+	if s.Observe != nil {
+		s.Observe(string(to))
+	}
 	if to != aftercare.StatusDelivered && to != aftercare.StatusFailed {
 		return nil // queued, sent, ...: the message is already "sent"
 	}
@@ -67,7 +74,7 @@ func (s *Service) HandleReceipt(ctx context.Context, r Receipt) error {
 	m, changed, err := s.Store.ApplyReceipt(ctx, store.Receipt{ProviderID: r.ProviderID, Status: to, ErrorCode: r.ErrorCode,
 		Reason: reason, At: now})
 	if aftercare.ErrorCode(err) == aftercare.ENOTFOUND {
-		s.Log.Warn("receipt for an unknown message", "status", r.Status)
+		s.Log.Warn("receipt for an unknown message", "provider_id", r.ProviderID, "status", r.Status)
 		return nil
 	}
 	if err != nil {

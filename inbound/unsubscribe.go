@@ -39,7 +39,9 @@ func VerifyUnsubscribe(secret []byte, token string, now time.Time) (patientID, c
 	if len(token) > 100 {
 		return 0, 0, ErrBadToken
 	}
-	b, err := base64.RawURLEncoding.DecodeString(token)
+	// Strict: the unused bits of the last character must be zero, so each
+	// token has one spelling (otherwise 16 variants of it all verify).
+	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(b) != tokenLen {
 		return 0, 0, ErrBadToken
 	}

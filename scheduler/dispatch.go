@@ -12,6 +12,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -141,6 +142,15 @@ type Stats struct {
 	Deferred int
 }
 
+func (s *Stats) merge(o Stats) {
+	s.Claimed += o.Claimed
+	s.Sent += o.Sent
+	s.Failed += o.Failed
+	s.Retried += o.Retried
+	s.Skipped += o.Skipped
+	s.Deferred += o.Deferred
+}
+
 func (s *Stats) add(k store.OutcomeKind) {
 	switch k {
 	case store.OutcomeSent:
@@ -160,6 +170,9 @@ func (s *Stats) add(k store.OutcomeKind) {
 // due or ctx is cancelled. Cancelling ctx stops new claims; sends already
 // started finish (bounded by SendTimeout) and claimed messages not yet
 // started are released, so nothing is lost on shutdown.
+//
+// Outcomes are committed as sends complete (see recorder), not once per
+// batch: a crash leaves at most Concurrency messages sent but unrecorded.
 func (d *Dispatcher) RunOnce(ctx context.Context) (Stats, error) {
 	var st Stats
 	for ctx.Err() == nil {
@@ -175,22 +188,13 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (Stats, error) {
 		if len(batch) == 0 {
 			break
 		}
-		results := d.handleBatch(ctx, batch)
-		outs := make([]store.Outcome, len(results))
-		for i, r := range results {
-			outs[i] = r.out
-		}
-		// Outcomes are committed even when shutting down: they describe
-		// sends that happened.
-		if _, err := d.outbox.Record(context.WithoutCancel(ctx), outs); err != nil {
-			// The messages stay in sending; their lease expires and
-			// recovery marks them ambiguous, so the provider is asked
-			// before any resend.
+		bst, err := d.handleBatch(ctx, now, batch)
+		st.merge(bst)
+		if err != nil {
+			// The messages whose outcome could not be committed stay in
+			// sending; their lease expires and recovery marks them
+			// ambiguous, so the provider is asked before any resend.
 			return st, fmt.Errorf("dispatch: %w", err)
-		}
-		for i, r := range results {
-			st.add(r.out.Kind)
-			d.afterRecord(context.WithoutCancel(ctx), batch[i], r)
 		}
 		if len(batch) < d.cfg.BatchSize {
 			break
@@ -208,49 +212,155 @@ type result struct {
 }
 
 // handleBatch handles claimed messages with bounded concurrency, in claim
-// order (rate limiters admit them in that order).
-func (d *Dispatcher) handleBatch(ctx context.Context, batch []store.Claimed) []result {
-	results := make([]result, len(batch))
+// order (rate limiters admit them in that order), committing outcomes as
+// they come in. A sender keeps its concurrency slot until its outcome is
+// committed, so at any moment at most Concurrency messages have reached a
+// provider without their outcome in the database: that is the window a
+// crash can leave ambiguous (and, on a channel without lookup, resend).
+// It returns what was committed and the first error committing.
+func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch []store.Claimed) (Stats, error) {
+	rec := &recorder{d: d, ctx: context.WithoutCancel(ctx), batch: batch,
+		in: make(chan recorded, len(batch)), done: make(chan struct{})}
+	go rec.run()
+	// A send must start early enough to finish within the lease; past
+	// that, housekeeping could recover the message while it is in flight.
+	window := d.cfg.Lease - d.cfg.SendTimeout
+	if window <= 0 {
+		window = d.cfg.Lease / 2
+	}
+	sendBy := claimedAt.Add(window)
 	sem := make(chan struct{}, d.cfg.Concurrency)
 	var wg sync.WaitGroup
 	for i := range batch {
 		c := batch[i]
 		// Decisions that need no provider call.
 		if r, done := d.precheck(c); done {
-			results[i] = r
+			rec.submit(i, r, nil)
+			continue
+		}
+		if rec.failed.Load() {
+			// Outcomes cannot be committed: send nothing more whose
+			// outcome could be lost.
+			rec.submit(i, d.release(c, "not sent: recording outcomes failed"), nil)
 			continue
 		}
 		if lim := d.limiters[c.Message.Channel]; lim != nil {
 			if err := lim.Wait(ctx); err != nil {
-				results[i] = d.release(c, "dispatcher stopping")
+				rec.submit(i, d.release(c, "dispatcher stopping"), nil)
 				continue
 			}
 		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			results[i] = d.release(c, "dispatcher stopping")
+			rec.submit(i, d.release(c, "dispatcher stopping"), nil)
 			continue
 		}
 		if ctx.Err() != nil {
 			<-sem
-			results[i] = d.release(c, "dispatcher stopping")
+			rec.submit(i, d.release(c, "dispatcher stopping"), nil)
+			continue
+		}
+		if d.clock.Now().After(sendBy) {
+			<-sem
+			rec.submit(i, d.release(c, "lease too short to start the send; claimed again"), nil)
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i] = d.send(context.WithoutCancel(ctx), c)
+			r := d.send(context.WithoutCancel(ctx), c)
+			committed := make(chan struct{})
+			rec.submit(i, r, committed)
+			<-committed
 		}()
 	}
 	wg.Wait()
-	if d.observer != nil {
-		for i, r := range results {
-			d.observer.Handled(batch[i].Message.Channel, r.out.Kind, r.out.ErrorCode, r.latency, r.lateness)
+	close(rec.in)
+	<-rec.done
+	return rec.st, rec.err
+}
+
+// maxGroup caps how many outcomes one commit carries.
+const maxGroup = 256
+
+// recorder commits the outcomes of one batch as they arrive, grouping
+// whatever is waiting into one transaction (group commit).
+type recorder struct {
+	d     *Dispatcher
+	ctx   context.Context
+	batch []store.Claimed
+	in    chan recorded
+	done  chan struct{}
+
+	failed atomic.Bool // a commit failed: stop sending
+	st     Stats       // what was committed (owned by run until done)
+	err    error       // the first commit error (owned by run until done)
+}
+
+type recorded struct {
+	i         int
+	r         result
+	committed chan struct{} // closed once the commit was tried; nil if nobody waits
+}
+
+// submit never blocks: in holds the whole batch.
+func (rc *recorder) submit(i int, r result, committed chan struct{}) {
+	rc.in <- recorded{i: i, r: r, committed: committed}
+}
+
+func (rc *recorder) run() {
+	defer close(rc.done)
+	var group []recorded
+	for first := range rc.in {
+		group = append(group[:0], first)
+	drain:
+		for len(group) < maxGroup {
+			select {
+			case more, ok := <-rc.in:
+				if !ok {
+					break drain
+				}
+				group = append(group, more)
+			default:
+				break drain
+			}
+		}
+		rc.commit(group)
+	}
+}
+
+func (rc *recorder) commit(group []recorded) {
+	d := rc.d
+	outs := make([]store.Outcome, len(group))
+	for k, g := range group {
+		outs[k] = g.r.out
+		if d.observer != nil {
+			d.observer.Handled(rc.batch[g.i].Message.Channel, g.r.out.Kind, g.r.out.ErrorCode, g.r.latency, g.r.lateness)
 		}
 	}
-	return results
+	// Outcomes are committed even when shutting down: they describe sends
+	// that happened.
+	_, err := d.outbox.Record(rc.ctx, outs)
+	if err != nil {
+		rc.failed.Store(true)
+		if rc.err == nil {
+			rc.err = err
+		}
+	}
+	for _, g := range group {
+		if g.committed != nil {
+			close(g.committed)
+		}
+	}
+	if err != nil {
+		return
+	}
+	for _, g := range group {
+		rc.st.add(g.r.out.Kind)
+		d.afterRecord(rc.ctx, rc.batch[g.i], g.r)
+	}
 }
 
 func (d *Dispatcher) release(c store.Claimed, reason string) result {

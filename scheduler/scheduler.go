@@ -32,6 +32,7 @@ type Scheduler struct {
 	mu      sync.Mutex
 	lastRun map[string]time.Time
 	lastErr map[string]error
+	running map[string]bool
 	clock   aftercare.Clock
 }
 
@@ -45,13 +46,18 @@ func New(log *slog.Logger, clock aftercare.Clock, jobs ...Job) (*Scheduler, erro
 		cancel:  cancel,
 		lastRun: make(map[string]time.Time),
 		lastErr: make(map[string]error),
+		running: make(map[string]bool),
 		clock:   clock,
 	}
 	for _, j := range jobs {
 		j := j
 		wrapped := cron.NewChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log})).Then(cron.FuncJob(func() {
+			s.mu.Lock()
+			s.running[j.Name] = true
+			s.mu.Unlock()
 			err := j.Run(s.ctx)
 			s.mu.Lock()
+			s.running[j.Name] = false
 			s.lastRun[j.Name] = s.clock.Now()
 			s.lastErr[j.Name] = err
 			s.mu.Unlock()
@@ -89,6 +95,14 @@ func (s *Scheduler) LastRun(name string) (time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastRun[name], s.lastErr[name]
+}
+
+// Running reports whether the named job is running now. A long pass (a
+// backlog drained at a rate limit) is progress, not a stall.
+func (s *Scheduler) Running(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.running[name]
 }
 
 // cronLogger adapts slog to cron's logger.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,8 @@ type Claimed struct {
 // Claim moves up to limit due messages (next_attempt_at <= now, oldest
 // first) from scheduled to sending with a lease until now+lease, and records
 // the intent (attempt count and an event) before any provider is called.
+// The three statements (claim, details, events) are prepared once and
+// each runs once per batch, whatever its size.
 func (s *Store) Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Claimed, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -32,11 +35,11 @@ func (s *Store) Claim(ctx context.Context, now time.Time, limit int, lease time.
 		return nil, fmt.Errorf("claim due messages: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, qClaim, ms(now.Add(lease)), ms(now), ms(now), limit)
+	rows, err := tx.StmtContext(ctx, s.stmts.claim).QueryContext(ctx, ms(now.Add(lease)), ms(now), ms(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim due messages: %w", err)
 	}
-	var ids []any
+	ids := make([]int64, 0, min(limit, 1024))
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
@@ -52,23 +55,13 @@ func (s *Store) Claim(ctx context.Context, now time.Time, limit int, lease time.
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	out, err := claimedDetails(ctx, tx, ids)
+	idList := jsonIDs(ids)
+	out, err := claimedDetails(ctx, tx.StmtContext(ctx, s.stmts.claimDetails), idList, len(ids))
 	if err != nil {
 		return nil, fmt.Errorf("claim due messages: %w", err)
 	}
-	ev, err := tx.PrepareContext(ctx, qInsertEvent)
-	if err != nil {
-		return nil, fmt.Errorf("claim due messages: %w", err)
-	}
-	defer ev.Close()
-	for _, c := range out {
-		detail := fmt.Sprintf("attempt %d", c.Message.Attempts)
-		if c.Message.Ambiguous {
-			detail += " (after an ambiguous attempt)"
-		}
-		if _, err := ev.ExecContext(ctx, c.Message.ID, ms(now), string(aftercare.StatusScheduled), string(aftercare.StatusSending), detail); err != nil {
-			return nil, fmt.Errorf("claim due messages: record event: %w", err)
-		}
+	if _, err := tx.StmtContext(ctx, s.stmts.claimEvents).ExecContext(ctx, ms(now), idList); err != nil {
+		return nil, fmt.Errorf("claim due messages: record events: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("claim due messages: commit: %w", err)
@@ -76,13 +69,27 @@ func (s *Store) Claim(ctx context.Context, now time.Time, limit int, lease time.
 	return out, nil
 }
 
-func claimedDetails(ctx context.Context, tx *sql.Tx, ids []any) ([]Claimed, error) {
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(qClaimedDetails, placeholders(len(ids))), ids...)
+// jsonIDs formats ids as a JSON array, the one parameter of the claim's
+// "id IN (SELECT value FROM json_each(?))".
+func jsonIDs(ids []int64) string {
+	b := make([]byte, 0, len(ids)*8+2)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, ']'))
+}
+
+func claimedDetails(ctx context.Context, st *sql.Stmt, idList string, n int) ([]Claimed, error) {
+	rows, err := st.QueryContext(ctx, idList)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := make([]Claimed, 0, len(ids))
+	out := make([]Claimed, 0, n)
 	for rows.Next() {
 		var c Claimed
 		m, p, cl := &c.Message, &c.Patient, &c.Clinic
@@ -156,7 +163,8 @@ type Outcome struct {
 
 // Record commits a batch of outcomes in one transaction. Each applies only
 // to a message still in sending (a lease that expired and was recovered is
-// not overwritten); it returns how many applied.
+// not overwritten); it returns how many applied. Sent outcomes (nearly all
+// of them) and the events are written a group of rows per statement.
 func (s *Store) Record(ctx context.Context, outs []Outcome) (int, error) {
 	if len(outs) == 0 {
 		return 0, nil
@@ -166,15 +174,9 @@ func (s *Store) Record(ctx context.Context, outs []Outcome) (int, error) {
 		return 0, fmt.Errorf("record outcomes: %w", err)
 	}
 	defer tx.Rollback()
-	applied := 0
-	for _, o := range outs {
-		ok, err := recordOne(ctx, tx, o)
-		if err != nil {
-			return 0, fmt.Errorf("record outcome of message %d: %w", o.ID, err)
-		}
-		if ok {
-			applied++
-		}
+	applied, err := s.record(ctx, tx, outs)
+	if err != nil {
+		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("record outcomes: commit: %w", err)
@@ -182,7 +184,143 @@ func (s *Store) Record(ctx context.Context, outs []Outcome) (int, error) {
 	return applied, nil
 }
 
-func recordOne(ctx context.Context, tx *sql.Tx, o Outcome) (bool, error) {
+// eventRow is one event to insert.
+type eventRow struct {
+	msgID    int64
+	at       int64
+	from, to aftercare.Status
+	detail   string
+}
+
+func (s *Store) record(ctx context.Context, tx *sql.Tx, outs []Outcome) (int, error) {
+	// A message named twice goes row by row, in order, so that only its
+	// first outcome applies, as it always has.
+	bulk := true
+	seen := make(map[int64]struct{}, len(outs))
+	var sent []Outcome
+	for _, o := range outs {
+		if _, dup := seen[o.ID]; dup {
+			bulk = false
+		}
+		seen[o.ID] = struct{}{}
+		if o.Kind == OutcomeSent {
+			sent = append(sent, o)
+		}
+	}
+	var sentApplied map[int64]bool
+	if bulk && len(sent) > 0 {
+		var err error
+		if sentApplied, err = s.markSent(ctx, tx, sent); err != nil {
+			return 0, err
+		}
+	}
+	events := make([]eventRow, 0, len(outs))
+	var one *txStmts
+	for _, o := range outs {
+		if bulk && o.Kind == OutcomeSent {
+			if sentApplied[o.ID] {
+				events = append(events, eventRow{o.ID, ms(o.At), aftercare.StatusSending, aftercare.StatusSent, sentDetail(o)})
+			}
+			continue
+		}
+		if one == nil {
+			one = &txStmts{ctx: ctx, tx: tx, p: s.stmts}
+		}
+		ok, to, detail, err := one.recordOne(o)
+		if err != nil {
+			return 0, fmt.Errorf("record outcome of message %d: %w", o.ID, err)
+		}
+		if ok {
+			events = append(events, eventRow{o.ID, ms(o.At), aftercare.StatusSending, to, detail})
+		}
+	}
+	if err := s.insertEvents(ctx, tx, events); err != nil {
+		return 0, fmt.Errorf("record outcomes: %w", err)
+	}
+	return len(events), nil
+}
+
+func sentDetail(o Outcome) string {
+	detail := "accepted by provider as " + o.ProviderID
+	if o.Reason != "" {
+		detail += "; " + o.Reason
+	}
+	return detail
+}
+
+// markSent applies sent outcomes (distinct ids) a group per statement and
+// returns the ids it changed.
+func (s *Store) markSent(ctx context.Context, tx *sql.Tx, sent []Outcome) (map[int64]bool, error) {
+	applied := make(map[int64]bool, len(sent))
+	args := make([]any, 0, 3*rowSizes[0])
+	for _, n := range chunks(len(sent)) {
+		if n == 1 {
+			o := sent[0]
+			sent = sent[1:]
+			res, err := tx.StmtContext(ctx, s.stmts.sent).ExecContext(ctx, o.ProviderID, ms(o.At), ms(o.At), o.ID)
+			if err != nil {
+				return nil, fmt.Errorf("record sent outcome: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				applied[o.ID] = true
+			}
+			continue
+		}
+		args = args[:0]
+		for _, o := range sent[:n] {
+			args = append(args, o.ID, o.ProviderID, ms(o.At))
+		}
+		sent = sent[n:]
+		rows, err := tx.StmtContext(ctx, s.stmts.markSent[n]).QueryContext(ctx, args...)
+		if err != nil {
+			return nil, fmt.Errorf("record sent outcomes: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("record sent outcomes: %w", err)
+			}
+			applied[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("record sent outcomes: %w", err)
+		}
+	}
+	return applied, nil
+}
+
+// insertEvents writes events a group of rows per statement, in order.
+func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, evs []eventRow) error {
+	args := make([]any, 0, 5*rowSizes[0])
+	for _, n := range chunks(len(evs)) {
+		args = args[:0]
+		for _, e := range evs[:n] {
+			args = append(args, e.msgID, e.at, string(e.from), string(e.to), e.detail)
+		}
+		evs = evs[n:]
+		if _, err := tx.StmtContext(ctx, s.stmts.events[n]).ExecContext(ctx, args...); err != nil {
+			return fmt.Errorf("record events: %w", err)
+		}
+	}
+	return nil
+}
+
+// txStmts runs the prepared single-row statements in one transaction.
+type txStmts struct {
+	ctx context.Context
+	tx  *sql.Tx
+	p   *prepared
+}
+
+func (t *txStmts) exec(st *sql.Stmt, args ...any) (sql.Result, error) {
+	return t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
+}
+
+// recordOne applies one outcome and says whether it applied, and the
+// event to write if it did.
+func (t *txStmts) recordOne(o Outcome) (bool, aftercare.Status, string, error) {
 	at := ms(o.At)
 	var res sql.Result
 	var err error
@@ -190,38 +328,35 @@ func recordOne(ctx context.Context, tx *sql.Tx, o Outcome) (bool, error) {
 	var detail string
 	switch o.Kind {
 	case OutcomeSent:
-		to, detail = aftercare.StatusSent, "accepted by provider as "+o.ProviderID
-		if o.Reason != "" {
-			detail += "; " + o.Reason
-		}
-		res, err = tx.ExecContext(ctx, qMarkSent, o.ProviderID, at, at, o.ID)
+		to, detail = aftercare.StatusSent, sentDetail(o)
+		res, err = t.exec(t.p.sent, o.ProviderID, at, at, o.ID)
 	case OutcomeFailed:
 		to, detail = aftercare.StatusFailed, joinDetail(o.ErrorCode, o.Reason, o.Error)
-		res, err = tx.ExecContext(ctx, qMarkFailedFromSending, o.ErrorCode, o.Error, o.Reason, at, o.ID)
+		res, err = t.exec(t.p.failed, o.ErrorCode, o.Error, o.Reason, at, o.ID)
 	case OutcomeRetry:
 		to = aftercare.StatusScheduled
 		detail = fmt.Sprintf("retry at %s: %s", o.NextAttemptAt.UTC().Format(time.RFC3339), joinDetail(o.ErrorCode, o.Reason, o.Error))
 		if o.Ambiguous {
 			detail += " (ambiguous: provider will be checked first)"
 		}
-		res, err = tx.ExecContext(ctx, qMarkRetry, ms(o.NextAttemptAt), o.ErrorCode, o.Error, b2i(o.Ambiguous), at, o.ID)
+		res, err = t.exec(t.p.retry, ms(o.NextAttemptAt), o.ErrorCode, o.Error, b2i(o.Ambiguous), at, o.ID)
 	case OutcomeSkipped:
 		to, detail = aftercare.StatusSkipped, o.Reason
-		res, err = tx.ExecContext(ctx, qMarkSkippedFromSending, o.Reason, at, o.ID)
+		res, err = t.exec(t.p.skipped, o.Reason, at, o.ID)
 	case OutcomeDeferred:
 		to = aftercare.StatusScheduled
 		detail = fmt.Sprintf("deferred to %s: %s", o.NextAttemptAt.UTC().Format(time.RFC3339), o.Reason)
-		res, err = tx.ExecContext(ctx, qMarkReleased, ms(o.NextAttemptAt), o.Reason, at, o.ID)
+		res, err = t.exec(t.p.released, ms(o.NextAttemptAt), o.Reason, at, o.ID)
 	default:
-		return false, fmt.Errorf("unknown outcome kind %q", o.Kind)
+		return false, "", "", fmt.Errorf("unknown outcome kind %q", o.Kind)
 	}
 	if err != nil {
-		return false, err
+		return false, "", "", err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil
+		return false, "", "", nil
 	}
-	return true, insertEvent(ctx, tx, o.ID, o.At, aftercare.StatusSending, to, detail)
+	return true, to, detail, nil
 }
 
 func joinDetail(parts ...string) string {

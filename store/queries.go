@@ -2,6 +2,8 @@ package store
 
 // All SQL of the store lives here, so it can be read in one place.
 
+import "strings"
+
 const (
 	qInsertEvent = `INSERT INTO events(message_id, at, from_status, to_status, detail) VALUES (?, ?, ?, ?, ?)`
 
@@ -93,10 +95,18 @@ const (
 		JOIN patients p ON p.id = m.patient_id
 		JOIN clinics c ON c.id = m.clinic_id
 		JOIN enrollments e ON e.id = m.enrollment_id
-		WHERE m.id IN (%s)`
+		WHERE m.id IN (SELECT value FROM json_each(?))`
+	// The claim's events, one per claimed message (ids as a JSON array):
+	// one statement instead of one insert per message.
+	qClaimEvents = `INSERT INTO events(message_id, at, from_status, to_status, detail)
+		SELECT id, ?, 'scheduled', 'sending',
+			'attempt ' || attempts || CASE WHEN ambiguous <> 0 THEN ' (after an ambiguous attempt)' ELSE '' END
+		FROM messages WHERE id IN (SELECT value FROM json_each(?))
+		ORDER BY next_attempt_at, id`
 
 	// Outcomes: each guarded by the state it leaves, so a late or repeated
 	// outcome never overwrites a newer state.
+	// Sent, one message; qMarkSentRows below does several at once.
 	qMarkSent = `UPDATE messages SET status = 'sent', provider_id = ?, sent_at = ?, lease_until = 0, ambiguous = 0,
 		error_code = '', last_error = '', updated_at = ? WHERE id = ? AND status = 'sending'`
 	qMarkFailedFromSending = `UPDATE messages SET status = 'failed', error_code = ?, last_error = ?, reason = ?,
@@ -146,3 +156,26 @@ const (
 	// Counts.
 	qCountByStatus = `SELECT status, count(*) FROM messages GROUP BY status`
 )
+
+// qMarkSentRows marks n messages sent in one statement: parameters are
+// (id, provider_id, at) per message; it returns the ids it changed (those
+// still in sending).
+func qMarkSentRows(n int) string {
+	return `WITH v(id, provider_id, at) AS (VALUES ` + rowsOf(3, n) + `)
+		UPDATE messages SET status = 'sent', provider_id = v.provider_id, sent_at = v.at, lease_until = 0,
+			ambiguous = 0, error_code = '', last_error = '', updated_at = v.at
+		FROM v WHERE messages.id = v.id AND messages.status = 'sending'
+		RETURNING messages.id`
+}
+
+// qInsertEventRows inserts n events: (message_id, at, from_status,
+// to_status, detail) per event.
+func qInsertEventRows(n int) string {
+	return `INSERT INTO events(message_id, at, from_status, to_status, detail) VALUES ` + rowsOf(5, n)
+}
+
+// rowsOf returns n "(?, ?, …)" tuples of cols placeholders each.
+func rowsOf(cols, n int) string {
+	row := "(" + placeholders(cols) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}

@@ -32,6 +32,8 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	clock aftercare.Clock
+	// stmts are the outbox's hot statements, prepared once on the writer.
+	stmts *prepared
 }
 
 // Options tune Open.
@@ -71,6 +73,13 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	}
 	w := pragmas
 	w.Set("_txlock", "immediate")
+	// The writer keeps statement journals (a multi-row UPDATE has one) in
+	// memory rather than in a temp file, and checkpoints the WAL every
+	// 4000 pages rather than 1000, so that a page rewritten by many
+	// commits is copied back once: both showed as write syscalls on the
+	// claim's path.
+	w.Add("_pragma", "temp_store(MEMORY)")
+	w.Add("_pragma", "wal_autocheckpoint(4000)")
 	write, err := sql.Open("sqlite", "file:"+path+"?"+w.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -101,12 +110,16 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.stmts, err = prepare(ctx, s.write); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.stmts.close(), s.read.Close(), s.write.Close())
 }
 
 // Path returns the database file path.

@@ -4,7 +4,9 @@
 //	aftercare demo     watch a patient's six-week plan delivered on a virtual clock
 //	aftercare preview  print the plan for a treatment without storing anything
 //	aftercare clinic add   create a clinic and print its API key
+//	aftercare user add     add a staff account for the web console
 //	aftercare check    verify provider configuration
+//	aftercare log      print the delivery log; --follow tails new events
 package main
 
 import (
@@ -34,7 +36,9 @@ commands:
   demo          run a patient's whole aftercare plan on a virtual clock (embedded defaults)
   preview       print the plan for a treatment without storing anything
   clinic add    create a clinic and print its API key
+  user add      add a clinic staff account for the web console (/console/)
   check         verify the configuration (providers, public URL) and say what is missing
+  log           print the delivery log (--clinic ID or --all; --follow tails new events)
 
 Every command takes --config FILE (YAML); environment variables override it
 (AFTERCARE_DB, AFTERCARE_LISTEN, TWILIO_*, SMTP_*; see README).
@@ -61,8 +65,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		err = clinicAdd(ctx, args[2:], stdout, stderr)
+	case "user":
+		if len(args) < 2 || args[1] != "add" {
+			fmt.Fprintln(stderr, "usage: aftercare user add --clinic ID --email EMAIL [--password-file FILE]")
+			return 2
+		}
+		err = userAdd(ctx, args[2:], os.Stdin, stdout, stderr)
 	case "check":
 		err = check(ctx, args[1:], stdout, stderr)
+	case "log":
+		err = logCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -234,4 +246,62 @@ func check(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return app.Check(ctx, stdout, cfg)
+}
+
+func logCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := newFlags("log", stderr)
+	var o app.LogOptions
+	fs.Int64Var(&o.ClinicID, "clinic", 0, "clinic id (required unless --all)")
+	fs.BoolVar(&o.All, "all", false, "every clinic")
+	fs.StringVar(&o.Status, "status", "", "only messages in this status (scheduled, sending, sent, delivered, failed, skipped, cancelled)")
+	fs.StringVar(&o.Channel, "channel", "", "only sms or email")
+	fs.StringVar(&o.Step, "step", "", "only this protocol step, e.g. welcome")
+	fs.StringVar(&o.Since, "since", "", "planned send time from: RFC 3339, or a duration ago like 24h")
+	fs.StringVar(&o.Until, "until", "", "planned send time before: RFC 3339, a duration ago, or +48h ahead")
+	fs.IntVar(&o.Limit, "limit", 50, "show the newest N messages")
+	fs.BoolVar(&o.Follow, "follow", false, "then print new events as they happen, until Ctrl-C")
+	tz := fs.String("tz", "", "IANA zone to show times in (default: this machine's)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if (o.ClinicID == 0) == !o.All {
+		return usageError{errors.New("log needs --clinic ID or --all")}
+	}
+	if *tz != "" {
+		loc, err := time.LoadLocation(*tz)
+		if err != nil {
+			return usageError{fmt.Errorf("--tz: %w", err)}
+		}
+		o.Location = loc
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	return app.RunLog(ctx, stdout, cfg, o)
+}
+
+func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs, cfgPath := newFlags("user add", stderr)
+	o := app.UserOptions{Stdin: stdin, Prompt: stderr}
+	fs.Int64Var(&o.ClinicID, "clinic", 0, "clinic id, as printed by `clinic add` (required)")
+	fs.StringVar(&o.Email, "email", "", "the staff member's email, their sign-in name (required)")
+	fs.StringVar(&o.PasswordFile, "password-file", "", "file holding the password (default: prompt, or the first line of standard input)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if o.ClinicID == 0 || o.Email == "" {
+		return usageError{errors.New("user add needs --clinic and --email")}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	u, c, err := app.AddUser(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "user %d %s added to clinic %d %q\n", u.ID, u.Email, c.ID, c.Name)
+	fmt.Fprintf(stdout, "sign in at %s\n", app.ConsoleURL(cfg))
+	return nil
 }

@@ -98,6 +98,7 @@ type Server struct {
 	hanging  int
 	requests int
 	attempts []Attempt
+	delay    time.Duration
 }
 
 // NewServer starts a server on 127.0.0.1 for one account. If t is not nil
@@ -213,6 +214,15 @@ func (s *Server) SetHang(on bool) {
 	if !on {
 		s.Release()
 	}
+}
+
+// SetDelay makes every create-message request wait d before it is
+// answered (0 turns the delay off), as a slow API would. The wait ends
+// early, with nothing stored, if the client gives up or the server closes.
+func (s *Server) SetDelay(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.delay = d
 }
 
 // Release lets every request hanging now go on as if it had not hung.
@@ -433,6 +443,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		fault = &f
 	}
 	fail, failTo := s.failFor[to]
+	delay := s.delay
 	s.mu.Unlock()
 
 	status := 0
@@ -441,6 +452,18 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		s.attempts[idx].Status = status
 		s.mu.Unlock()
 	}()
+	if delay > 0 {
+		timer := time.NewTimer(delay)
+		select {
+		case <-timer.C:
+		case <-r.Context().Done():
+			timer.Stop()
+			return
+		case <-s.done:
+			timer.Stop()
+			return
+		}
+	}
 	reply := func(st, code int, msg string, retryAfter time.Duration) {
 		status = st
 		writeError(w, st, code, msg, retryAfter)

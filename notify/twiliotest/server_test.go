@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -393,6 +394,42 @@ func TestHangReleaseAndClose(t *testing.T) {
 		t.Error("hung request succeeded after Close")
 	}
 	waitFor(t, func() bool { return runtime.NumGoroutine() <= base+2 }) // +2: the test's client transport may keep a dying conn briefly
+}
+
+func TestDelayHoldsCreatesAndStoresNothingWhenTheClientGivesUp(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.srv.SetDelay(time.Hour)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, "POST", f.srv.URL()+"/2010-04-01/Accounts/"+f.account+"/Messages.json",
+			strings.NewReader(url.Values{"To": {patient}, "From": {clinic}, "Body": {"slow"}}.Encode()))
+		req.SetBasicAuth(f.account, f.token)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	waitFor(t, func() bool { return len(f.srv.Attempts()) == 1 })
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("delayed request answered before the delay")
+	}
+	waitFor(t, func() bool { return f.srv.Attempts()[0].Status == 0 })
+	if n := len(f.srv.Sent()); n != 0 {
+		t.Fatalf("stored %d messages for a request the client gave up on", n)
+	}
+	// A short delay: the message is stored and answered.
+	f.srv.SetDelay(10 * time.Millisecond)
+	if _, err := f.api.CreateMessage(create(patient, "on time")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.srv.Sent()); n != 1 {
+		t.Fatalf("stored %d, want 1", n)
+	}
 }
 
 func waitFor(t *testing.T, cond func() bool) {

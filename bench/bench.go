@@ -1,0 +1,510 @@
+// Package bench measures aftercare on the machine it runs on, in one
+// process and one go: the ceiling of the Twilio client and the loopback
+// Twilio API together (limit), the real dispatcher draining due texts
+// (dispatch) and a burst falling due at one instant (burst), enrollments
+// through the HTTP API (enroll), how late a steady stream of due messages
+// goes out (lateness), and the daemon's memory and start-up time with a
+// thousand and a million messages pending (in a child process). Every
+// phase runs the daemon as app.New builds it, against a temp SQLite file,
+// notify/twiliotest driven by twilio-go and a real SMTP server on
+// 127.0.0.1 (notify/smtptest). cmd/aftercare-bench wires it to flags.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/config"
+	"github.com/aftercare/aftercare/protocol"
+)
+
+// Phases, in the order they run.
+const (
+	PhaseLimit    = "limit"
+	PhaseDispatch = "dispatch"
+	PhaseBurst    = "burst"
+	PhaseEnroll   = "enroll"
+	PhaseLateness = "lateness"
+	PhaseMemory   = "memory"
+)
+
+// AllPhases lists every phase in running order.
+var AllPhases = []string{PhaseLimit, PhaseDispatch, PhaseBurst, PhaseEnroll, PhaseLateness, PhaseMemory}
+
+// Config sizes a run.
+type Config struct {
+	// N texts for limit, dispatch and burst.
+	N int
+	// BatchSize and Concurrency of the dispatcher (and the limit's
+	// concurrency); zero takes the daemon's defaults.
+	BatchSize, Concurrency int
+	// Enrollments posted by EnrollClients concurrent clients.
+	Enrollments, EnrollClients int
+	// Rate (due messages/s) and Duration of the lateness stream.
+	Rate     float64
+	Duration time.Duration
+	// MemSmall and MemLarge pending messages for the memory phase; Hold is
+	// how long the daemon child runs once ready.
+	MemSmall, MemLarge int
+	Hold               time.Duration
+	// Phases to run; empty runs all.
+	Phases []string
+	// ProfileDir, if set, receives CPU and allocation profiles of each
+	// measured phase (PHASE.cpu.pprof; PHASE.allocs.pprof with
+	// PHASE.allocs-base.pprof to pass to pprof -base).
+	ProfileDir string
+	// Dir is where the temp databases go ("" = the system temp dir).
+	Dir string
+	// Progress receives one line per finished phase (nil: none).
+	Progress io.Writer
+}
+
+// Default is the full run the README's table comes from (about two
+// minutes on two cores).
+func Default() Config {
+	d := config.Default().Dispatch
+	return Config{
+		N: 100_000, BatchSize: d.BatchSize, Concurrency: d.Concurrency,
+		Enrollments: 10_000, EnrollClients: 32,
+		Rate: 500, Duration: 20 * time.Second,
+		MemSmall: 1_000, MemLarge: 1_000_000, Hold: 3 * time.Second,
+	}
+}
+
+// Quick is a small run that keeps the bench from rotting in CI.
+func Quick() Config {
+	c := Default()
+	c.N, c.Enrollments = 5_000, 500
+	c.Duration = 3 * time.Second
+	c.MemLarge, c.Hold = 50_000, time.Second
+	return c
+}
+
+// Machine describes where the figures were measured.
+type Machine struct {
+	Cores      int    `json:"cores"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	CPU        string `json:"cpu,omitempty"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	// LoadAvg is the 1-minute load average when the run started and
+	// ended: other work on the machine skews every figure.
+	LoadAvg [2]float64 `json:"load_avg"`
+}
+
+// Figure is one measured number with its target.
+type Figure struct {
+	Name   string  `json:"name"`
+	Value  float64 `json:"value"`
+	Unit   string  `json:"unit"`
+	Target string  `json:"target,omitempty"`
+	// Pass is nil for a figure without a target.
+	Pass *bool `json:"pass,omitempty"`
+}
+
+// Report is everything one run measured.
+type Report struct {
+	Machine  Machine         `json:"machine"`
+	Config   ReportConfig    `json:"config"`
+	Limit    *LimitResult    `json:"limit,omitempty"`
+	Dispatch *DrainResult    `json:"dispatch,omitempty"`
+	Burst    *DrainResult    `json:"burst,omitempty"`
+	Enroll   *EnrollResult   `json:"enroll,omitempty"`
+	Lateness *LatenessResult `json:"lateness,omitempty"`
+	Memory   []MemoryResult  `json:"memory,omitempty"`
+	// BytesPerMessage is the database growth per pending message between
+	// the memory phase's two sizes (rows, indexes and events included).
+	BytesPerMessage float64  `json:"db_bytes_per_message,omitempty"`
+	Figures         []Figure `json:"figures"`
+	// Errors are phases that failed (a crash, or messages lost or doubled).
+	Errors  []string `json:"errors,omitempty"`
+	Seconds float64  `json:"seconds"`
+}
+
+// ReportConfig is the part of Config that shapes the figures.
+type ReportConfig struct {
+	N             int     `json:"n"`
+	BatchSize     int     `json:"batch_size"`
+	Concurrency   int     `json:"concurrency"`
+	Enrollments   int     `json:"enrollments"`
+	EnrollClients int     `json:"enroll_clients"`
+	Rate          float64 `json:"lateness_rate"`
+	DurationSec   float64 `json:"lateness_seconds"`
+	MemSmall      int     `json:"mem_small"`
+	MemLarge      int     `json:"mem_large"`
+}
+
+// Run runs the configured phases and returns what they measured. A phase
+// that fails is recorded in Report.Errors and the others still run; the
+// error returned joins them.
+func Run(ctx context.Context, c Config) (*Report, error) {
+	def := Default()
+	if c.BatchSize <= 0 {
+		c.BatchSize = def.BatchSize
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = def.Concurrency
+	}
+	if len(c.Phases) == 0 {
+		c.Phases = AllPhases
+	}
+	for _, p := range c.Phases {
+		if !slices.Contains(AllPhases, p) {
+			return nil, fmt.Errorf("unknown phase %q (phases: %s)", p, strings.Join(AllPhases, ", "))
+		}
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	dir, err := os.MkdirTemp(c.Dir, "aftercare-bench-")
+	if err != nil {
+		return nil, fmt.Errorf("make temp dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	prof := &profiler{dir: c.ProfileDir}
+	if c.ProfileDir != "" {
+		if err := os.MkdirAll(c.ProfileDir, 0o755); err != nil {
+			return nil, fmt.Errorf("make profile dir: %w", err)
+		}
+	}
+
+	r := &Report{Machine: machine(), Config: ReportConfig{N: c.N, BatchSize: c.BatchSize, Concurrency: c.Concurrency,
+		Enrollments: c.Enrollments, EnrollClients: c.EnrollClients, Rate: c.Rate, DurationSec: c.Duration.Seconds(),
+		MemSmall: c.MemSmall, MemLarge: c.MemLarge}}
+	o := daemonOptions{BatchSize: c.BatchSize, Concurrency: c.Concurrency}
+	start := time.Now()
+	var errs []error
+	phase := func(name string, f func() (string, error)) {
+		if !slices.Contains(c.Phases, name) || ctx.Err() != nil {
+			return
+		}
+		t0 := time.Now()
+		line, err := f()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			r.Errors = append(r.Errors, fmt.Sprintf("%s: %v", name, err))
+			fmt.Fprintf(c.Progress, "%-9s FAILED after %.1fs: %v\n", name, time.Since(t0).Seconds(), err)
+			return
+		}
+		fmt.Fprintf(c.Progress, "%-9s %s (phase %.1fs)\n", name, line, time.Since(t0).Seconds())
+	}
+
+	phase(PhaseLimit, func() (string, error) {
+		bodies, err := smsBodies(time.Now())
+		if err != nil {
+			return "", err
+		}
+		l, err := runLimit(ctx, c.N, c.Concurrency, bodies)
+		if err != nil {
+			return "", err
+		}
+		r.Limit = &l
+		return fmt.Sprintf("%d sends in %.2fs: %.0f/s, %.0fµs CPU each", l.Sends, l.Seconds, l.PerSec, l.CPUMicros), nil
+	})
+	phase(PhaseDispatch, func() (string, error) {
+		d, err := runDispatch(ctx, dir, c.N, o, prof)
+		if err != nil {
+			return "", err
+		}
+		r.Dispatch = &d
+		return fmt.Sprintf("%d texts in %.2fs: %.0f/s, %.0fµs CPU each, max displacement %d", d.Messages, d.Seconds, d.PerSec, d.CPUMicros, d.MaxDisplacement), nil
+	})
+	phase(PhaseBurst, func() (string, error) {
+		b, err := runBurst(ctx, dir, c.N, o, prof)
+		if err != nil {
+			return "", err
+		}
+		r.Burst = &b
+		return fmt.Sprintf("%d texts drained in %.2fs (first sent %.3fs after due): %.0f/s, %.0fµs CPU each, max displacement %d",
+			b.Messages, b.Seconds, b.StartLatency, b.PerSec, b.CPUMicros, b.MaxDisplacement), nil
+	})
+	phase(PhaseEnroll, func() (string, error) {
+		e, err := runEnroll(ctx, dir, c.Enrollments, c.EnrollClients, o, prof)
+		if err != nil {
+			return "", err
+		}
+		r.Enroll = &e
+		return fmt.Sprintf("%d enrollments (%d messages) in %.2fs: %.0f/s, %.0fµs CPU each, p50 %.1fms p99 %.1fms",
+			e.Enrollments, e.Messages, e.Seconds, e.PerSec, e.CPUMicros, e.P50MS, e.P99MS), nil
+	})
+	phase(PhaseLateness, func() (string, error) {
+		l, err := runLateness(ctx, dir, c.Rate, c.Duration, o, prof)
+		if err != nil {
+			return "", err
+		}
+		r.Lateness = &l
+		return fmt.Sprintf("%d messages (%d sms, %d email) at %.0f/s: p50 %.0fms p99 %.0fms max %.0fms",
+			l.Messages, l.SMS, l.Email, l.Rate, l.P50MS, l.P99MS, l.MaxMS), nil
+	})
+	phase(PhaseMemory, func() (string, error) {
+		var lines []string
+		for _, n := range []int{c.MemSmall, c.MemLarge} {
+			m, err := runMemory(ctx, dir, n, c.Hold)
+			if err != nil {
+				return "", err
+			}
+			r.Memory = append(r.Memory, m)
+			lines = append(lines, fmt.Sprintf("%d pending: ready %.3fs, peak RSS %.1f MB, peak heap %.1f MB, db %.1f MB (seeded in %.1fs)",
+				m.Pending, m.ReadySeconds, mb(m.PeakRSS), mb(m.PeakHeap), mb(m.DBBytes), m.SeedSeconds))
+		}
+		if len(r.Memory) == 2 && r.Memory[1].Pending > r.Memory[0].Pending {
+			a, b := r.Memory[0], r.Memory[1]
+			r.BytesPerMessage = float64(b.DBBytes-a.DBBytes) / float64(b.Pending-a.Pending)
+		}
+		return strings.Join(lines, "; "), nil
+	})
+	r.Seconds = time.Since(start).Seconds()
+	r.Machine.LoadAvg[1] = loadAvg()
+	r.Figures = figures(r)
+	if err := ctx.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return r, errors.Join(errs...)
+}
+
+// smsBodies are the texts of a real plan.
+func smsBodies(now time.Time) ([]string, error) {
+	p, err := protocol.Default()
+	if err != nil {
+		return nil, err
+	}
+	zone := daytimeZone(now)
+	msgs, err := p.Plan(protocol.Input{
+		Enrollment: aftercare.Enrollment{Treatment: "microneedling", TreatedAt: now, SessionNumber: 1, SeriesLength: 3},
+		Patient:    aftercare.Patient{FirstName: "Ana", LastName: "Diaz", Phone: fromNumber, Email: "ana@example.com", Timezone: zone},
+		Clinic:     aftercare.Clinic{Name: "Glow Skin Clinic", Phone: "+14155550111", Timezone: zone, BookingURL: "https://glow.example/book"},
+		SMSConsent: true, EmailConsent: true,
+	}, protocol.Options{}, now)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	var out []string
+	for _, m := range msgs {
+		if m.Channel == aftercare.SMS && m.Status == aftercare.StatusScheduled {
+			out = append(out, m.Body)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("plan: no texts")
+	}
+	return out, nil
+}
+
+func figures(r *Report) []Figure {
+	var fs []Figure
+	add := func(name string, v float64, unit, target string, pass *bool) {
+		fs = append(fs, Figure{Name: name, Value: v, Unit: unit, Target: target, Pass: pass})
+	}
+	check := func(ok bool) *bool { return &ok }
+	n := r.Config.N
+	var limit float64
+	if r.Limit != nil {
+		limit = r.Limit.PerSec
+		add("limit: twilio-go → loopback API, no DB", limit, "msg/s", "the ceiling", nil)
+		add("limit: CPU per send (client + server)", r.Limit.CPUMicros, "µs", "", nil)
+	}
+	if d := r.Dispatch; d != nil {
+		if limit > 0 {
+			add(fmt.Sprintf("dispatch: %s due texts drained", count(n)), d.PerSec, "msg/s",
+				fmt.Sprintf("≥ 0.8 × limit = %.0f", 0.8*limit), check(d.PerSec >= 0.8*limit))
+			add("dispatch / limit", d.PerSec/limit, "×", "≥ 0.8", check(d.PerSec >= 0.8*limit))
+		} else {
+			add(fmt.Sprintf("dispatch: %s due texts drained", count(n)), d.PerSec, "msg/s", "", nil)
+		}
+		add("dispatch: CPU per text (all of it)", d.CPUMicros, "µs", "", nil)
+		add("dispatch: order (max displacement)", float64(d.MaxDisplacement), "msgs",
+			fmt.Sprintf("≤ %d (one batch)", r.Config.BatchSize), check(d.MaxDisplacement <= r.Config.BatchSize))
+	}
+	if b := r.Burst; b != nil {
+		if limit > 0 {
+			want := 1.25 * float64(n) / limit
+			add(fmt.Sprintf("burst: %s texts due at once, drain", count(n)), b.Seconds, "s",
+				fmt.Sprintf("≤ 1.25 × N/limit = %.2f", want), check(b.Seconds <= want))
+		} else {
+			add(fmt.Sprintf("burst: %s texts due at once, drain", count(n)), b.Seconds, "s", "", nil)
+		}
+		add("burst: first text out after due", b.StartLatency, "s", "", nil)
+		add("burst: order (max displacement)", float64(b.MaxDisplacement), "msgs",
+			fmt.Sprintf("≤ %d (one batch)", r.Config.BatchSize), check(b.MaxDisplacement <= r.Config.BatchSize))
+		add("burst: lost + doubled", float64(b.Lost+b.Doubled), "msgs", "0", check(b.Lost+b.Doubled == 0))
+	}
+	if e := r.Enroll; e != nil {
+		add(fmt.Sprintf("enroll: %d clients, HTTP API", e.Clients), e.PerSec, "enrollments/s", "≥ 1000", check(e.PerSec >= 1000))
+		add("enroll: CPU per enrollment (server + clients)", e.CPUMicros, "µs", "", nil)
+		add("enroll: p50 latency", e.P50MS, "ms", "", nil)
+		add("enroll: p99 latency", e.P99MS, "ms", "≤ 100", check(e.P99MS <= 100))
+	}
+	if l := r.Lateness; l != nil {
+		add(fmt.Sprintf("lateness at %.0f due msg/s: p50", l.Rate), l.P50MS, "ms", "", nil)
+		add("lateness: p99", l.P99MS, "ms", "≤ 1000", check(l.P99MS <= 1000))
+		add("lateness: max", l.MaxMS, "ms", "≤ 2000", check(l.MaxMS <= 2000))
+	}
+	if len(r.Memory) == 2 {
+		s, b := r.Memory[0], r.Memory[1]
+		add(fmt.Sprintf("peak RSS, %s pending", count(s.Pending)), mb(s.PeakRSS), "MB", "", nil)
+		add(fmt.Sprintf("peak RSS, %s pending", count(b.Pending)), mb(b.PeakRSS), "MB",
+			fmt.Sprintf("≤ 1.2 × %.1f and < 100", mb(s.PeakRSS)),
+			check(float64(b.PeakRSS) <= 1.2*float64(s.PeakRSS) && b.PeakRSS < 100<<20))
+		add(fmt.Sprintf("peak Go heap, %s pending", count(s.Pending)), mb(s.PeakHeap), "MB", "", nil)
+		add(fmt.Sprintf("peak Go heap, %s pending", count(b.Pending)), mb(b.PeakHeap), "MB", "", nil)
+		add(fmt.Sprintf("ready, %s pending", count(s.Pending)), s.ReadySeconds, "s", "", nil)
+		add(fmt.Sprintf("ready, %s pending", count(b.Pending)), b.ReadySeconds, "s", "≤ 1", check(b.ReadySeconds <= 1))
+		add("database bytes per scheduled message", r.BytesPerMessage, "B", "", nil)
+	}
+	return fs
+}
+
+// Passed reports whether every figure with a target met it.
+func (r *Report) Passed() bool {
+	for _, f := range r.Figures {
+		if f.Pass != nil && !*f.Pass {
+			return false
+		}
+	}
+	return true
+}
+
+// Print writes the report as a table.
+func (r *Report) Print(w io.Writer) {
+	m := r.Machine
+	fmt.Fprintf(w, "aftercare-bench: %d cores (GOMAXPROCS %d), %s, %s %s/%s, load average %.2f at start, %.2f at end\n",
+		m.Cores, m.GOMAXPROCS, m.CPU, m.GoVersion, m.OS, m.Arch, m.LoadAvg[0], m.LoadAvg[1])
+	c := r.Config
+	fmt.Fprintf(w, "N=%d batch=%d concurrency=%d enroll=%d×%d clients lateness=%.0f/s×%.0fs memory=%d/%d pending; %.0fs in all\n\n",
+		c.N, c.BatchSize, c.Concurrency, c.Enrollments, c.EnrollClients, c.Rate, c.DurationSec, c.MemSmall, c.MemLarge, r.Seconds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "figure\tvalue\ttarget\t")
+	for _, f := range r.Figures {
+		res := ""
+		if f.Pass != nil {
+			res = "pass"
+			if !*f.Pass {
+				res = "MISS"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\n", f.Name, num(f.Value), f.Unit, f.Target, res)
+	}
+	tw.Flush()
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "ERROR %s\n", e)
+	}
+}
+
+func num(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.3g", v)
+	}
+}
+
+func count(n int) string {
+	switch {
+	case n >= 1_000_000 && n%1_000_000 < 50_000:
+		return fmt.Sprintf("%dM", n/1_000_000)
+	case n >= 1_000 && n%1_000 < 50:
+		return fmt.Sprintf("%dk", n/1_000)
+	}
+	return fmt.Sprint(n)
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+func machine() Machine {
+	m := Machine{Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
+		LoadAvg: [2]float64{loadAvg(), 0}}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+// loadAvg is the 1-minute load average (0 if unknown).
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var v float64
+	fmt.Sscan(string(b), &v)
+	return v
+}
+
+// cpuTime is the CPU time this process has used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+type quants struct{ p50, p99, max time.Duration }
+
+func quantiles(ds []time.Duration) quants {
+	if len(ds) == 0 {
+		return quants{}
+	}
+	s := slices.Clone(ds)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	at := func(q float64) time.Duration {
+		i := int(q*float64(len(s))+0.999999) - 1
+		return s[min(max(i, 0), len(s)-1)]
+	}
+	return quants{p50: at(0.50), p99: at(0.99), max: s[len(s)-1]}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// profiler writes a CPU profile of a phase and the allocations it made.
+type profiler struct{ dir string }
+
+// start begins profiling phase name; the returned func ends it.
+func (p *profiler) start(name string) func() {
+	if p == nil || p.dir == "" {
+		return func() {}
+	}
+	path := func(suffix string) string { return p.dir + "/" + name + suffix }
+	writeAllocs := func(file string) {
+		runtime.GC() // the allocs profile is as of the last GC
+		if f, err := os.Create(path(file)); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
+	writeAllocs(".allocs-base.pprof")
+	f, err := os.Create(path(".cpu.pprof"))
+	if err != nil {
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		writeAllocs(".allocs.pprof")
+	}
+}

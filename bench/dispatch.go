@@ -1,0 +1,290 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/aftercare/aftercare/notify/twiliotest"
+)
+
+// DrainResult is one drain of N due texts by the real dispatcher.
+type DrainResult struct {
+	Messages int     `json:"messages"`
+	Seconds  float64 `json:"seconds"`
+	PerSec   float64 `json:"per_sec"`
+	// CPUMicros is the process's CPU time per message: dispatcher,
+	// database, Twilio client and loopback server together.
+	CPUMicros float64 `json:"cpu_us_per_msg"`
+	// Order: the farthest any message was sent from its place in due-time
+	// order (ties by id), in messages; at most one claim batch is allowed.
+	MaxDisplacement int `json:"max_displacement"`
+	Lost            int `json:"lost"`
+	Doubled         int `json:"doubled"`
+	// StartLatency (burst only) is how long after the instant everything
+	// fell due the first text reached the provider.
+	StartLatency float64 `json:"start_latency_seconds,omitempty"`
+}
+
+// runDispatch drains n texts that are already due (their due times spread
+// over the last ten minutes) by calling the daemon's dispatcher, as the
+// cron tick does, until nothing is due.
+func runDispatch(ctx context.Context, dir string, n int, o daemonOptions, prof *profiler) (DrainResult, error) {
+	now := time.Now()
+	b, err := newBase(ctx, filepath.Join(dir, "dispatch.db"), now, now.Add(20*time.Hour))
+	if err != nil {
+		return DrainResult{}, err
+	}
+	sd, err := openSeeder(b, now)
+	if err != nil {
+		return DrainResult{}, err
+	}
+	start := now.Add(-10 * time.Minute)
+	if err := sd.due(ctx, n, "sms", start, 10*time.Minute/time.Duration(n)); err != nil {
+		sd.Close()
+		return DrainResult{}, err
+	}
+	if err := sd.Close(); err != nil {
+		return DrainResult{}, err
+	}
+	p, err := newProviders()
+	if err != nil {
+		return DrainResult{}, err
+	}
+	defer p.Close()
+	o.Cron = false
+	d, err := startDaemon(ctx, b.path, p, o)
+	if err != nil {
+		return DrainResult{}, err
+	}
+	defer d.Close()
+	total := n
+
+	stop := prof.start("dispatch")
+	c0 := cpuTime()
+	t0 := time.Now()
+	st, err := d.app.Dispatcher.RunOnce(ctx)
+	el := time.Since(t0)
+	cpu := cpuTime() - c0
+	stop()
+	if err != nil {
+		return DrainResult{}, fmt.Errorf("dispatch: %w", err)
+	}
+	if st.Sent != total {
+		return DrainResult{}, fmt.Errorf("dispatch: sent %d of %d due texts (stats %+v)", st.Sent, total, st)
+	}
+	r, err := verify(ctx, d, p.tw, total)
+	if err != nil {
+		return r, err
+	}
+	r.Seconds, r.PerSec = el.Seconds(), float64(total)/el.Seconds()
+	r.CPUMicros = float64(cpu.Microseconds()) / float64(total)
+	return r, nil
+}
+
+// runBurst makes n texts fall due at the same instant a few seconds after
+// the daemon (with its real cron scheduler) has started, and measures from
+// that instant until the last outcome is committed.
+func runBurst(ctx context.Context, dir string, n int, o daemonOptions, prof *profiler) (DrainResult, error) {
+	now := time.Now()
+	b, err := newBase(ctx, filepath.Join(dir, "burst.db"), now, now.Add(20*time.Hour))
+	if err != nil {
+		return DrainResult{}, err
+	}
+	sd, err := openSeeder(b, now)
+	if err != nil {
+		return DrainResult{}, err
+	}
+	// Seeding and starting take about a second per 100,000 texts.
+	lead := 3*time.Second + time.Duration(n)*20*time.Microsecond
+	at := time.Now().Add(lead).Truncate(time.Millisecond)
+	if err := sd.due(ctx, n, "sms", at, 0); err != nil {
+		sd.Close()
+		return DrainResult{}, err
+	}
+	if err := sd.Close(); err != nil {
+		return DrainResult{}, err
+	}
+	p, err := newProviders()
+	if err != nil {
+		return DrainResult{}, err
+	}
+	defer p.Close()
+	o.Cron = true
+	d, err := startDaemon(ctx, b.path, p, o)
+	if err != nil {
+		return DrainResult{}, err
+	}
+	defer d.Close()
+	if wait := time.Until(at); wait < 100*time.Millisecond {
+		return DrainResult{}, fmt.Errorf("burst: setup took too long (%s left before the burst)", wait)
+	}
+	pc, err := openCounter(b.path)
+	if err != nil {
+		return DrainResult{}, err
+	}
+	defer pc.Close()
+	stop := prof.start("burst")
+	c0 := cpuTime()
+	var done time.Time
+	for {
+		left, err := pc.unfinished(ctx)
+		if err != nil {
+			stop()
+			return DrainResult{}, err
+		}
+		if left == 0 && time.Now().After(at) {
+			done = time.Now()
+			break
+		}
+		if time.Since(at) > 10*time.Minute {
+			stop()
+			return DrainResult{}, fmt.Errorf("burst: %d messages still pending after 10 minutes", left)
+		}
+		select {
+		case <-ctx.Done():
+			stop()
+			return DrainResult{}, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	cpu := cpuTime() - c0
+	stop()
+	r, err := verify(ctx, d, p.tw, n)
+	if err != nil {
+		return r, err
+	}
+	r.CPUMicros = float64(cpu.Microseconds()) / float64(n)
+	el := done.Sub(at)
+	r.Seconds, r.PerSec = el.Seconds(), float64(n)/el.Seconds()
+	if att := p.tw.Attempts(); len(att) > 0 {
+		r.StartLatency = att[0].At.Sub(at).Seconds()
+	}
+	return r, nil
+}
+
+// counter reads the outbox on its own read-only connection.
+type counter struct{ db *sql.DB }
+
+func openCounter(path string) (*counter, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	return &counter{db: db}, nil
+}
+
+func (c *counter) Close() error { return c.db.Close() }
+
+// unfinished counts messages due by now that are still scheduled or
+// sending (each count reads one small partial index).
+func (c *counter) unfinished(ctx context.Context) (int, error) {
+	var n int
+	err := c.db.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM messages WHERE status = 'scheduled' AND next_attempt_at <= ?) +
+		(SELECT count(*) FROM messages WHERE status = 'sending')`, time.Now().UnixMilli()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count unfinished messages: %w", err)
+	}
+	return n, nil
+}
+
+// verify checks that every text due by now was sent exactly once and in
+// due-time order (within one claim batch).
+func verify(ctx context.Context, d *daemon, tw *twiliotest.Server, want int) (DrainResult, error) {
+	r := DrainResult{Messages: want}
+	c, err := openCounter(d.app.Store.Path())
+	if err != nil {
+		return r, err
+	}
+	defer c.Close()
+	// Due-time order as the claim defines it (sending leaves
+	// next_attempt_at alone).
+	rows, err := c.db.QueryContext(ctx, `SELECT provider_id, status FROM messages
+		WHERE channel = 'sms' AND next_attempt_at <= ? ORDER BY next_attempt_at, id`, time.Now().UnixMilli())
+	if err != nil {
+		return r, fmt.Errorf("verify: %w", err)
+	}
+	var due []string // provider ids in due order; "" for a text not sent
+	for rows.Next() {
+		var sid, status string
+		if err := rows.Scan(&sid, &status); err != nil {
+			rows.Close()
+			return r, fmt.Errorf("verify: %w", err)
+		}
+		if status != "sent" {
+			sid = ""
+		}
+		due = append(due, sid)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return r, fmt.Errorf("verify: %w", err)
+	}
+	var arrived []string
+	for _, m := range tw.Sent() {
+		arrived = append(arrived, m.SID)
+	}
+	r.Lost, r.Doubled, r.MaxDisplacement = order(due, arrived)
+	if len(due) != want {
+		return r, fmt.Errorf("verify: %d texts due, want %d", len(due), want)
+	}
+	if r.Lost > 0 || r.Doubled > 0 {
+		return r, fmt.Errorf("verify: %d texts lost, %d sent twice", r.Lost, r.Doubled)
+	}
+	return r, nil
+}
+
+// order compares the provider ids of messages in due-time order ("" for a
+// message with no provider id) with the ids in the order the provider
+// received them. It returns how many messages the provider never got (or
+// whose outcome was never committed), how many it got more than once (or
+// that no message claims), and the largest distance between a message's
+// place in due order and its place in arrival order.
+func order(due, arrived []string) (lost, doubled, maxDisplacement int) {
+	at := make(map[string]int, len(arrived))
+	for i, sid := range arrived {
+		if _, dup := at[sid]; dup {
+			doubled++
+			continue
+		}
+		at[sid] = i
+	}
+	claimed := make(map[string]bool, len(due))
+	// Rank arrivals among the messages we know, so that a lost message
+	// does not shift everyone after it.
+	type pair struct{ dueIdx, arrIdx int }
+	var ps []pair
+	for i, sid := range due {
+		j, ok := at[sid]
+		if sid == "" || !ok {
+			lost++
+			continue
+		}
+		claimed[sid] = true
+		ps = append(ps, pair{i, j})
+	}
+	for sid := range at {
+		if !claimed[sid] {
+			doubled++ // the provider has a text no committed outcome accounts for
+		}
+	}
+	sort.Slice(ps, func(a, b int) bool { return ps[a].arrIdx < ps[b].arrIdx })
+	for rank, p := range ps {
+		if d := abs(rank - p.dueIdx); d > maxDisplacement {
+			maxDisplacement = d
+		}
+	}
+	return lost, doubled, maxDisplacement
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

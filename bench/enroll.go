@@ -1,0 +1,147 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// EnrollResult is enrollments through the HTTP API.
+type EnrollResult struct {
+	Enrollments int     `json:"enrollments"`
+	Clients     int     `json:"clients"`
+	Seconds     float64 `json:"seconds"`
+	PerSec      float64 `json:"per_sec"`
+	// Messages is how many messages the enrollments planned in all.
+	Messages int `json:"messages"`
+	// CPUMicros is the process's CPU time per enrollment (clients included).
+	CPUMicros float64 `json:"cpu_us_per_enrollment"`
+	P50MS     float64 `json:"p50_ms"`
+	P99MS     float64 `json:"p99_ms"`
+	MaxMS     float64 `json:"max_ms"`
+}
+
+// runEnroll posts n enrollments of distinct patients to POST
+// /v1/enrollments from clients concurrent clients, each request
+// validated, planned (about 25 messages) and stored by the daemon, and
+// answered with the stored enrollment.
+func runEnroll(ctx context.Context, dir string, n, clients int, o daemonOptions, prof *profiler) (EnrollResult, error) {
+	now := time.Now()
+	b, err := newBase(ctx, filepath.Join(dir, "enroll.db"), now, now.Add(20*time.Hour))
+	if err != nil {
+		return EnrollResult{}, err
+	}
+	p, err := newProviders()
+	if err != nil {
+		return EnrollResult{}, err
+	}
+	defer p.Close()
+	o.Cron = false // the API alone: the welcome messages stay due
+	d, err := startDaemon(ctx, b.path, p, o)
+	if err != nil {
+		return EnrollResult{}, err
+	}
+	defer d.Close()
+
+	bodies := make([][]byte, n)
+	for i := range bodies {
+		// Treated an hour ago: the plan has due and future messages.
+		bodies[i], _ = json.Marshal(enrollRequest(i+1, b.zone, now.Add(-time.Hour)))
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = clients
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+
+	lat := make([]time.Duration, n)
+	planned := make([]int, n)
+	var next atomic.Int64
+	var mu sync.Mutex
+	var firstErr error
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	var wg sync.WaitGroup
+	stop := prof.start("enroll")
+	c0 := cpuTime()
+	start := time.Now()
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf bytes.Buffer
+			for ctx.Err() == nil {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.base+"/v1/enrollments", bytes.NewReader(bodies[i]))
+				if err != nil {
+					fail(err)
+					return
+				}
+				req.Header.Set("Authorization", "Bearer "+b.key)
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-%d", i))
+				t0 := time.Now()
+				resp, err := hc.Do(req)
+				if err != nil {
+					fail(fmt.Errorf("enroll %d: %w", i, err))
+					return
+				}
+				buf.Reset()
+				_, err = io.Copy(&buf, resp.Body)
+				resp.Body.Close()
+				lat[i] = time.Since(t0)
+				if err != nil {
+					fail(fmt.Errorf("enroll %d: read answer: %w", i, err))
+					return
+				}
+				if resp.StatusCode != http.StatusCreated {
+					fail(fmt.Errorf("enroll %d: %s: %.300s", i, resp.Status, buf.Bytes()))
+					return
+				}
+				var v struct {
+					Messages []json.RawMessage `json:"messages"`
+				}
+				if err := json.Unmarshal(buf.Bytes(), &v); err != nil {
+					fail(fmt.Errorf("enroll %d: decode answer: %w", i, err))
+					return
+				}
+				planned[i] = len(v.Messages)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	cpu := cpuTime() - c0
+	stop()
+	if firstErr != nil {
+		return EnrollResult{}, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return EnrollResult{}, err
+	}
+	r := EnrollResult{Enrollments: n, Clients: clients, Seconds: el.Seconds(), PerSec: float64(n) / el.Seconds(),
+		CPUMicros: float64(cpu.Microseconds()) / float64(n)}
+	for i, m := range planned {
+		if m < 10 {
+			return r, fmt.Errorf("enroll %d planned only %d messages", i, m)
+		}
+		r.Messages += m
+	}
+	q := quantiles(lat)
+	r.P50MS, r.P99MS, r.MaxMS = ms(q.p50), ms(q.p99), ms(q.max)
+	return r, nil
+}
