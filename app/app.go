@@ -342,8 +342,9 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.sched = sched
 	// A message still in sending belongs to a previous run that died (one
-	// daemon per database): recover it now rather than after its lease.
-	if n, err := a.Store.RecoverLeases(ctx, a.clock.Now().Add(a.Config.Dispatch.Lease)); err != nil {
+	// daemon per database): recover it now, due at once, rather than after
+	// its lease.
+	if n, err := a.Store.RecoverAbandoned(ctx, a.clock.Now()); err != nil {
 		a.log.Error("recover leases at start", "err", err)
 	} else if n > 0 {
 		a.log.Warn("recovered messages left mid-send by the previous run", "count", n)

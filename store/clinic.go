@@ -105,7 +105,7 @@ func (s *Store) Clinics(ctx context.Context) ([]aftercare.Clinic, error) {
 // ClinicByAPIKey authenticates an API key. An unknown or revoked key is an
 // EUNAUTHORIZED error.
 func (s *Store) ClinicByAPIKey(ctx context.Context, key string) (aftercare.Clinic, error) {
-	c, err := scanClinic(s.read.QueryRowContext(ctx, qClinicByKey, HashAPIKey(key)))
+	c, err := scanClinic(s.readRow(ctx, qClinicByKey, HashAPIKey(key)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, aftercare.Errorf(aftercare.EUNAUTHORIZED, "invalid or revoked API key")
 	}

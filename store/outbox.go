@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -252,7 +253,7 @@ func sentDetail(o Outcome) string {
 // returns the ids it changed.
 func (s *Store) markSent(ctx context.Context, tx *sql.Tx, sent []Outcome) (map[int64]bool, error) {
 	applied := make(map[int64]bool, len(sent))
-	args := make([]any, 0, 3*rowSizes[0])
+	args := make([]any, 0, 3*min(len(sent), rowSizes[0]))
 	for _, n := range chunks(len(sent)) {
 		if n == 1 {
 			o := sent[0]
@@ -293,7 +294,7 @@ func (s *Store) markSent(ctx context.Context, tx *sql.Tx, sent []Outcome) (map[i
 
 // insertEvents writes events a group of rows per statement, in order.
 func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, evs []eventRow) error {
-	args := make([]any, 0, 5*rowSizes[0])
+	args := make([]any, 0, 5*min(len(evs), rowSizes[0]))
 	for _, n := range chunks(len(evs)) {
 		args = args[:0]
 		for _, e := range evs[:n] {
@@ -376,6 +377,17 @@ func (s *Store) RecoverLeases(ctx context.Context, now time.Time) (int, error) {
 	return s.bulk(ctx, "recover expired leases",
 		stmt{qExpiredLeaseEvents, []any{ms(now), ms(now)}},
 		stmt{qRecoverLeases, []any{ms(now), ms(now), ms(now)}})
+}
+
+// RecoverAbandoned returns every message in sending to scheduled, due now
+// and flagged ambiguous, whatever its lease: at start (one daemon per
+// database) they were all claimed by a run that died. It returns how many
+// it recovered.
+func (s *Store) RecoverAbandoned(ctx context.Context, now time.Time) (int, error) {
+	const anyLease = math.MaxInt64
+	return s.bulk(ctx, "recover messages left mid-send",
+		stmt{qExpiredLeaseEvents, []any{ms(now), anyLease}},
+		stmt{qRecoverLeases, []any{ms(now), ms(now), anyLease}})
 }
 
 // SkipStale ends scheduled messages whose stale time has passed: skipped if

@@ -13,7 +13,7 @@ import (
 
 // Patient returns one patient of a clinic.
 func (s *Store) Patient(ctx context.Context, clinicID, id int64) (aftercare.Patient, error) {
-	p, err := scanPatient(s.read.QueryRowContext(ctx, qSelectPatient, id, clinicID))
+	p, err := scanPatient(s.readRow(ctx, qSelectPatient, id, clinicID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return p, notFound("patient", id)
 	}
@@ -67,7 +67,7 @@ func (s *Store) SearchPatients(ctx context.Context, clinicID int64, q string, li
 
 // Consents returns a patient's consent evidence in time order.
 func (s *Store) Consents(ctx context.Context, patientID int64) ([]aftercare.Consent, error) {
-	rows, err := s.read.QueryContext(ctx, qSelectConsents, patientID)
+	rows, err := s.readRows(ctx, qSelectConsents, patientID)
 	if err != nil {
 		return nil, fmt.Errorf("list consents of patient %d: %w", patientID, err)
 	}
@@ -89,7 +89,7 @@ func (s *Store) Consents(ctx context.Context, patientID int64) ([]aftercare.Cons
 
 // Replies returns a patient's inbound messages in time order.
 func (s *Store) Replies(ctx context.Context, patientID int64) ([]aftercare.Reply, error) {
-	rows, err := s.read.QueryContext(ctx, qRepliesByPatient, patientID)
+	rows, err := s.readRows(ctx, qRepliesByPatient, patientID)
 	if err != nil {
 		return nil, fmt.Errorf("list replies of patient %d: %w", patientID, err)
 	}

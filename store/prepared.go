@@ -7,7 +7,7 @@ import (
 	"fmt"
 )
 
-// prepared holds the dispatcher's hot statements, prepared once on the
+// prepared holds the dispatcher's and the enrollments' hot statements, prepared once on the
 // writer connection when the store opens. Parsing a statement costs more
 // than running it (the profile of a drain showed a third of the outbox's
 // time in SQLite's parser), and the claim and the outcomes run for every
@@ -18,7 +18,9 @@ type prepared struct {
 	// rowSizes.
 	markSent, events map[int]*sql.Stmt
 	// One row each.
-	sent, event, failed, retry, skipped, released *sql.Stmt
+	message, sent, failed, retry, skipped, released *sql.Stmt
+	// The savepoint each enrollment of a group is written under.
+	savepoint, release, rollbackTo *sql.Stmt
 }
 
 // rowSizes are the multi-row statement sizes, largest first: a group of
@@ -46,8 +48,9 @@ func prepare(ctx context.Context, db *sql.DB) (_ *prepared, err error) {
 		q   string
 	}{
 		{&p.claim, qClaim}, {&p.claimDetails, qClaimedDetails}, {&p.claimEvents, qClaimEvents},
-		{&p.sent, qMarkSent}, {&p.event, qInsertEvent}, {&p.failed, qMarkFailedFromSending}, {&p.retry, qMarkRetry},
+		{&p.message, qInsertMessage}, {&p.sent, qMarkSent}, {&p.failed, qMarkFailedFromSending}, {&p.retry, qMarkRetry},
 		{&p.skipped, qMarkSkippedFromSending}, {&p.released, qMarkReleased},
+		{&p.savepoint, qSavepoint}, {&p.release, qRelease}, {&p.rollbackTo, qRollbackTo},
 	} {
 		if *s.dst, err = one(s.q); err != nil {
 			return nil, err
@@ -71,7 +74,8 @@ func (p *prepared) close() error {
 		return nil
 	}
 	var errs []error
-	for _, st := range []*sql.Stmt{p.claim, p.claimDetails, p.claimEvents, p.sent, p.event, p.failed, p.retry, p.skipped, p.released} {
+	for _, st := range []*sql.Stmt{p.claim, p.claimDetails, p.claimEvents, p.message, p.sent, p.failed, p.retry, p.skipped, p.released,
+		p.savepoint, p.release, p.rollbackTo} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -94,4 +98,49 @@ func chunks(n int) []int {
 		}
 	}
 	return out
+}
+
+// readQueries are the reads behind every API request (the clinic of an
+// API key) and behind the enrollment view each enrollment answers with.
+// They are prepared on the read pool when the store opens (database/sql
+// then prepares each on every reader connection the first time it runs
+// there); other reads are parsed per call.
+var readQueries = []string{qClinicByKey, qSelectEnrollment, qSelectPatient, qSelectConsents,
+	qMessagesByEnrollment, qEventsByEnrollment, qRepliesByPatient}
+
+func prepareReads(ctx context.Context, db *sql.DB) (map[string]*sql.Stmt, error) {
+	m := make(map[string]*sql.Stmt, len(readQueries))
+	for _, q := range readQueries {
+		st, err := db.PrepareContext(ctx, q)
+		if err != nil {
+			closeAll(m)
+			return nil, fmt.Errorf("prepare read statements: %w", err)
+		}
+		m[q] = st
+	}
+	return m, nil
+}
+
+func closeAll(m map[string]*sql.Stmt) error {
+	var errs []error
+	for _, st := range m {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// readRows runs a read query, prepared if it is one of readQueries.
+func (s *Store) readRows(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := s.reads[q]; st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.read.QueryContext(ctx, q, args...)
+}
+
+// readRow runs a one-row read query, prepared if it is one of readQueries.
+func (s *Store) readRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := s.reads[q]; st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.read.QueryRowContext(ctx, q, args...)
 }

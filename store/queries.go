@@ -48,14 +48,23 @@ const (
 	// Enrollments.
 	enrollmentCols = `id, clinic_id, patient_id, treatment, treated_at, session_number, series_length, external_ref,
 		cancelled_at, created_at`
-	qSelectEnrollment     = `SELECT ` + enrollmentCols + ` FROM enrollments WHERE id = ? AND clinic_id = ?`
-	qEnrollmentByIdem     = `SELECT id, request_hash FROM enrollments WHERE clinic_id = ? AND idempotency_key = ?`
-	qEnrollmentByRef      = `SELECT id, request_hash FROM enrollments WHERE clinic_id = ? AND external_ref = ?`
+	qSelectEnrollment = `SELECT ` + enrollmentCols + ` FROM enrollments WHERE id = ? AND clinic_id = ?`
+	// The "<> ''" terms let SQLite use the partial unique indexes (it cannot
+	// tell that a bound parameter is not empty); without them each lookup
+	// scanned every enrollment.
+	qEnrollmentByIdem = `SELECT id, request_hash FROM enrollments
+		WHERE clinic_id = ? AND idempotency_key = ? AND idempotency_key <> ''`
+	qEnrollmentByRef = `SELECT id, request_hash FROM enrollments
+		WHERE clinic_id = ? AND external_ref = ? AND external_ref <> ''`
 	qEnrollmentsByPatient = `SELECT ` + enrollmentCols + ` FROM enrollments WHERE patient_id = ? AND clinic_id = ? ORDER BY treated_at DESC, id DESC`
 	qLatestEnrollment     = `SELECT id FROM enrollments WHERE patient_id = ? ORDER BY treated_at DESC, id DESC LIMIT 1`
 	qInsertEnrollment     = `INSERT INTO enrollments(clinic_id, patient_id, treatment, treated_at, session_number, series_length,
 		external_ref, idempotency_key, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qCancelEnrollment = `UPDATE enrollments SET cancelled_at = ? WHERE id = ? AND clinic_id = ? AND cancelled_at IS NULL`
+	// Each enrollment of a group commit is written under this savepoint.
+	qSavepoint  = `SAVEPOINT enrollment`
+	qRelease    = `RELEASE enrollment`
+	qRollbackTo = `ROLLBACK TO enrollment`
 	// Earlier, still-active sessions of the same patient (superseded by a new one).
 	qEarlierEnrollments = `SELECT id FROM enrollments
 		WHERE patient_id = ? AND id <> ? AND session_number < ? AND cancelled_at IS NULL`
@@ -69,8 +78,11 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qMessagesByEnrollment = `SELECT ` + messageCols + ` FROM messages WHERE enrollment_id = ? ORDER BY send_at, id`
 	qSelectMessage        = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
-	qMessageByProvider    = `SELECT ` + messageCols + ` FROM messages WHERE provider_id = ?`
-	qEventsByEnrollment   = `SELECT e.id, e.message_id, e.at, e.from_status, e.to_status, e.detail
+	// "provider_id <> ''" lets SQLite use the partial index messages_provider
+	// (without it every receipt scanned the whole outbox), and an empty id
+	// matches nothing.
+	qMessageByProvider  = `SELECT ` + messageCols + ` FROM messages WHERE provider_id = ? AND provider_id <> ''`
+	qEventsByEnrollment = `SELECT e.id, e.message_id, e.at, e.from_status, e.to_status, e.detail
 		FROM events e JOIN messages m ON m.id = e.message_id WHERE m.enrollment_id = ? ORDER BY e.id`
 	qEventsByMessage = `SELECT id, message_id, at, from_status, to_status, detail FROM events WHERE message_id = ? ORDER BY id`
 

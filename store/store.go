@@ -32,8 +32,12 @@ type Store struct {
 	write *sql.DB
 	read  *sql.DB
 	clock aftercare.Clock
-	// stmts are the outbox's hot statements, prepared once on the writer.
+	// stmts are the outbox's hot statements, prepared once on the writer;
+	// reads are the hot reads, prepared on the read pool.
 	stmts *prepared
+	reads map[string]*sql.Stmt
+	// enrolls groups concurrent enrollments into shared transactions.
+	enrolls enrollQueue
 }
 
 // Options tune Open.
@@ -114,12 +118,16 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	if s.reads, err = prepareReads(ctx, s.read); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.stmts.close(), s.read.Close(), s.write.Close())
+	return errors.Join(s.stmts.close(), closeAll(s.reads), s.read.Close(), s.write.Close())
 }
 
 // Path returns the database file path.

@@ -35,11 +35,23 @@ const (
 // csrfField is the hidden form field carrying the CSRF token.
 const csrfField = "csrf_token"
 
-// dummyHash is a bcrypt hash (DefaultCost) of a random password nobody
-// knows: a sign-in with an unknown email is checked against it, so it takes
-// as long as one with a known email and the response time does not tell
-// which addresses have accounts.
-const dummyHash = "$2a$10$UnmfvDZ9TmFlvUEionFGoubCBNLvJJanvRioepHYy5FToiJCHWtyK"
+// dummyHash returns a bcrypt hash, at the console's cost, of a random
+// password nobody knows: a sign-in with an unknown email is checked against
+// it, so it takes as long as one with a known email and the response time
+// does not tell which addresses have accounts. It is made once, at the
+// first unknown email.
+func (c *Console) dummyHash() []byte {
+	c.dummyOnce.Do(func() {
+		pw, err := randomToken()
+		if err == nil {
+			c.dummy, err = bcrypt.GenerateFromPassword([]byte(pw[:40]), c.cost)
+		}
+		if err != nil {
+			c.log.Error("make the unknown-user password hash", "err", err)
+		}
+	})
+	return c.dummy
+}
 
 // HashPassword checks a new staff password (10 to 72 bytes) and returns its
 // bcrypt hash.
@@ -214,7 +226,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, err)
 		return
 	}
-	matched := checkPassword(users, password)
+	matched := c.checkPassword(users, password)
 	if len(matched) == 0 {
 		c.log.InfoContext(r.Context(), "console sign-in refused")
 		v.Error = "That email and password do not match an account."
@@ -254,9 +266,9 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 
 // checkPassword returns the users whose hash matches password. An empty
 // list is checked against dummyHash so it costs the same.
-func checkPassword(users []store.User, password string) []store.User {
+func (c *Console) checkPassword(users []store.User, password string) []store.User {
 	if len(users) == 0 {
-		_ = bcrypt.CompareHashAndPassword([]byte(dummyHash), []byte(password))
+		_ = bcrypt.CompareHashAndPassword(c.dummyHash(), []byte(password))
 		return nil
 	}
 	var out []store.User
@@ -315,8 +327,6 @@ func safeNext(next string) string {
 	}
 	return next
 }
-
-func urlQueryEscape(s string) string { return url.QueryEscape(s) }
 
 // clientIP is the address the request came from (behind a reverse proxy,
 // the proxy's; the limit is per IP and email, so one user's typos do not

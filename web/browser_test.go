@@ -30,20 +30,21 @@ import (
 // there, for the README:
 //
 //	AFTERCARE_SCREENSHOTS=docs/screenshots go test ./web -run TestConsoleInBrowser
+//
+// AFTERCARE_CHROMIUM names another Chromium binary.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
+	candidates := []string{"chromium", "chromium-browser", "/usr/bin/chromium"}
 	if p := os.Getenv("AFTERCARE_CHROMIUM"); p != "" {
-		return p
+		candidates = []string{p}
 	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
+	for _, name := range candidates {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
 	}
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	t.Fatal("Chromium not found (no chromium on PATH, no /usr/bin/chromium): run .ci/deps to install Debian's chromium; the web console's browser tests need it")
+	t.Fatalf("Chromium not found (looked for %s): run .ci/deps to install Debian's chromium; "+
+		"the web console's browser tests need it and do not skip", strings.Join(candidates, ", "))
 	return ""
 }
 

@@ -118,7 +118,7 @@ func newWorld(t *testing.T, o options) *world {
 		steps = append(steps, web.Step{Key: st.Key, Title: st.Title})
 	}
 	c, err := web.New(web.Options{Store: s, Enroller: w.enroll, Clock: clock, Log: log, Steps: steps,
-		SecureCookies: o.secure, LoginBurst: o.burst})
+		SecureCookies: o.secure, LoginBurst: o.burst, BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}

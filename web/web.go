@@ -19,9 +19,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/time/rate"
 
 	"github.com/aftercare/aftercare"
@@ -89,6 +92,10 @@ type Options struct {
 	// Defaults: 5, then one a minute.
 	LoginEvery time.Duration
 	LoginBurst int
+	// BcryptCost is the cost of the password check made for an unknown
+	// email, which should match the cost of the stored hashes
+	// (HashPassword uses bcrypt.DefaultCost, the default). Tests lower both.
+	BcryptCost int
 }
 
 // Console serves the web console.
@@ -104,6 +111,10 @@ type Console struct {
 	limiter  *limiter
 	pages    map[string]*template.Template
 	static   http.Handler
+
+	cost      int
+	dummyOnce sync.Once
+	dummy     []byte
 }
 
 // New builds the console and parses its templates.
@@ -126,9 +137,12 @@ func New(o Options) (*Console, error) {
 	if o.LoginBurst <= 0 {
 		o.LoginBurst = 5
 	}
+	if o.BcryptCost < bcrypt.MinCost || o.BcryptCost > bcrypt.MaxCost {
+		o.BcryptCost = bcrypt.DefaultCost
+	}
 	c := &Console{store: o.Store, enroller: o.Enroller, clock: o.Clock, log: o.Log, secure: o.SecureCookies,
 		steps: o.Steps, titles: make(map[string]string, len(o.Steps)), ttl: o.SessionTTL,
-		limiter: newLimiter(rate.Every(o.LoginEvery), o.LoginBurst, 10000)}
+		limiter: newLimiter(rate.Every(o.LoginEvery), o.LoginBurst, 10000), cost: o.BcryptCost}
 	for _, s := range o.Steps {
 		c.titles[s.Key] = s.Title
 	}
@@ -207,7 +221,7 @@ func (c *Console) get(h handler) http.HandlerFunc {
 		s, err := c.session(r)
 		if err != nil {
 			if aftercare.ErrorCode(err) == aftercare.EUNAUTHORIZED {
-				http.Redirect(w, r, "/console/login?next="+urlQueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+				http.Redirect(w, r, "/console/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 				return
 			}
 			c.fail(w, r, nil, err)

@@ -11,12 +11,14 @@
 package twiliotest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -354,8 +356,14 @@ func (s *Server) routes() http.Handler {
 			writeError(w, http.StatusUnauthorized, 20003, "Authenticate", 0)
 			return
 		}
-		if hang && !s.hang(r) {
-			return
+		if hang {
+			// net/http notices a client that gives up only once the
+			// request body has been read: read it before hanging.
+			body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if !s.hang(r) {
+				return
+			}
 		}
 		mux.ServeHTTP(w, r)
 	})
