@@ -76,14 +76,16 @@ type Deps struct {
 	// Ready are the readiness checks behind /readyz.
 	Ready []Check
 	// MaxConcurrentWrites bounds the requests writing to the store at
-	// once; the rest wait in arrival order. Default 4.
+	// once; the rest wait in arrival order. Default 64: more than the
+	// store's enrollment group commit takes at once, so a full group can
+	// form while the next one queues.
 	MaxConcurrentWrites int
 }
 
 // New builds the server with the JSON API and health routes.
 func New(d Deps) *Server {
 	if d.MaxConcurrentWrites <= 0 {
-		d.MaxConcurrentWrites = 4
+		d.MaxConcurrentWrites = 64
 	}
 	s := &Server{store: d.Store, enroller: d.Enroller, log: d.Log, checks: d.Ready, mux: http.NewServeMux(),
 		writes: make(chan struct{}, d.MaxConcurrentWrites)}
@@ -246,9 +248,9 @@ func decodeJSON(r *http.Request, v any) error {
 // freed connection to a random waiter: under a burst of 200 concurrent
 // enrollments a few requests waited ten times longer than the median. A
 // channel queues blocked senders first come, first served, so waiting here
-// keeps the order fair, and the few admitted at once keep the writer busy.
-// The turn must end before the response is written, so a client that reads
-// slowly never holds up the others.
+// keeps the order fair under any burst, and bounds the enrollments planned
+// and held in memory at once. The turn must end before the response is
+// written, so a client that reads slowly never holds up the others.
 func (s *Server) admit(ctx context.Context) (func(), error) {
 	select {
 	case s.writes <- struct{}{}:

@@ -29,6 +29,7 @@ type Outbox interface {
 	Record(ctx context.Context, outs []store.Outcome) (int, error)
 	RecoverLeases(ctx context.Context, now time.Time) (int, error)
 	SkipStale(ctx context.Context, now time.Time) (int, error)
+	NextDue(ctx context.Context) (time.Time, error)
 	SetOptOut(ctx context.Context, patientID int64, ch aftercare.Channel, optOut bool, method aftercare.ConsentMethod, detail string) (int, error)
 	MarkAddressBad(ctx context.Context, patientID int64, ch aftercare.Channel, reason string) ([]aftercare.Message, error)
 }
@@ -204,6 +205,43 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
+// minWait is the shortest pause of RunUntil between two passes: messages
+// falling due faster than that are claimed together.
+const minWait = 10 * time.Millisecond
+
+// RunUntil runs passes (see RunOnce) until the wall clock reaches until:
+// after each pass it sleeps until the next message falls due (at least
+// minWait), and returns once that would be after until, or when ctx is
+// cancelled.
+func (d *Dispatcher) RunUntil(ctx context.Context, until time.Time) (Stats, error) {
+	var st Stats
+	for {
+		s, err := d.RunOnce(ctx)
+		st.merge(s)
+		if err != nil || ctx.Err() != nil {
+			return st, err
+		}
+		next, err := d.outbox.NextDue(ctx)
+		if err != nil {
+			return st, fmt.Errorf("dispatch: %w", err)
+		}
+		if next.IsZero() {
+			return st, nil
+		}
+		wait := max(next.Sub(d.clock.Now()), minWait)
+		if !time.Now().Add(wait).Before(until) {
+			return st, nil
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return st, nil
+		case <-t.C:
+		}
+	}
+}
+
 type result struct {
 	out      store.Outcome
 	action   notify.Action
@@ -259,6 +297,11 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 		if ctx.Err() != nil {
 			<-sem
 			rec.submit(i, d.release(c, "dispatcher stopping"), nil)
+			continue
+		}
+		if rec.failed.Load() { // a commit failed while this one waited for a slot
+			<-sem
+			rec.submit(i, d.release(c, "not sent: recording outcomes failed"), nil)
 			continue
 		}
 		if d.clock.Now().After(sendBy) {

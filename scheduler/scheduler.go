@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -17,6 +18,9 @@ type Job struct {
 	Name string
 	Spec string // cron spec, e.g. "@every 1s"
 	Run  func(ctx context.Context) error
+	// AtStart also runs the job as soon as the scheduler starts, rather
+	// than only at its first tick (never alongside itself).
+	AtStart bool
 }
 
 // Scheduler runs the dispatcher and housekeeping jobs on cron triggers.
@@ -69,8 +73,24 @@ func New(log *slog.Logger, clock aftercare.Clock, jobs ...Job) (*Scheduler, erro
 			cancel()
 			return nil, fmt.Errorf("schedule job %s (%q): %w", j.Name, j.Spec, err)
 		}
+		if j.AtStart {
+			// The same wrapped job, so SkipIfStillRunning keeps the two
+			// entries from overlapping; cron tracks the run, so Stop waits
+			// for it.
+			s.cron.Schedule(&atStart{}, wrapped)
+		}
 	}
 	return s, nil
+}
+
+// atStart is a cron schedule that fires once, when the scheduler starts.
+type atStart struct{ fired atomic.Bool }
+
+func (a *atStart) Next(t time.Time) time.Time {
+	if a.fired.Swap(true) {
+		return time.Time{} // never again
+	}
+	return t
 }
 
 // Start starts the cron triggers.
@@ -137,13 +157,28 @@ func Housekeeping(o Outbox, clock aftercare.Clock, log *slog.Logger, spec string
 	}
 }
 
-// DispatchJob is the every-second dispatcher trigger.
+// tickMargin is how long before the next tick a dispatch pass stops
+// waiting for messages to fall due, so that the tick finds it finished
+// (SkipIfStillRunning would skip the tick otherwise).
+const tickMargin = 50 * time.Millisecond
+
+// DispatchJob is the dispatcher's trigger: it runs at start and on every
+// tick (default every second), and between ticks it does not sit idle
+// while messages fall due: each pass runs until shortly before the next
+// tick, sleeping until the next message is due (see RunUntil). A message
+// then goes out within tens of milliseconds of its time, not up to a
+// whole tick late.
 func DispatchJob(d *Dispatcher, spec string) Job {
 	if spec == "" {
 		spec = "@every 1s"
 	}
-	return Job{Name: "dispatch", Spec: spec, Run: func(ctx context.Context) error {
-		_, err := d.RunOnce(ctx)
+	sched, err := cron.ParseStandard(spec)
+	return Job{Name: "dispatch", Spec: spec, AtStart: true, Run: func(ctx context.Context) error {
+		if err != nil {
+			_, err := d.RunOnce(ctx) // New reports the bad spec
+			return err
+		}
+		_, err := d.RunUntil(ctx, sched.Next(time.Now()).Add(-tickMargin))
 		return err
 	}}
 }

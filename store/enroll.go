@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"time"
 
@@ -114,9 +113,6 @@ func (q *enrollQueue) run(s *Store, j *enrollJob) {
 	q.mu.Unlock()
 
 	s.writeEnrollGroup(group)
-	if os.Getenv("DEBUG_GROUPS") != "" {
-		fmt.Fprintln(os.Stderr, "group", len(group))
-	}
 
 	q.mu.Lock()
 	if len(q.pending) > 0 {
@@ -153,6 +149,22 @@ func (s *Store) writeEnrollGroup(group []*enrollJob) {
 		return
 	}
 	defer tx.Rollback()
+	if len(group) == 1 {
+		// Alone: the transaction is the savepoint (and a savepoint's
+		// journal of every page it touches is not free).
+		j := group[0]
+		if j.err = j.ctx.Err(); j.err != nil {
+			j.err = fmt.Errorf("enroll: %w", j.err)
+			return
+		}
+		if j.id, j.created, j.err = s.enrollTx(j.ctx, tx, j); j.err != nil {
+			return
+		}
+		if err := tx.Commit(); err != nil {
+			failAll(fmt.Errorf("enroll: commit: %w", err))
+		}
+		return
+	}
 	sp := func(st *sql.Stmt) error {
 		_, err := tx.StmtContext(ctx, st).ExecContext(ctx)
 		return err
@@ -327,8 +339,9 @@ func supersede(ctx context.Context, tx *sql.Tx, patientID int64, e aftercare.Enr
 }
 
 // insertMessages stores planned messages and their "planned" events, with
-// the store's prepared insert (one parse per process, not per enrollment)
-// and the events a group of rows per statement.
+// the store's prepared insert (parsed once per process, not once per
+// enrollment) and the events a group of rows per statement. (A multi-row
+// insert of the messages was no faster: it needs a statement journal.)
 func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, e aftercare.Enrollment, msgs []aftercare.Message, now time.Time) error {
 	stmt := tx.StmtContext(ctx, s.stmts.message)
 	evs := make([]eventRow, 0, len(msgs))

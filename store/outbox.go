@@ -25,8 +25,9 @@ type Claimed struct {
 // Claim moves up to limit due messages (next_attempt_at <= now, oldest
 // first) from scheduled to sending with a lease until now+lease, and records
 // the intent (attempt count and an event) before any provider is called.
-// The three statements (claim, details, events) are prepared once and
-// each runs once per batch, whatever its size.
+// Its statements are prepared once and each runs once per batch, whatever
+// its size: the claim returns the messages, and their patients, clinics
+// and enrollments are read once each.
 func (s *Store) Claim(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Claimed, error) {
 	if limit <= 0 {
 		return nil, nil
@@ -36,37 +37,28 @@ func (s *Store) Claim(ctx context.Context, now time.Time, limit int, lease time.
 		return nil, fmt.Errorf("claim due messages: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.StmtContext(ctx, s.stmts.claim).QueryContext(ctx, ms(now.Add(lease)), ms(now), ms(now), limit)
+	out, err := claimMessages(ctx, tx.StmtContext(ctx, s.stmts.claim), now, limit, lease)
 	if err != nil {
 		return nil, fmt.Errorf("claim due messages: %w", err)
 	}
-	ids := make([]int64, 0, min(limit, 1024))
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("claim due messages: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim due messages: %w", err)
-	}
-	if len(ids) == 0 {
+	if len(out) == 0 {
 		return nil, nil
 	}
-	idList := jsonIDs(ids)
-	out, err := claimedDetails(ctx, tx.StmtContext(ctx, s.stmts.claimDetails), idList, len(ids))
-	if err != nil {
+	if err := s.claimedDetails(ctx, tx, out); err != nil {
 		return nil, fmt.Errorf("claim due messages: %w", err)
 	}
-	if _, err := tx.StmtContext(ctx, s.stmts.claimEvents).ExecContext(ctx, ms(now), idList); err != nil {
+	ids := make([]int64, len(out))
+	for i, c := range out {
+		ids[i] = c.Message.ID
+	}
+	if _, err := tx.StmtContext(ctx, s.stmts.claimEvents).ExecContext(ctx, ms(now), jsonIDs(ids)); err != nil {
 		return nil, fmt.Errorf("claim due messages: record events: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("claim due messages: commit: %w", err)
 	}
+	// Keep due-time order (RETURNING does not promise one).
+	sortClaimed(out)
 	return out, nil
 }
 
@@ -84,41 +76,110 @@ func jsonIDs(ids []int64) string {
 	return string(append(b, ']'))
 }
 
-func claimedDetails(ctx context.Context, st *sql.Stmt, idList string, n int) ([]Claimed, error) {
-	rows, err := st.QueryContext(ctx, idList)
+func claimMessages(ctx context.Context, st *sql.Stmt, now time.Time, limit int, lease time.Duration) ([]Claimed, error) {
+	rows, err := st.QueryContext(ctx, ms(now.Add(lease)), ms(now), ms(now), limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := make([]Claimed, 0, n)
+	out := make([]Claimed, 0, min(limit, 1024))
 	for rows.Next() {
 		var c Claimed
-		m, p, cl := &c.Message, &c.Patient, &c.Clinic
+		m := &c.Message
 		var channel string
 		var sendAt, staleAt, next int64
-		var amb, urgent, smsOut, emailOut int
-		var treated int64
+		var amb, urgent int
 		if err := rows.Scan(&m.ID, &m.EnrollmentID, &m.ClinicID, &m.PatientID, &m.Step, &m.Occurrence, &channel,
 			&sendAt, &staleAt, &m.Attempts, &next, &amb, &m.ProviderID, &m.Subject, &m.Body, &m.HTMLBody,
-			&m.Recipient, &urgent,
-			&p.FirstName, &p.LastName, &p.Phone, &p.Email, &p.Timezone, &smsOut, &emailOut, &p.PhoneBad, &p.EmailBad,
-			&cl.Name, &cl.Phone, &cl.SMSFrom, &cl.MessagingServiceSID, &cl.EmailFrom, &cl.ReplyTo, &cl.BookingURL,
-			&c.Enrollment.SessionNumber, &c.Enrollment.SeriesLength, &treated); err != nil {
+			&m.Recipient, &urgent); err != nil {
 			return nil, err
 		}
 		m.Channel, m.Status = aftercare.Channel(channel), aftercare.StatusSending
 		m.SendAt, m.StaleAt, m.NextAttemptAt, m.Ambiguous, m.Urgent = fromMS(sendAt), fromMS(staleAt), fromMS(next), amb != 0, urgent != 0
-		p.ID, p.ClinicID, p.SMSOptOut, p.EmailOptOut = m.PatientID, m.ClinicID, smsOut != 0, emailOut != 0
-		cl.ID = m.ClinicID
-		c.Enrollment.ID, c.Enrollment.ClinicID, c.Enrollment.PatientID, c.Enrollment.TreatedAt = m.EnrollmentID, m.ClinicID, m.PatientID, fromMS(treated)
 		out = append(out, c)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+	return out, rows.Err()
+}
+
+// claimedDetails fills in the patient, clinic and enrollment of claimed
+// messages, reading each once.
+func (s *Store) claimedDetails(ctx context.Context, tx *sql.Tx, cs []Claimed) error {
+	patients := map[int64]aftercare.Patient{}
+	clinics := map[int64]aftercare.Clinic{}
+	enrollments := map[int64]aftercare.Enrollment{}
+	var pids, cids, eids []int64
+	for _, c := range cs {
+		m := c.Message
+		if _, ok := patients[m.PatientID]; !ok {
+			patients[m.PatientID] = aftercare.Patient{}
+			pids = append(pids, m.PatientID)
+		}
+		if _, ok := clinics[m.ClinicID]; !ok {
+			clinics[m.ClinicID] = aftercare.Clinic{}
+			cids = append(cids, m.ClinicID)
+		}
+		if _, ok := enrollments[m.EnrollmentID]; !ok {
+			enrollments[m.EnrollmentID] = aftercare.Enrollment{}
+			eids = append(eids, m.EnrollmentID)
+		}
 	}
-	// Keep due-time order (IN (...) does not promise one).
-	sortClaimed(out)
-	return out, nil
+	read := func(st *sql.Stmt, ids []int64, scan func(*sql.Rows) error) error {
+		rows, err := tx.StmtContext(ctx, st).QueryContext(ctx, jsonIDs(ids))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	if err := read(s.stmts.claimPatients, pids, func(r *sql.Rows) error {
+		var p aftercare.Patient
+		var smsOut, emailOut int
+		if err := r.Scan(&p.ID, &p.FirstName, &p.LastName, &p.Phone, &p.Email, &p.Timezone, &smsOut, &emailOut,
+			&p.PhoneBad, &p.EmailBad); err != nil {
+			return err
+		}
+		p.SMSOptOut, p.EmailOptOut = smsOut != 0, emailOut != 0
+		patients[p.ID] = p
+		return nil
+	}); err != nil {
+		return fmt.Errorf("read patients: %w", err)
+	}
+	if err := read(s.stmts.claimClinics, cids, func(r *sql.Rows) error {
+		var c aftercare.Clinic
+		if err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.SMSFrom, &c.MessagingServiceSID, &c.EmailFrom, &c.ReplyTo, &c.BookingURL); err != nil {
+			return err
+		}
+		clinics[c.ID] = c
+		return nil
+	}); err != nil {
+		return fmt.Errorf("read clinics: %w", err)
+	}
+	if err := read(s.stmts.claimEnrollments, eids, func(r *sql.Rows) error {
+		var e aftercare.Enrollment
+		var treated int64
+		if err := r.Scan(&e.ID, &e.SessionNumber, &e.SeriesLength, &treated); err != nil {
+			return err
+		}
+		e.TreatedAt = fromMS(treated)
+		enrollments[e.ID] = e
+		return nil
+	}); err != nil {
+		return fmt.Errorf("read enrollments: %w", err)
+	}
+	for i := range cs {
+		c := &cs[i]
+		m := c.Message
+		c.Patient, c.Clinic, c.Enrollment = patients[m.PatientID], clinics[m.ClinicID], enrollments[m.EnrollmentID]
+		c.Patient.ID, c.Patient.ClinicID = m.PatientID, m.ClinicID
+		c.Clinic.ID = m.ClinicID
+		c.Enrollment.ID, c.Enrollment.ClinicID, c.Enrollment.PatientID = m.EnrollmentID, m.ClinicID, m.PatientID
+	}
+	return nil
 }
 
 func sortClaimed(cs []Claimed) {

@@ -13,7 +13,7 @@ import (
 // time in SQLite's parser), and the claim and the outcomes run for every
 // message sent.
 type prepared struct {
-	claim, claimDetails, claimEvents *sql.Stmt
+	claim, claimPatients, claimClinics, claimEnrollments, claimEvents *sql.Stmt
 	// markSent and events take several rows at once, in the sizes of
 	// rowSizes.
 	markSent, events map[int]*sql.Stmt
@@ -24,10 +24,11 @@ type prepared struct {
 }
 
 // rowSizes are the multi-row statement sizes, largest first: a group of
-// n rows runs as few statements as these sizes allow (e.g. 37 = 16+16+4+1).
-// A single row runs the plain one-row statement, which is cheaper than a
-// one-row UPDATE … FROM.
-var rowSizes = []int{64, 16, 4, 1}
+// n rows runs as few statements as these sizes allow (e.g. 37 = 16+16+5),
+// and the groups the dispatcher commits (up to Concurrency outcomes) run
+// as one. A single row runs the plain one-row statement, which is cheaper
+// than a one-row UPDATE … FROM.
+var rowSizes = []int{64, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}
 
 func prepare(ctx context.Context, db *sql.DB) (_ *prepared, err error) {
 	p := &prepared{markSent: map[int]*sql.Stmt{}, events: map[int]*sql.Stmt{}}
@@ -47,7 +48,8 @@ func prepare(ctx context.Context, db *sql.DB) (_ *prepared, err error) {
 		dst **sql.Stmt
 		q   string
 	}{
-		{&p.claim, qClaim}, {&p.claimDetails, qClaimedDetails}, {&p.claimEvents, qClaimEvents},
+		{&p.claim, qClaim}, {&p.claimPatients, qClaimPatients}, {&p.claimClinics, qClaimClinics},
+		{&p.claimEnrollments, qClaimEnrollments}, {&p.claimEvents, qClaimEvents},
 		{&p.message, qInsertMessage}, {&p.sent, qMarkSent}, {&p.failed, qMarkFailedFromSending}, {&p.retry, qMarkRetry},
 		{&p.skipped, qMarkSkippedFromSending}, {&p.released, qMarkReleased},
 		{&p.savepoint, qSavepoint}, {&p.release, qRelease}, {&p.rollbackTo, qRollbackTo},
@@ -74,7 +76,7 @@ func (p *prepared) close() error {
 		return nil
 	}
 	var errs []error
-	for _, st := range []*sql.Stmt{p.claim, p.claimDetails, p.claimEvents, p.message, p.sent, p.failed, p.retry, p.skipped, p.released,
+	for _, st := range []*sql.Stmt{p.claim, p.claimPatients, p.claimClinics, p.claimEnrollments, p.claimEvents, p.message, p.sent, p.failed, p.retry, p.skipped, p.released,
 		p.savepoint, p.release, p.rollbackTo} {
 		if st != nil {
 			errs = append(errs, st.Close())

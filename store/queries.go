@@ -95,19 +95,16 @@ const (
 			WHERE status = 'scheduled' AND next_attempt_at <= ?
 			ORDER BY next_attempt_at, id
 			LIMIT ?)
-		RETURNING id`
-	// What a provider needs to deliver the claimed rows.
-	qClaimedDetails = `SELECT m.id, m.enrollment_id, m.clinic_id, m.patient_id, m.step, m.occurrence, m.channel,
-		m.send_at, m.stale_at, m.attempts, m.next_attempt_at, m.ambiguous, m.provider_id, m.subject, m.body, m.html_body,
-		m.recipient, m.urgent,
-		p.first_name, p.last_name, p.phone, p.email, p.timezone, p.sms_opt_out, p.email_opt_out, p.phone_bad, p.email_bad,
-		c.name, c.phone, c.sms_from, c.messaging_service_sid, c.email_from, c.reply_to, c.booking_url,
-		e.session_number, e.series_length, e.treated_at
-		FROM messages m
-		JOIN patients p ON p.id = m.patient_id
-		JOIN clinics c ON c.id = m.clinic_id
-		JOIN enrollments e ON e.id = m.enrollment_id
-		WHERE m.id IN (SELECT value FROM json_each(?))`
+		RETURNING id, enrollment_id, clinic_id, patient_id, step, occurrence, channel, send_at, stale_at, attempts,
+			next_attempt_at, ambiguous, provider_id, subject, body, html_body, recipient, urgent`
+	// What a provider needs besides the message, read once per patient,
+	// clinic and enrollment of a claimed batch (ids as a JSON array).
+	qClaimPatients = `SELECT id, first_name, last_name, phone, email, timezone, sms_opt_out, email_opt_out, phone_bad, email_bad
+		FROM patients WHERE id IN (SELECT value FROM json_each(?))`
+	qClaimClinics = `SELECT id, name, phone, sms_from, messaging_service_sid, email_from, reply_to, booking_url
+		FROM clinics WHERE id IN (SELECT value FROM json_each(?))`
+	qClaimEnrollments = `SELECT id, session_number, series_length, treated_at
+		FROM enrollments WHERE id IN (SELECT value FROM json_each(?))`
 	// The claim's events, one per claimed message (ids as a JSON array):
 	// one statement instead of one insert per message.
 	qClaimEvents = `INSERT INTO events(message_id, at, from_status, to_status, detail)

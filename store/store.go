@@ -112,7 +112,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	s := &Store{path: path, write: write, read: read, clock: opt.Clock}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
-		return nil, err
+		return nil, fmt.Errorf("open store %s: %w%s", path, err, writableHint(path))
 	}
 	if s.stmts, err = prepare(ctx, s.write); err != nil {
 		s.Close()

@@ -1,0 +1,388 @@
+package abuse_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/app"
+	"github.com/aftercare/aftercare/config"
+	"github.com/aftercare/aftercare/notify/smtptest"
+	"github.com/aftercare/aftercare/notify/twiliotest"
+)
+
+const (
+	accountSID   = "AC0123456789abcdef0123456789abcdef"
+	authToken    = "f00dfacef00dfacef00dfacef00dface"
+	fromNumber   = "+14155550100"
+	smtpUser     = "care-mailer"
+	smtpPassword = "SmtpPassw0rd-Zq8Xv"
+	unsubSecret  = "unsubscribe-secret-9f8e7d6c5b4a39281706"
+)
+
+// vclock is a virtual clock that only moves when told to.
+type vclock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *vclock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+// Set moves the clock forward to t (never backward).
+func (c *vclock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.t) {
+		c.t = t
+	}
+}
+
+// lockedBuffer is a log sink safe for concurrent writers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// harness is the whole daemon in-process with two clinics.
+type harness struct {
+	t      testing.TB
+	app    *app.App
+	clock  *vclock
+	tw     *twiliotest.Server
+	mail   *smtptest.Server
+	base   string
+	logs   *lockedBuffer
+	db     *sql.DB // a read-only connection of the test's own, for snapshots
+	client *http.Client
+
+	keyA, keyB       string
+	clinicA, clinicB aftercare.Clinic
+}
+
+type harnessOptions struct {
+	start time.Time
+	// scheduled runs the real cron scheduler (dispatcher every second,
+	// housekeeping) instead of leaving dispatch to the test.
+	scheduled bool
+	smsRate   float64
+	emailRate float64
+	logLevel  slog.Level
+	smtpAuth  bool
+}
+
+func newHarness(t testing.TB, o harnessOptions) *harness {
+	t.Helper()
+	if o.start.IsZero() {
+		o.start = defaultNow
+	}
+	tw := twiliotest.NewServer(t, accountSID, authToken)
+	var mail *smtptest.Server
+	if o.smtpAuth {
+		mail = smtptest.NewServer(t, smtptest.WithAuth(smtpUser, smtpPassword))
+	} else {
+		mail = smtptest.NewServer(t)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	cfg := config.Default()
+	cfg.DB = filepath.Join(t.TempDir(), "abuse.db")
+	cfg.PublicURL = base
+	cfg.Secret = unsubSecret
+	cfg.Twilio = config.Twilio{AccountSID: accountSID, AuthToken: authToken, From: fromNumber, BaseURL: tw.URL(), Timeout: 5 * time.Second}
+	cfg.SMTP = config.SMTP{Host: mail.Host(), Port: mail.Port(), TLS: "none", From: "Glow Clinic <care@glow.example>", Timeout: 5 * time.Second}
+	if o.smtpAuth {
+		cfg.SMTP.Username, cfg.SMTP.Password = smtpUser, smtpPassword
+	}
+	cfg.Dispatch.SMSRate, cfg.Dispatch.EmailRate = o.smsRate, o.emailRate
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	clock := &vclock{t: o.start}
+	tw.SetClock(clock.Now)
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: o.logLevel}))
+	a, err := app.New(context.Background(), app.Options{Config: cfg, Clock: clock, Listener: ln,
+		ManualScheduling: !o.scheduled, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	h := &harness{t: t, app: a, clock: clock, tw: tw, mail: mail, base: base, logs: logs,
+		client: &http.Client{Timeout: 30 * time.Second}}
+	h.clinicA, h.keyA, err = a.Store.CreateClinic(context.Background(), aftercare.Clinic{Name: "Glow Clinic", Phone: "+14155550111",
+		Timezone: "America/New_York", BookingURL: "https://glow.example/book", AlertEmail: "staff@glow.example", OnCallPhone: "+14155550199"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.clinicB, h.keyB, err = a.Store.CreateClinic(context.Background(), aftercare.Clinic{Name: "Other Clinic", Phone: "+442071838750",
+		Timezone: "Europe/London", AlertEmail: "staff@other.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.db = openReader(t, cfg.DB)
+	return h
+}
+
+// openReader opens the test's own read-only connection pool to the
+// database file (WAL lets it read while the daemon writes).
+func openReader(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=query_only(1)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(2)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// 2026-11-25 15:00 UTC = 10:00 in New York: daytime for the US patients.
+var defaultNow = time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)
+
+// enrollBody is a valid enrollment for phone, treated half an hour before
+// the harness' start.
+func enrollBody(first, phone, email string) map[string]any {
+	return map[string]any{
+		"first_name": first, "last_name": "Diaz", "phone": phone, "email": email,
+		"timezone": "America/New_York", "sms_consent": true, "email_consent": email != "",
+		"treatment": "microneedling", "treated_at": defaultNow.Add(-30 * time.Minute).Format(time.RFC3339),
+		"session_number": 1, "series_length": 3,
+	}
+}
+
+// request is one HTTP request of a test.
+type request struct {
+	method, path string
+	key          string // bearer key; "" sends no Authorization header
+	ctype        string // Content-Type; "" sends none
+	body         []byte
+	header       map[string]string
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t testing.TB) map[string]any {
+	t.Helper()
+	var out map[string]any
+	if err := json.Unmarshal(r.body, &out); err != nil {
+		t.Fatalf("response is not JSON (%v): %.300s", err, r.body)
+	}
+	return out
+}
+
+func (h *harness) do(r request) response {
+	h.t.Helper()
+	var rd io.Reader
+	if r.body != nil {
+		rd = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequest(r.method, h.base+r.path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if r.ctype != "" {
+		req.Header.Set("Content-Type", r.ctype)
+	}
+	if r.key != "" {
+		req.Header.Set("Authorization", "Bearer "+r.key)
+	}
+	for k, v := range r.header {
+		req.Header.Set(k, v)
+	}
+	resp, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", r.method, r.path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatalf("%s %s: read body: %v", r.method, r.path, err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// post sends v as JSON with clinic A's key.
+func (h *harness) post(path string, v any) response {
+	h.t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return h.do(request{method: "POST", path: path, key: h.keyA, ctype: "application/json", body: b})
+}
+
+// webhook posts a Twilio form, signed with token over the public URL when
+// token is not "".
+func (h *harness) webhook(path string, form url.Values, token string) response {
+	h.t.Helper()
+	r := request{method: "POST", path: path, ctype: "application/x-www-form-urlencoded", body: []byte(form.Encode())}
+	if token != "" {
+		r.header = map[string]string{"X-Twilio-Signature": twiliotest.Sign(token, h.base+path, form)}
+	}
+	return h.do(r)
+}
+
+// runUntil delivers everything due up to t with the real dispatcher,
+// jumping the virtual clock from one due message to the next.
+func (h *harness) runUntil(t time.Time) {
+	h.t.Helper()
+	ctx := context.Background()
+	for i := 0; i < 1000; i++ {
+		next, err := h.app.Store.NextDue(ctx)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		if next.IsZero() || next.After(t) {
+			break
+		}
+		h.clock.Set(next)
+		if _, err := h.app.Dispatcher.RunOnce(ctx); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	h.clock.Set(t)
+	if _, err := h.app.Store.SkipStale(ctx, t); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// tables lists every table of the schema (SQLite's own and the migration
+// record aside): a rejected request must change none of them.
+func (h *harness) tables() []string {
+	h.t.Helper()
+	rows, err := h.db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name`)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			h.t.Fatal(err)
+		}
+		out = append(out, n)
+	}
+	if len(out) < 10 {
+		h.t.Fatalf("only %d tables: %v", len(out), out)
+	}
+	return out
+}
+
+// snapshot is the row count and a content hash of every table.
+type snapshot map[string]string
+
+// snapshot reads every row of every table (readiness pings excepted).
+func (h *harness) snapshot() snapshot {
+	h.t.Helper()
+	out := snapshot{}
+	for _, table := range h.tables() {
+		q := "SELECT * FROM " + table
+		if table == "webhook_seen" {
+			q += " WHERE kind <> 'ping'"
+		}
+		rows, err := h.db.Query(q + " ORDER BY 1, 2")
+		if err != nil {
+			h.t.Fatalf("snapshot %s: %v", table, err)
+		}
+		cols, _ := rows.Columns()
+		sum := sha256.New()
+		n := 0
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				h.t.Fatalf("snapshot %s: %v", table, err)
+			}
+			for _, v := range vals {
+				fmt.Fprintf(sum, "%v\x00", v)
+			}
+			sum.Write([]byte{'\n'})
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			h.t.Fatalf("snapshot %s: %v", table, err)
+		}
+		rows.Close()
+		out[table] = fmt.Sprintf("%d rows %s", n, hex.EncodeToString(sum.Sum(nil))[:12])
+	}
+	return out
+}
+
+// diff names the tables that differ.
+func (s snapshot) diff(o snapshot) string {
+	var names []string
+	for t := range s {
+		names = append(names, t)
+	}
+	for t := range o {
+		if _, ok := s[t]; !ok {
+			names = append(names, t)
+		}
+	}
+	sort.Strings(names)
+	var d []string
+	for _, t := range names {
+		if s[t] != o[t] {
+			d = append(d, fmt.Sprintf("%s: %s -> %s", t, s[t], o[t]))
+		}
+	}
+	return strings.Join(d, "; ")
+}
+
+// count runs a count query on the test's own connection.
+func (h *harness) count(q string, args ...any) int {
+	h.t.Helper()
+	var n int
+	if err := h.db.QueryRow(q, args...).Scan(&n); err != nil {
+		h.t.Fatalf("%s: %v", q, err)
+	}
+	return n
+}
