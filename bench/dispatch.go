@@ -131,17 +131,18 @@ func runBurst(ctx context.Context, dir string, n int, o daemonOptions, prof *pro
 	c0 := cpuTime()
 	var done time.Time
 	for {
-		left, err := pc.unfinished(ctx)
+		busy, err := pc.busy(ctx)
 		if err != nil {
 			stop()
 			return DrainResult{}, err
 		}
-		if left == 0 && time.Now().After(at) {
+		if !busy && time.Now().After(at) {
 			done = time.Now()
 			break
 		}
 		if time.Since(at) > 10*time.Minute {
 			stop()
+			left, _ := pc.unfinished(ctx)
 			return DrainResult{}, fmt.Errorf("burst: %d messages still pending after 10 minutes", left)
 		}
 		select {
@@ -180,8 +181,23 @@ func openCounter(path string) (*counter, error) {
 
 func (c *counter) Close() error { return c.db.Close() }
 
+// busy reports whether any message due by now is still scheduled or
+// sending. It reads the first entry of two partial indexes, so polling it
+// takes next to nothing from the daemon it watches (counting the pending
+// entries every 10 ms did).
+func (c *counter) busy(ctx context.Context) (bool, error) {
+	var b bool
+	err := c.db.QueryRowContext(ctx, `SELECT
+		EXISTS (SELECT 1 FROM messages WHERE status = 'scheduled' AND next_attempt_at <= ?) OR
+		EXISTS (SELECT 1 FROM messages WHERE status = 'sending')`, time.Now().UnixMilli()).Scan(&b)
+	if err != nil {
+		return false, fmt.Errorf("look for unfinished messages: %w", err)
+	}
+	return b, nil
+}
+
 // unfinished counts messages due by now that are still scheduled or
-// sending (each count reads one small partial index).
+// sending.
 func (c *counter) unfinished(ctx context.Context) (int, error) {
 	var n int
 	err := c.db.QueryRowContext(ctx, `SELECT
@@ -255,18 +271,18 @@ func order(due, arrived []string) (lost, doubled, maxDisplacement int) {
 		at[sid] = i
 	}
 	claimed := make(map[string]bool, len(due))
-	// Rank arrivals among the messages we know, so that a lost message
-	// does not shift everyone after it.
+	// Rank both orders among the messages that were sent, so that a lost
+	// message does not shift everyone after it.
 	type pair struct{ dueIdx, arrIdx int }
 	var ps []pair
-	for i, sid := range due {
+	for _, sid := range due {
 		j, ok := at[sid]
 		if sid == "" || !ok {
 			lost++
 			continue
 		}
 		claimed[sid] = true
-		ps = append(ps, pair{i, j})
+		ps = append(ps, pair{len(ps), j}) // rank among the messages the provider got
 	}
 	for sid := range at {
 		if !claimed[sid] {

@@ -76,16 +76,17 @@ func runLateness(ctx context.Context, dir string, rate float64, dur time.Duratio
 		if time.Now().Before(end) {
 			continue
 		}
-		left, err := c.unfinished(ctx)
+		busy, err := c.busy(ctx)
 		if err != nil {
 			stop()
 			return LatenessResult{}, err
 		}
-		if left == 0 {
+		if !busy {
 			break
 		}
 		if time.Now().After(deadline) {
 			stop()
+			left, _ := c.unfinished(ctx)
 			return LatenessResult{}, fmt.Errorf("lateness: %d messages still pending 30s after the stream ended", left)
 		}
 	}

@@ -330,16 +330,15 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 // maxGroup caps how many outcomes one commit carries.
 const maxGroup = 256
 
-// A commit costs about the same few page writes whether it carries one
-// outcome or ten (the profile of a drain showed the writer spending most
-// of its time on commits of one or two outcomes each). So while sends are
-// still in flight, the recorder waits up to linger for lingerGroup
-// outcomes before committing: on a busy machine that frees CPU for the
-// sends themselves, and a send waits at most linger longer for its commit.
-const (
-	linger      = 250 * time.Microsecond
-	lingerGroup = 8
-)
+// linger is how long the recorder waits for the sends still in flight
+// before committing what it has. A commit costs about the same few page
+// writes whether it carries one outcome or sixteen: the profile of a drain
+// showed the writer spending most of its time on commits of one or two
+// outcomes each, CPU the sends needed. Waiting for the sends in flight
+// (at most linger) makes one commit per round of sends; against a real
+// provider, whose answers take tens of milliseconds, it adds at most
+// linger to each send's turn.
+const linger = time.Millisecond
 
 // recorder commits the outcomes of one batch as they arrive, grouping
 // whatever is waiting into one transaction (group commit).
@@ -386,9 +385,8 @@ func (rc *recorder) run() {
 				continue
 			default:
 			}
-			// Nothing waiting: commit, unless a few more outcomes are
-			// about to come in.
-			if len(group) >= lingerGroup || rc.inflight.Load() == 0 {
+			// Nothing waiting: commit, unless sends are still in flight.
+			if rc.inflight.Load() == 0 {
 				break
 			}
 			if deadline.IsZero() {

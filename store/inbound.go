@@ -103,7 +103,7 @@ func (s *Store) RecordReply(ctx context.Context, in InboundReply) (bool, error) 
 			m.Occurrence = int(replyID)*10 + i // unique per reply
 			msgs[i] = m
 		}
-		if err := s.insertMessages(ctx, tx, e, msgs, now); err != nil {
+		if _, err := s.insertMessages(ctx, tx, e, msgs, now); err != nil {
 			return false, fmt.Errorf("record reply: %w", err)
 		}
 	}
@@ -174,7 +174,7 @@ func (s *Store) AddMessages(ctx context.Context, enrollmentID int64, msgs []afte
 	if err := tx.QueryRowContext(ctx, `SELECT id, clinic_id, patient_id FROM enrollments WHERE id = ?`, enrollmentID).Scan(&e.ID, &e.ClinicID, &e.PatientID); err != nil {
 		return fmt.Errorf("add messages: find enrollment %d: %w", enrollmentID, err)
 	}
-	if err := s.insertMessages(ctx, tx, e, msgs, s.now().UTC()); err != nil {
+	if _, err := s.insertMessages(ctx, tx, e, msgs, s.now().UTC()); err != nil {
 		return fmt.Errorf("add messages: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -369,6 +369,37 @@ func (s *Store) insertEvents(ctx context.Context, tx *sql.Tx, evs []eventRow) er
 	return nil
 }
 
+// insertEventsReturning writes events like insertEvents (one per message)
+// and returns each one's id by message id.
+func (s *Store) insertEventsReturning(ctx context.Context, tx *sql.Tx, evs []eventRow) (map[int64]int64, error) {
+	ids := make(map[int64]int64, len(evs))
+	args := make([]any, 0, 5*min(len(evs), rowSizes[0]))
+	for _, n := range chunks(len(evs)) {
+		args = args[:0]
+		for _, e := range evs[:n] {
+			args = append(args, e.msgID, e.at, string(e.from), string(e.to), e.detail)
+		}
+		evs = evs[n:]
+		rows, err := tx.StmtContext(ctx, s.stmts.eventsReturning[n]).QueryContext(ctx, args...)
+		if err != nil {
+			return nil, fmt.Errorf("record events: %w", err)
+		}
+		for rows.Next() {
+			var id, msgID int64
+			if err := rows.Scan(&id, &msgID); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("record events: %w", err)
+			}
+			ids[msgID] = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("record events: %w", err)
+		}
+	}
+	return ids, nil
+}
+
 // txStmts runs the prepared single-row statements in one transaction.
 type txStmts struct {
 	ctx context.Context

@@ -15,8 +15,8 @@ import (
 type prepared struct {
 	claim, claimPatients, claimClinics, claimEnrollments, claimEvents *sql.Stmt
 	// markSent and events take several rows at once, in the sizes of
-	// rowSizes.
-	markSent, events map[int]*sql.Stmt
+	// rowSizes; eventsReturning also returns each event's id.
+	markSent, events, eventsReturning map[int]*sql.Stmt
 	// One row each.
 	message, sent, failed, retry, skipped, released *sql.Stmt
 	// The savepoint each enrollment of a group is written under.
@@ -31,7 +31,7 @@ type prepared struct {
 var rowSizes = []int{64, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}
 
 func prepare(ctx context.Context, db *sql.DB) (_ *prepared, err error) {
-	p := &prepared{markSent: map[int]*sql.Stmt{}, events: map[int]*sql.Stmt{}}
+	p := &prepared{markSent: map[int]*sql.Stmt{}, events: map[int]*sql.Stmt{}, eventsReturning: map[int]*sql.Stmt{}}
 	defer func() {
 		if err != nil {
 			p.close()
@@ -67,6 +67,9 @@ func prepare(ctx context.Context, db *sql.DB) (_ *prepared, err error) {
 		if p.events[n], err = one(qInsertEventRows(n)); err != nil {
 			return nil, err
 		}
+		if p.eventsReturning[n], err = one(qInsertEventRowsReturning(n)); err != nil {
+			return nil, err
+		}
 	}
 	return p, nil
 }
@@ -82,7 +85,7 @@ func (p *prepared) close() error {
 			errs = append(errs, st.Close())
 		}
 	}
-	for _, m := range []map[int]*sql.Stmt{p.markSent, p.events} {
+	for _, m := range []map[int]*sql.Stmt{p.markSent, p.events, p.eventsReturning} {
 		for _, st := range m {
 			errs = append(errs, st.Close())
 		}

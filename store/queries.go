@@ -183,6 +183,12 @@ func qInsertEventRows(n int) string {
 	return `INSERT INTO events(message_id, at, from_status, to_status, detail) VALUES ` + rowsOf(5, n)
 }
 
+// qInsertEventRowsReturning is qInsertEventRows returning each event's id
+// and message id (RETURNING does not promise the insertion order).
+func qInsertEventRowsReturning(n int) string {
+	return qInsertEventRows(n) + ` RETURNING id, message_id`
+}
+
 // rowsOf returns n "(?, ?, …)" tuples of cols placeholders each.
 func rowsOf(cols, n int) string {
 	row := "(" + placeholders(cols) + ")"
