@@ -77,12 +77,14 @@ func TestDiskFull(t *testing.T) {
 	f.tw.SetDelay(0)
 	d.waitFor("every message final once space is back", 60*time.Second, func() bool { return view.pending() == 0 })
 	d.ready()
-	exec.Command("sh", "-c", fmt.Sprintf("rm -rf /tmp/dfdbg0; mkdir -p /tmp/dfdbg0; cp -a %s/aftercare.db* /tmp/dfdbg0/; (ls -lai %s; echo daemon; ls -l /proc/%d/fd; echo test; ls -l /proc/%d/fd) > /tmp/dfdbg0/ls 2>&1", fsDir, fsDir, d.cmd.Process.Pid, os.Getpid())).Run()
+	os.RemoveAll("/tmp/dfdbg0")
+	os.MkdirAll("/tmp/dfdbg0/pre", 0o755)
+	exec.Command("sh", "-c", fmt.Sprintf("cp -a %s/aftercare.db* /tmp/dfdbg0/pre/", fsDir)).Run()
 	if code := d.term(30 * time.Second); code != 0 {
 		t.Fatalf("exit %d\n%s", code, d.tail())
 	}
 	exec.Command("sh", "-c", "rm -rf /tmp/dfdbg; mkdir -p /tmp/dfdbg; cp -a "+fsDir+"/aftercare.db* /tmp/dfdbg/; ls -la "+fsDir+" > /tmp/dfdbg/ls").Run()
-	exec.Command("sh", "-c", fmt.Sprintf("(echo after; ls -lai %s; echo test; ls -l /proc/%d/fd) >> /tmp/dfdbg0/ls 2>&1", fsDir, os.Getpid())).Run()
+	exec.Command("sh", "-c", fmt.Sprintf("(echo after; ls -lai %s; echo test; ls -l /proc/%d/fd; cp -a %s/aftercare.db* /tmp/dfdbg0/) >> /tmp/dfdbg0/ls 2>&1", fsDir, os.Getpid(), fsDir)).Run()
 	// Judged through a fresh connection: what a restart would read.
 	v := judge(t, openView(t, f.db), f.tw, f.mail)
 	t.Logf("disk full (real tmpfs): readyz said %s; %d texts at Twilio, %d recorded sent while full; end state %v",
