@@ -330,17 +330,21 @@ func (a *App) Start(ctx context.Context) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
+	// The scheduler exists before the first request (readiness reads it);
+	// it starts once leases are recovered.
+	if !a.manual {
+		sched, err := scheduler.New(a.log, a.clock, a.Jobs()...)
+		if err != nil {
+			return err
+		}
+		a.sched = sched
+	}
 	a.serveErr = make(chan error, 1)
 	go func() { a.serveErr <- a.http.Serve(ln) }()
 
 	if a.manual {
 		return nil
 	}
-	sched, err := scheduler.New(a.log, a.clock, a.Jobs()...)
-	if err != nil {
-		return err
-	}
-	a.sched = sched
 	// A message still in sending belongs to a previous run that died (one
 	// daemon per database): recover it now, due at once, rather than after
 	// its lease.
