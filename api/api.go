@@ -65,7 +65,6 @@ type Server struct {
 	// writes admits requests that write to the store in arrival order (see
 	// admit).
 	writes chan struct{}
-	// extra lets other handlers (webhooks, console, metrics) join the mux.
 }
 
 // Deps are the Server's collaborators.

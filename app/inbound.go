@@ -64,9 +64,6 @@ func (a *App) fallbackToEmail(ctx context.Context, patientID int64, msgs []after
 	}
 	now := a.clock.Now()
 	for enrollmentID, sms := range byEnrollment {
-		if len(sms) == 0 {
-			continue
-		}
 		v, err := a.Store.Enrollment(ctx, sms[0].ClinicID, enrollmentID)
 		if err != nil {
 			a.log.Error("email fallback: load enrollment", "clinic_id", sms[0].ClinicID, "enrollment_id", enrollmentID, "err", err)
@@ -81,6 +78,7 @@ func (a *App) fallbackToEmail(ctx context.Context, patientID int64, msgs []after
 				hasEmail[fmt.Sprintf("%s/%d", m.Step, m.Occurrence)] = true
 			}
 		}
+		subject := v.Patient.FirstName + ", a note from " + a.clinicName(ctx, v.Enrollment.ClinicID) + " about your aftercare"
 		var add []aftercare.Message
 		for _, m := range sms {
 			if hasEmail[fmt.Sprintf("%s/%d", m.Step, m.Occurrence)] || !now.Before(m.StaleAt) {
@@ -92,7 +90,7 @@ func (a *App) fallbackToEmail(ctx context.Context, patientID int64, msgs []after
 			}
 			add = append(add, aftercare.Message{Step: m.Step, Occurrence: m.Occurrence, Channel: aftercare.Email,
 				SendAt: send, StaleAt: m.StaleAt, NextAttemptAt: send, Status: aftercare.StatusScheduled,
-				Subject: v.Patient.FirstName + ", a note from " + clinicName(a, ctx, m.ClinicID) + " about your aftercare",
+				Subject: subject,
 				Body:    m.Body + "\n\n(We could not text this to your phone number, so we are sending it by email.)"})
 		}
 		if len(add) == 0 {
@@ -107,7 +105,9 @@ func (a *App) fallbackToEmail(ctx context.Context, patientID int64, msgs []after
 	}
 }
 
-func clinicName(a *App, ctx context.Context, id int64) string {
+// clinicName names the clinic in a message, or "your clinic" if it cannot
+// be read.
+func (a *App) clinicName(ctx context.Context, id int64) string {
 	c, err := a.Store.Clinic(ctx, id)
 	if err != nil {
 		return "your clinic"
@@ -130,8 +130,9 @@ func emailConsented(v store.EnrollmentView) bool {
 	return ok
 }
 
-// dispatchActions connects provider failures found while sending to the
-// same side effects as receipts.
+// onBadAddress is the dispatcher's hook for a number or address found
+// unable to receive while sending; receipts reach fallbackToEmail through
+// inbound.Service.Fallback.
 func (a *App) onBadAddress(ctx context.Context, patientID int64, ch aftercare.Channel, pending []aftercare.Message) {
 	if ch == aftercare.SMS {
 		a.fallbackToEmail(ctx, patientID, pending)

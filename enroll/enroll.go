@@ -10,7 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/mail"
 	"strings"
 	"time"
@@ -384,14 +383,4 @@ func TreatedAt(s string, now time.Time) (time.Time, error) {
 		return time.Time{}, aftercare.FieldError("treated_at", "is more than 60 days in the past")
 	}
 	return t, nil
-}
-
-// ErrField is a convenience for tests and callers: the field of a domain
-// error, or "".
-func ErrField(err error) string {
-	var e *aftercare.Error
-	if errors.As(err, &e) {
-		return e.Field
-	}
-	return ""
 }

@@ -72,6 +72,17 @@ var (
 	reAfterDay = regexp.MustCompile(`^\+\s*` + numExpr + `d$`)
 )
 
+// dayAt fills t from a "day N at HH:MM" match, shared by at and stale.
+func dayAt(t timing, m []string) (timing, error) {
+	var err error
+	t.kind = onDay
+	if t.n, err = number(m[1], "day", maxDay); err != nil {
+		return t, err
+	}
+	t.clock, err = parseClock(m[2])
+	return t, err
+}
+
 // parseAt parses a step's "at".
 func parseAt(s string) (timing, error) {
 	src := s
@@ -82,13 +93,7 @@ func parseAt(s string) (timing, error) {
 	case s == "":
 		return t, errors.New("missing")
 	case reDay.MatchString(s):
-		m := reDay.FindStringSubmatch(s)
-		t.kind = onDay
-		if t.n, err = number(m[1], "day", maxDay); err != nil {
-			return t, err
-		}
-		t.clock, err = parseClock(m[2])
-		return t, err
+		return dayAt(t, reDay.FindStringSubmatch(s))
 	case reDaily.MatchString(s):
 		m := reDaily.FindStringSubmatch(s)
 		t.kind = daily
@@ -136,13 +141,7 @@ func parseStale(s string) (timing, error) {
 	case s == "":
 		return t, errors.New("missing")
 	case reDay.MatchString(s):
-		m := reDay.FindStringSubmatch(s)
-		t.kind = onDay
-		if t.n, err = number(m[1], "day", maxDay); err != nil {
-			return t, err
-		}
-		t.clock, err = parseClock(m[2])
-		return t, err
+		return dayAt(t, reDay.FindStringSubmatch(s))
 	case reDayOnly.MatchString(s):
 		m := reDayOnly.FindStringSubmatch(s)
 		t.kind = onDay

@@ -718,14 +718,3 @@ func (s *Store) SentBefore(ctx context.Context, t time.Time, channel aftercare.C
 	}
 	return msgs, nil
 }
-
-// Seen records a webhook as processed and reports whether it had been
-// processed before (providers deliver webhooks more than once).
-func (s *Store) Seen(ctx context.Context, kind, key string) (bool, error) {
-	res, err := s.write.ExecContext(ctx, qSeen, kind, key, ms(s.now()))
-	if err != nil {
-		return false, fmt.Errorf("record webhook %s: %w", kind, err)
-	}
-	n, _ := res.RowsAffected()
-	return n == 0, nil
-}

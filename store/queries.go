@@ -154,9 +154,6 @@ const (
 	qReceipt = `UPDATE messages SET status = ?, error_code = ?, last_error = ?, reason = ?, updated_at = ?
 		WHERE id = ? AND status = ?`
 
-	// Webhook de-duplication.
-	qSeen = `INSERT INTO webhook_seen(kind, key, at) VALUES (?, ?, ?) ON CONFLICT(kind, key) DO NOTHING`
-
 	// Replies.
 	qInsertReply = `INSERT INTO replies(clinic_id, patient_id, provider_id, body, kind, at) VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT(provider_id, patient_id) DO NOTHING`
