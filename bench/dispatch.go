@@ -38,28 +38,12 @@ func runDispatch(ctx context.Context, dir string, n int, o daemonOptions, prof *
 	if err != nil {
 		return DrainResult{}, err
 	}
-	sd, err := openSeeder(b, now)
-	if err != nil {
-		return DrainResult{}, err
-	}
-	start := now.Add(-10 * time.Minute)
-	if err := sd.due(ctx, n, "sms", start, 10*time.Minute/time.Duration(n)); err != nil {
-		sd.Close()
-		return DrainResult{}, err
-	}
-	if err := sd.Close(); err != nil {
-		return DrainResult{}, err
-	}
-	p, err := newProviders()
+	o.Cron = false
+	p, d, err := seedAndStart(ctx, b, now, n, now.Add(-10*time.Minute), 10*time.Minute/time.Duration(n), o)
 	if err != nil {
 		return DrainResult{}, err
 	}
 	defer p.Close()
-	o.Cron = false
-	d, err := startDaemon(ctx, b.path, p, o)
-	if err != nil {
-		return DrainResult{}, err
-	}
 	defer d.Close()
 	total := n
 
@@ -94,30 +78,15 @@ func runBurst(ctx context.Context, dir string, n int, o daemonOptions, prof *pro
 	if err != nil {
 		return DrainResult{}, err
 	}
-	sd, err := openSeeder(b, now)
-	if err != nil {
-		return DrainResult{}, err
-	}
 	// Seeding and starting take about a second per 100,000 texts.
 	lead := 3*time.Second + time.Duration(n)*20*time.Microsecond
 	at := time.Now().Add(lead).Truncate(time.Millisecond)
-	if err := sd.due(ctx, n, "sms", at, 0); err != nil {
-		sd.Close()
-		return DrainResult{}, err
-	}
-	if err := sd.Close(); err != nil {
-		return DrainResult{}, err
-	}
-	p, err := newProviders()
+	o.Cron = true
+	p, d, err := seedAndStart(ctx, b, now, n, at, 0, o)
 	if err != nil {
 		return DrainResult{}, err
 	}
 	defer p.Close()
-	o.Cron = true
-	d, err := startDaemon(ctx, b.path, p, o)
-	if err != nil {
-		return DrainResult{}, err
-	}
 	defer d.Close()
 	if wait := time.Until(at); wait < 100*time.Millisecond {
 		return DrainResult{}, fmt.Errorf("burst: setup took too long (%s left before the burst)", wait)
@@ -303,4 +272,30 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// seedAndStart writes n texts due from first, spacing apart, into the
+// base database, then starts the loopback providers and the daemon on it.
+func seedAndStart(ctx context.Context, b base, now time.Time, n int, first time.Time, spacing time.Duration, o daemonOptions) (*providers, *daemon, error) {
+	sd, err := openSeeder(b, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := sd.due(ctx, n, "sms", first, spacing); err != nil {
+		sd.Close()
+		return nil, nil, err
+	}
+	if err := sd.Close(); err != nil {
+		return nil, nil, err
+	}
+	p, err := newProviders()
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := startDaemon(ctx, b.path, p, o)
+	if err != nil {
+		p.Close()
+		return nil, nil, err
+	}
+	return p, d, nil
 }
