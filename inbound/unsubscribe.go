@@ -36,11 +36,13 @@ func SignUnsubscribe(secret []byte, patientID, clinicID int64, exp time.Time) st
 
 // VerifyUnsubscribe checks a token at now and returns its patient and clinic.
 func VerifyUnsubscribe(secret []byte, token string, now time.Time) (patientID, clinicID int64, err error) {
-	if len(token) > 100 {
+	// One spelling per token: exactly the canonical length (the decoder
+	// skips \r and \n, so without this a token with line breaks in it
+	// verified), and Strict so the unused bits of the last character must
+	// be zero (otherwise 16 variants of it all verify).
+	if len(token) != base64.RawURLEncoding.EncodedLen(tokenLen) {
 		return 0, 0, ErrBadToken
 	}
-	// Strict: the unused bits of the last character must be zero, so each
-	// token has one spelling (otherwise 16 variants of it all verify).
 	b, err := base64.RawURLEncoding.Strict().DecodeString(token)
 	if err != nil || len(b) != tokenLen {
 		return 0, 0, ErrBadToken
