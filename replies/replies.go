@@ -36,10 +36,41 @@ func set(words ...string) map[string]bool {
 	return m
 }
 
-// Result is a classified reply; Signs lists the red-flag signs found.
+// Match explains one red-flag sign found in a reply: which sign, and the
+// patient's own words that matched it. Alerts show these so staff can see
+// why a reply was flagged.
+type Match struct {
+	Sign  string `json:"sign"`
+	Words string `json:"words"`
+}
+
+// Result is a classified reply.
 type Result struct {
-	Kind  Kind
+	Kind Kind
+	// Signs lists the red-flag signs found, in a fixed order.
 	Signs []string
+	// Matches explains each sign with the words that matched it.
+	Matches []Match
+	// Emergency is set when a sign calls for emergency services first
+	// (fainting, trouble breathing, throat or lips swelling): the patient
+	// is told to call 911 before the clinic. Kind is RedFlag then.
+	Emergency bool
+	// OptOut is set when the patient asked to stop texts, alone (Kind
+	// Stop) or together with a red flag (Kind RedFlag): both are honoured.
+	OptOut bool
+	// Language is the reply's language as far as it can be told ("en" or
+	// "es"), "" when unknown.
+	Language string
+}
+
+// Explain says which sign matched which words, for staff alerts and logs
+// at debug level (it quotes the patient).
+func (r Result) Explain() string {
+	parts := make([]string, 0, len(r.Matches))
+	for _, m := range r.Matches {
+		parts = append(parts, m.Sign+": \""+m.Words+"\"")
+	}
+	return strings.Join(parts, "; ")
 }
 
 // Classify reads a reply. Keywords win over red flags only when they are
@@ -50,14 +81,18 @@ func Classify(body string) Result {
 	compact := strings.ReplaceAll(strings.ReplaceAll(norm, " ", ""), "-", "")
 	switch {
 	case stopWords[norm] || stopWords[compact]:
-		return Result{Kind: Stop}
+		return Result{Kind: Stop, OptOut: true}
 	case startWords[norm] || startWords[compact]:
 		return Result{Kind: Start}
 	case helpWords[norm]:
 		return Result{Kind: Help}
 	}
 	if signs := RedFlags(body); len(signs) > 0 {
-		return Result{Kind: RedFlag, Signs: signs}
+		r := Result{Kind: RedFlag, Signs: signs}
+		for _, sg := range signs {
+			r.Matches = append(r.Matches, Match{Sign: sg})
+		}
+		return r
 	}
 	return Result{Kind: Other}
 }
