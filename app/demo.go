@@ -159,7 +159,6 @@ type demoPrinter struct {
 	start time.Time
 	full  bool
 	clock *virtualClock
-	lines []string
 }
 
 func (p *demoPrinter) Send(ctx context.Context, m notify.Message) (string, error) {

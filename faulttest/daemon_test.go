@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -566,16 +565,6 @@ func messageIDOf(id int64) string {
 type wallClock struct{}
 
 func (wallClock) Now() time.Time { return time.Now() }
-
-// contains reports whether s contains any of subs.
-func contains(s string, subs ...string) bool {
-	for _, sub := range subs {
-		if strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
-}
 
 // summary is the verdict without the rows, for failure messages.
 func (v verdict) summary() map[string]int {

@@ -282,15 +282,6 @@ func (c *Console) enrollmentPage(w http.ResponseWriter, r *http.Request, s *stor
 	return nil
 }
 
-func pending(msgs []aftercare.Message) bool {
-	for _, m := range msgs {
-		if m.Status.Pending() {
-			return true
-		}
-	}
-	return false
-}
-
 func fullName(p aftercare.Patient) string {
 	return strings.TrimSpace(p.FirstName + " " + p.LastName)
 }
