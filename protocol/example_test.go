@@ -48,6 +48,8 @@ func ExampleProtocol_Plan() {
 	// Tue Jun 16 10:00  reintroduce_actives  0 email skipped no email address
 	// Tue Jun 23 08:30  sunscreen           14 sms   scheduled
 	// Tue Jun 23 10:00  back_to_routine      0 email skipped no email address
+	// Tue Jun 23 10:00  back_to_routine      0 sms   scheduled
 	// Wed Dec  9 11:00  maintenance          0 email skipped no email address
-	// Glow Clinic: Hi Maya, redness and swelling are normal and ease in 2-3 days. Today: no makeup, sweat or sun. Call +14155550123 for excessive swelling, pain that won't ease, pus, fever, hives, bleeding that won't stop or skin discoloration. Reply STOP to opt out.
+	// Wed Dec  9 11:00  maintenance          0 sms   scheduled
+	// Glow Clinic: Hi Maya, redness and swelling are normal for 2-3 days. Today: cool water only; no makeup, sweat or sun. Call +14155550123 for bad swelling, pain that won't ease, pus, fever, hives, bleeding that won't stop or discoloration. Reply STOP to opt out.
 }

@@ -119,13 +119,13 @@ func TestFullGuide(t *testing.T) {
 		t.Fatal(err)
 	}
 	facts := []string{
-		"mild sunburn", "48 to 72 hours", "Wait a few hours before washing", "lukewarm water", "fragrance-free cleanser",
+		"mild sunburn", "48 to 72 hours", "Wait a few hours before washing", "cool water only", "fragrance-free cleanser",
 		"Pat dry", "never rub", "hyaluronic acid", "moisturizer", "plenty of water", "No makeup for at least 24 to 48 hours",
 		"sauna", "steam room", "Stay out of the sun", "wide-brimmed hat",
 		"scrubs", "cleansing brushes", "retinoids", "AHAs", "BHAs", "alcohol", "fragrance", "strong essential oils",
 		"Ibuprofen", "icing", "inflammation", "broad-spectrum, high-SPF sunscreen", "even if you stay indoors",
 		"eight glasses of water", "vitamin C (citrus fruit, bell peppers)", "vitamin A (leafy greens, carrots)", "omega-3 (salmon, walnuts)",
-		"Days 1 to 3", "Days 4 to 7", "Week 2", "sandpaper", "one at a time", "collagen keeps building",
+		"Days 1 to 3", "Days 4 to 7", "Week 2", "sandpaper", "one at a time", "Collagen keeps building", "4 to 6 weeks after the last session",
 	}
 	for _, part := range map[string]string{"text": c.Text, "html": c.HTML} {
 		for _, f := range facts {
@@ -198,8 +198,8 @@ func TestRenderUnknown(t *testing.T) {
 	if _, err := p.Render("nope", aftercare.SMS, Data{}); err == nil {
 		t.Error("Render(nope) succeeded")
 	}
-	if _, err := p.Render("back_to_routine", aftercare.SMS, Data{}); err == nil {
-		t.Error("Render(back_to_routine, sms) succeeded; it is email only")
+	if _, err := p.Render("evening_care", aftercare.Email, Data{}); err == nil {
+		t.Error("Render(evening_care, email) succeeded; it is text only")
 	}
 	if _, err := p.Render("welcome", "fax", Data{}); err == nil {
 		t.Error("Render(welcome, fax) succeeded")
@@ -254,7 +254,8 @@ func TestNewData(t *testing.T) {
 	want := Data{
 		FirstName: "Maya", PatientName: "Maya Lopez", PatientPhone: "+14155550100",
 		ClinicName: "Glow Clinic", ClinicPhone: "+14155550123", BookingURL: "https://glow.example/book",
-		SessionNumber: 2, SeriesLength: 3, NextSession: 3, TreatedDate: "Tuesday, June 9",
+		SessionNumber: 2, SeriesLength: 3, NextSession: 3, TreatedDate: "Tuesday, June 9", TreatedDay: "Tue 9 Jun",
+		treatedOn: civilDate{2026, 6, 9},
 	}
 	if d != want {
 		t.Errorf("NewData:\n got %+v\nwant %+v", d, want)
