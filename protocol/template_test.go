@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -14,22 +15,25 @@ func longData() Data {
 		FirstName:     "Maximiliana-Josefina", // 20
 		PatientName:   "Maximiliana-Josefina Van Der Berg-Smith",
 		PatientPhone:  "+14155550100",
-		ClinicName:    "Riverside Aesthetics and Laser", // 30
+		ClinicName:    "Riverside Aesthetics and Laser Centre NY", // 40
 		ClinicPhone:   "+14155550123",
 		BookingURL:    "https://book.riverside-aesthetics.com/ab", // 40
 		SessionNumber: 1, SeriesLength: 3, NextSession: 2,
-		TreatedDate: "Wednesday, September 30", Day: 14, EmailOK: true,
+		TreatedDate: "Wednesday, September 30", TreatedDay: "Wed 30 Sep", Day: 14, EmailOK: true,
+		treatedOn: civilDate{2026, 9, 30},
 		Reply: strings.Repeat("my face is really swollen and it hurts ", 5),
 	}
 }
 
-// Every shipped text fits in two GSM-7 segments with long names, even
-// carrying the opt-out notice, and uses only GSM-7 characters.
+// Every shipped text fits in two GSM-7 segments with a 40-character clinic
+// name and a 20-character first name, even carrying the opt-out notice, on
+// any day it may go out (late_start says something different each day),
+// and uses only GSM-7 characters.
 func TestShippedTextsFitTwoSegments(t *testing.T) {
 	t.Parallel()
 	p := setup(t)
 	base := longData()
-	if len(base.FirstName) != 20 || len(base.ClinicName) != 30 || len(base.BookingURL) != 40 {
+	if len(base.FirstName) != 20 || len(base.ClinicName) != 40 || len(base.BookingURL) != 40 {
 		t.Fatalf("sample lengths %d/%d/%d", len(base.FirstName), len(base.ClinicName), len(base.BookingURL))
 	}
 	variants := map[string]func(*Data){
@@ -55,12 +59,15 @@ func TestShippedTextsFitTwoSegments(t *testing.T) {
 			if !slices.Contains(s.Channels, aftercare.SMS) {
 				continue
 			}
-			c, err := p.Render(s.Key, aftercare.SMS, d)
-			if err != nil {
-				t.Fatal(err)
+			for day := 0; day <= 61; day++ {
+				d.DaysSince = day
+				c, err := p.Render(s.Key, aftercare.SMS, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Any text may be the first one sent and carry the notice.
+				check(t, fmt.Sprintf("%s %s (day %d)", vname, s.Key, day), c.Text+" "+p.OptOutNotice)
 			}
-			// Any text may be the first one sent and carry the notice.
-			check(t, vname+" "+s.Key, c.Text+" "+p.OptOutNotice)
 		}
 		for _, kind := range ReplyKinds {
 			c, err := p.RenderReply(kind, aftercare.SMS, d)
