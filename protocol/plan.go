@@ -57,6 +57,12 @@ const (
 //     the patient has not consented to, opted out of, or cannot receive on,
 //     is planned as skipped with a short reason;
 //   - a step whose conditions (When) do not hold is not planned at all;
+//   - the first text of a plan is the protocol's opening red_flags step
+//     (the welcome); when any other text would come first, the enrollment
+//     is late, its late steps (When.Late) are planned to go out at
+//     enrollment, and other red_flags texts the same day are skipped as
+//     covered;
+//   - an sms_fallback step is texted only when its email cannot go;
 //   - the first scheduled SMS ends with the protocol's opt-out notice.
 //
 // Skipped messages carry the time they were due (their send time, or now
@@ -148,7 +154,7 @@ func (p *Protocol) Plan(in Input, opt Options, now time.Time) ([]aftercare.Messa
 		}
 	}
 	sortPlan(out)
-	if late(out) {
+	if p.late(out) {
 		n := len(out)
 		for order, s := range p.steps {
 			if s.When.Late && s.When.hold(e, c, enrolled) {
@@ -212,15 +218,22 @@ func sortPlan(out []planned) {
 }
 
 // late reports whether the first text a patient would get (timing alone
-// considered, whatever their consent) is not one that names the red flags.
-func late(out []planned) bool {
-	first := -1
-	for i, m := range out {
-		if m.Channel == aftercare.SMS && m.timing == "" && (first < 0 || m.SendAt.Before(out[first].SendAt)) {
-			first = i
+// considered, whatever their consent) is not the protocol's opening text:
+// its first red_flags step that is not itself a late step (the welcome).
+func (p *Protocol) late(out []planned) bool {
+	opener := ""
+	for _, s := range p.steps {
+		if s.RedFlags && !s.When.Late {
+			opener = s.Key
+			break
 		}
 	}
-	return first < 0 || !out[first].step.RedFlags
+	for _, m := range out {
+		if m.Channel == aftercare.SMS && m.timing == "" {
+			return m.Step != opener
+		}
+	}
+	return true
 }
 
 // dayNumber is the day after the treatment (0 for the treatment day) on

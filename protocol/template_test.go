@@ -21,7 +21,7 @@ func longData() Data {
 		SessionNumber: 1, SeriesLength: 3, NextSession: 2,
 		TreatedDate: "Wednesday, September 30", TreatedDay: "Wed 30 Sep", Day: 14, EmailOK: true,
 		treatedOn: civilDate{2026, 9, 30},
-		Reply: strings.Repeat("my face is really swollen and it hurts ", 5),
+		Reply:     strings.Repeat("my face is really swollen and it hurts ", 5),
 	}
 }
 
