@@ -37,7 +37,7 @@ type Options struct {
 const (
 	reasonStaleAtEnrollment = "stale: enrolled after the step's window closed"
 	reasonStaleBeforeSend   = "stale: the step's window closes before its send time"
-	reasonCoveredByLate     = "covered by the late-start text the same day, which names the warning signs"
+	reasonCoveredByLate     = "covered by the late-start text the same day, which names the warning signs and what still applies"
 )
 
 // Plan returns the messages of an enrollment enrolled at now: one per step,
@@ -73,6 +73,12 @@ const (
 // template that fails on this patient's data (possible only in a custom
 // protocol) is a plain error.
 func (p *Protocol) Plan(in Input, opt Options, now time.Time) ([]aftercare.Message, error) {
+	return p.plan(in, opt, now, true)
+}
+
+// plan is Plan; render false leaves the messages' texts empty (for
+// counting).
+func (p *Protocol) plan(in Input, opt Options, now time.Time, render bool) ([]aftercare.Message, error) {
 	loc, err := location(in)
 	if err != nil {
 		return nil, err
@@ -129,7 +135,7 @@ func (p *Protocol) Plan(in Input, opt Options, now time.Time) ([]aftercare.Messa
 					due = now
 				}
 				send, timing := fit(due, stale, ch, quiet, now, loc)
-				pl := planned{order: order, channel: ci, step: s, due: due, timing: timing}
+				pl := planned{order: order, channel: ci, step: s, nominal: nominal, due: due, timing: timing}
 				pl.Message = aftercare.Message{
 					EnrollmentID: e.ID,
 					ClinicID:     e.ClinicID,
@@ -161,8 +167,10 @@ func (p *Protocol) Plan(in Input, opt Options, now time.Time) ([]aftercare.Messa
 				place(order, &p.steps[order])
 			}
 		}
-		// The late text names the red flags: another red-flag text the
-		// same day would repeat it.
+		// The late text names the red flags and says what applies on its
+		// day: another red-flag text that day would repeat it, and a text
+		// meant for an earlier day ("makeup again now", two days on) is
+		// behind it.
 		for _, l := range out[n:] {
 			if l.Channel != aftercare.SMS || l.Status != aftercare.StatusScheduled {
 				continue
@@ -170,7 +178,10 @@ func (p *Protocol) Plan(in Input, opt Options, now time.Time) ([]aftercare.Messa
 			day := dayNumber(c, l.SendAt)
 			for i := range out[:n] {
 				m := &out[i]
-				if m.step.RedFlags && m.Channel == aftercare.SMS && m.Status == aftercare.StatusScheduled && dayNumber(c, m.SendAt) == day {
+				if m.Channel != aftercare.SMS || m.Status != aftercare.StatusScheduled || dayNumber(c, m.SendAt) != day {
+					continue
+				}
+				if m.step.RedFlags || !m.step.Daily() && dayNumber(c, m.nominal) < day {
 					m.Status, m.Reason, m.SendAt = aftercare.StatusSkipped, reasonCoveredByLate, m.due.UTC()
 				}
 			}
@@ -181,15 +192,17 @@ func (p *Protocol) Plan(in Input, opt Options, now time.Time) ([]aftercare.Messa
 	msgs := make([]aftercare.Message, len(out))
 	noticed := p.OptOutNotice == ""
 	for i, pl := range out {
-		d := data
-		d.Day = pl.Occurrence
-		d.DaysSince = dayNumber(c, pl.SendAt)
-		content, err := pl.step.tmpl.render(pl.Channel, d)
-		if err != nil {
-			return nil, fmt.Errorf("plan step %q: %w", pl.Step, err)
-		}
 		m := pl.Message
-		m.Subject, m.Body, m.HTMLBody = content.Subject, content.Text, content.HTML
+		if render {
+			d := data
+			d.Day = pl.Occurrence
+			d.DaysSince = dayNumber(c, pl.SendAt)
+			content, err := pl.step.tmpl.render(pl.Channel, d)
+			if err != nil {
+				return nil, fmt.Errorf("plan step %q: %w", pl.Step, err)
+			}
+			m.Subject, m.Body, m.HTMLBody = content.Subject, content.Text, content.HTML
+		}
 		if !noticed && m.Channel == aftercare.SMS && m.Status == aftercare.StatusScheduled {
 			m.Body += " " + p.OptOutNotice
 			noticed = true
@@ -206,6 +219,7 @@ type planned struct {
 	aftercare.Message
 	order, channel int
 	step           *Step
+	nominal        time.Time // when the step is meant to go out
 	due            time.Time // when it was due, not before enrollment
 	timing         string    // why its timing alone skips it, whatever the channel
 }

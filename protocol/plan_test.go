@@ -300,7 +300,7 @@ func TestPlanEnrollmentTiming(t *testing.T) {
 				"welcome/0/email 06-09 21:30 06-23 23:59 scheduled",
 				"late_start/0/sms 06-10 08:00 08-09 23:59 scheduled",
 				"sunscreen/1/sms 06-10 08:30 06-10 12:00 scheduled",
-				"day1_checkin/0/sms 06-10 09:00 06-10 18:00 skipped covered by the late-start text the same day, which names the warning signs",
+				"day1_checkin/0/sms 06-10 09:00 06-10 18:00 skipped covered by the late-start text the same day, which names the warning signs and what still applies",
 			},
 			absent: []string{"evening_care"},
 		},
@@ -332,8 +332,9 @@ func TestPlanEnrollmentTiming(t *testing.T) {
 			name: "enrolled late at night: a fresh step waits for the morning", treated: "2026-06-09 10:00", enrolled: "2026-06-12 22:00",
 			want: []string{
 				"sunscreen/3/sms 06-12 22:00 06-12 12:00 skipped stale: enrolled after the step's window closed",
+				"late_start/0/sms 06-13 08:00 08-09 23:59 scheduled",
 				"sunscreen/4/sms 06-13 08:30 06-13 12:00 scheduled",
-				"dryness/0/sms 06-13 08:00 06-13 21:00 scheduled",
+				"dryness/0/sms 06-12 22:00 06-13 21:00 skipped covered by the late-start text the same day, which names the warning signs and what still applies",
 			},
 		},
 		{

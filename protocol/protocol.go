@@ -44,6 +44,7 @@ type Protocol struct {
 	steps   []Step
 	index   map[string]int
 	replies map[ReplyKind]*templates
+	volume  volumeOnce
 }
 
 // Step is one message of a protocol, possibly on several channels and, for
