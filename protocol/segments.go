@@ -113,11 +113,14 @@ var smsPunctuation = strings.NewReplacer(
 
 // NormalizeSMS prepares a rendered text for sending: typographic quotes,
 // dashes, ellipses, bullets and unusual spaces become their GSM-7
-// look-alikes, runs of spaces fold to one and the ends are trimmed. Letters
+// look-alikes, runs of spaces fold to one, invalid UTF-8 is dropped and
+// the ends are trimmed. Letters
 // are never changed: a name written in a script GSM-7 lacks ("Zoë", "Ольга",
 // "陈") is kept as written, and the text then goes as UCS-2.
 func NormalizeSMS(s string) string {
-	s = smsPunctuation.Replace(s)
+	// Invalid bytes are dropped first, so removing a character can never
+	// join the bytes around it into a new one.
+	s = smsPunctuation.Replace(strings.ToValidUTF8(s, ""))
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
