@@ -96,8 +96,8 @@ func (p *Protocol) Summarize(msgs []aftercare.Message, treated, now time.Time) S
 	}
 	if since := now.Sub(treated); since > time.Hour && timingSkips > 0 {
 		s.Late, s.LateBy = true, ago(since)
-		note := fmt.Sprintf("Late enrollment: the treatment was %s ago, so %d %s whose time has passed will not be sent (listed below).",
-			s.LateBy, timingSkips, plural(timingSkips, "message", "messages"))
+		note := fmt.Sprintf("Late enrollment: the treatment was %s ago. %d %s will not be sent because %s time has passed or the late start covers %s (listed below).",
+			s.LateBy, timingSkips, plural(timingSkips, "message", "messages"), plural(timingSkips, "its", "their"), plural(timingSkips, "it", "them"))
 		if lateText {
 			note += " The first text is a late start: it names the warning signs and the clinic's phone, and says only what still applies that day."
 		}

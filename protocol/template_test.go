@@ -94,10 +94,12 @@ func TestRedFlagsNamed(t *testing.T) {
 	}{
 		{"welcome", aftercare.SMS, short},
 		{"day1_checkin", aftercare.SMS, short},
+		{"late_start", aftercare.SMS, short},
 		{"welcome", aftercare.Email, append(full, d.ClinicPhone)},
 	} {
-		for _, emailOK := range []bool{true, false} {
+		for i, emailOK := range []bool{true, false, true, false, true} {
 			d.EmailOK = emailOK
+			d.DaysSince = []int{0, 1, 3, 5, 20}[i] // late_start differs by day
 			c, err := p.Render(tc.step, tc.ch, d)
 			if err != nil {
 				t.Fatal(err)
