@@ -130,8 +130,74 @@ const (
 )
 
 // ConsentWordingVersion is the version of the consent wording shown to
-// patients by this release; recorded with each consent as evidence.
-const ConsentWordingVersion = "2026-11-v1"
+// patients by this release; recorded with each consent as evidence. Bump
+// it whenever the wording changes meaning, and keep the old wording in
+// consentWordings.
+const ConsentWordingVersion = "2026-12-v2"
+
+// ConsentWording is what a patient is told they agree to, per channel, in
+// one version. The numbers in it are the default protocol's (a test plans
+// enrollments and checks them).
+type ConsentWording struct {
+	Version string `json:"version"`
+	// Intro introduces both channels ("The patient agrees to ...").
+	Intro string `json:"intro"`
+	// SMS and Email are the words for each channel's consent.
+	SMS   string `json:"sms"`
+	Email string `json:"email"`
+	// Note says where an old version's words come from, when they were
+	// not stored as such at the time.
+	Note string `json:"note,omitempty"`
+}
+
+// consentWordings holds every consent wording a release has shown, newest
+// first: consent records name a version, and the words behind it stay
+// retrievable as evidence.
+var consentWordings = []ConsentWording{
+	{
+		Version: "2026-12-v2",
+		Intro:   "The patient agrees to receive aftercare advice from the clinic after this treatment:",
+		SMS: "By text message: up to 23 texts over about 6 weeks, most of them in the first 2 weeks, " +
+			"and at most 3 in a day; after the last session of a series, one more about 6 months later. " +
+			"Message and data rates may apply. Reply STOP at any time to end them, or HELP for help.",
+		Email: "By email: up to 4 emails over about 6 weeks, the first with the full care guide; " +
+			"after the last session of a series, one more about 6 months later. " +
+			"Every email has an unsubscribe link that ends them.",
+	},
+	{
+		Version: "2026-11-v1",
+		Intro:   "Consent: the patient agrees to receive aftercare advice by",
+		SMS:     "Text message (SMS)",
+		Email:   "Email",
+		Note: "Version 2026-11-v1 stored no wording of its own; these are the words the enroll form showed " +
+			"beside its checkboxes, with the hint \"Recorded as consent given at the front desk, with today's date. " +
+			"Patients can reply STOP or unsubscribe at any time.\" It did not say how many messages to expect.",
+	},
+}
+
+// ConsentWordingFor returns the wording of a consent version; ok is false
+// for a version no release has shown.
+func ConsentWordingFor(version string) (w ConsentWording, ok bool) {
+	for _, w := range consentWordings {
+		if w.Version == version {
+			return w, true
+		}
+	}
+	return ConsentWording{}, false
+}
+
+// ConsentWordings returns every consent wording, newest first.
+func ConsentWordings() []ConsentWording {
+	return append([]ConsentWording(nil), consentWordings...)
+}
+
+// For returns the words for one channel.
+func (w ConsentWording) For(ch Channel) string {
+	if ch == Email {
+		return w.Email
+	}
+	return w.SMS
+}
 
 // Consent is evidence of a patient granting or revoking one channel.
 type Consent struct {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -38,6 +39,7 @@ type Store interface {
 type Enroller interface {
 	Enroll(ctx context.Context, clinic aftercare.Clinic, req enroll.Request, idemKey string) (store.EnrollmentView, bool, error)
 	Preview(clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, error)
+	Summarize(clinic aftercare.Clinic, req enroll.Request, msgs []aftercare.Message) protocol.Summary
 }
 
 // Check is a named readiness check. An error from Run makes the daemon

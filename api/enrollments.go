@@ -7,6 +7,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -50,7 +51,20 @@ func (s *Server) previewEnrollment(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+	out := make([]previewMessage, len(msgs))
+	for i, m := range msgs {
+		out[i].Message = m
+		out[i].Segments, out[i].Encoding = protocol.TextCost(m)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"messages": out, "summary": s.enroller.Summarize(clinic, req, msgs)})
+}
+
+// previewMessage is a previewed message with what a text costs: its SMS
+// segments and encoding ("gsm-7", or "ucs-2" for a name outside GSM-7).
+type previewMessage struct {
+	aftercare.Message
+	Segments int    `json:"segments,omitempty"`
+	Encoding string `json:"encoding,omitempty"`
 }
 
 func pathID(r *http.Request) (int64, error) {

@@ -62,6 +62,8 @@ type PreviewItem struct {
 	Reason  string `json:"reason,omitempty"`
 	Subject string `json:"subject,omitempty"`
 	Body    string `json:"body"`
+	// Segments is what a text costs in SMS segments.
+	Segments int `json:"segments,omitempty"`
 }
 
 // Preview prints the plan an enrollment would get, storing nothing.
@@ -106,6 +108,7 @@ func Preview(w io.Writer, cfg *config.Config, o PreviewOptions) error {
 		items[i] = PreviewItem{Step: m.Step, Channel: string(m.Channel), Day: m.Occurrence,
 			SendAt: m.SendAt.In(loc).Format(time.RFC3339), StaleAt: m.StaleAt.In(loc).Format(time.RFC3339),
 			Status: string(m.Status), Reason: m.Reason, Subject: m.Subject, Body: m.Body}
+		items[i].Segments, _ = protocol.TextCost(m)
 	}
 	if o.JSON {
 		enc := json.NewEncoder(w)
@@ -113,7 +116,7 @@ func Preview(w io.Writer, cfg *config.Config, o PreviewOptions) error {
 		return enc.Encode(items)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEND AT (LOCAL)\tCHANNEL\tSTEP\tSTATUS\tTEXT")
+	fmt.Fprintln(tw, "SEND AT (LOCAL)\tCHANNEL\tSEGMENTS\tSTEP\tSTATUS\tTEXT")
 	for i, it := range items {
 		text := it.Body
 		if it.Subject != "" {
@@ -122,9 +125,25 @@ func Preview(w io.Writer, cfg *config.Config, o PreviewOptions) error {
 		if it.Status == string(aftercare.StatusSkipped) {
 			text = "(" + it.Reason + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", msgs[i].SendAt.In(loc).Format("Mon 02 Jan 15:04 MST"), it.Channel, it.Step, it.Status, oneLine(text, 70))
+		segs := ""
+		if it.Segments > 0 {
+			segs = fmt.Sprint(it.Segments)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", msgs[i].SendAt.In(loc).Format("Mon 02 Jan 15:04 MST"), it.Channel, segs, it.Step, it.Status, oneLine(text, 70))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	sum := p.Summarize(msgs, treated, now)
+	fmt.Fprintf(w, "\n%d texts (%d SMS segments", sum.Texts, sum.Segments)
+	if sum.UnicodeTexts > 0 {
+		fmt.Fprintf(w, "; %d as Unicode", sum.UnicodeTexts)
+	}
+	fmt.Fprintf(w, "), %d emails.\n", sum.Emails)
+	for _, n := range sum.Notes {
+		fmt.Fprintln(w, n)
+	}
+	return nil
 }
 
 // AddClinic creates a clinic in the configured database and returns it with

@@ -105,6 +105,18 @@ func (s *Service) Preview(clinic aftercare.Clinic, req Request) ([]aftercare.Mes
 	return s.Protocol.Plan(s.input(clinic, v.Patient, v.Enrollment, req), protocol.Options{Quiet: s.Quiet}, now)
 }
 
+// Summarize describes a previewed plan of req for clinic staff: texts and
+// their SMS segments, emails, whether the enrollment is late and what will
+// be skipped and why.
+func (s *Service) Summarize(clinic aftercare.Clinic, req Request, msgs []aftercare.Message) protocol.Summary {
+	now := s.Clock.Now()
+	treated, err := TreatedAt(req.TreatedAt, now)
+	if err != nil {
+		treated = now
+	}
+	return s.Protocol.Summarize(msgs, treated, now)
+}
+
 func (s *Service) input(clinic aftercare.Clinic, p aftercare.Patient, e aftercare.Enrollment, req Request) protocol.Input {
 	return protocol.Input{Enrollment: e, Patient: p, Clinic: clinic, SMSConsent: req.SMSConsent, EmailConsent: req.EmailConsent}
 }

@@ -44,6 +44,7 @@ type Protocol struct {
 	steps   []Step
 	index   map[string]int
 	replies map[ReplyKind]*templates
+	volume  volumeOnce
 }
 
 // Step is one message of a protocol, possibly on several channels and, for
@@ -62,9 +63,22 @@ type Step struct {
 	// Calendar asks for an .ics invitation on the step's email (see
 	// Protocol.Invitation).
 	Calendar bool
+	// EmailStale, when set, is the stale time of the step's email, which
+	// may outlive its text (the full guide is worth sending days after a
+	// "today" text is not).
+	EmailStale string
+	// RedFlags marks a step whose text names the red flags and the
+	// clinic's phone. The first text of every plan must be one: when it
+	// would not be, the enrollment is late and the protocol's late steps
+	// are planned.
+	RedFlags bool
+	// SMSFallback sends the step's text only to a patient this
+	// enrollment's email cannot reach; a patient who gets the email is not
+	// texted the same thing.
+	SMSFallback bool
 
-	at, stale timing
-	tmpl      *templates
+	at, stale, emailStale timing
+	tmpl                  *templates
 }
 
 // Daily reports whether the step recurs once a day; its messages carry the
@@ -83,6 +97,12 @@ type Conditions struct {
 	// Series is "finished" (this was the last session of the series),
 	// "unfinished", or empty for any.
 	Series string `yaml:"series"`
+	// Late: plan the step only for a late enrollment, one whose first text
+	// would otherwise not name the red flags (the welcome's window has
+	// closed, or quiet hours push it past). A late step goes out at
+	// enrollment (out of quiet hours), before any other text, and must
+	// have red_flags: true.
+	Late bool `yaml:"late"`
 
 	enrolledBefore int // minutes after midnight; -1 for none
 }
@@ -142,6 +162,10 @@ type stepYAML struct {
 	Calendar bool           `yaml:"calendar"`
 	SMS      string         `yaml:"sms"`
 	Email    *EmailTemplate `yaml:"email"`
+
+	EmailStale  string `yaml:"email_stale"`
+	RedFlags    bool   `yaml:"red_flags"`
+	SMSFallback bool   `yaml:"sms_fallback"`
 }
 
 type replyYAML struct {
@@ -378,6 +402,10 @@ func buildStep(raw stepYAML, layout *htmltemplate.Template) (Step, error) {
 		Stale:    raw.Stale,
 		When:     raw.When,
 		Calendar: raw.Calendar,
+
+		EmailStale:  raw.EmailStale,
+		RedFlags:    raw.RedFlags,
+		SMSFallback: raw.SMSFallback,
 	}
 	if s.Key == "" {
 		return s, errors.New("key: missing")
@@ -424,6 +452,29 @@ func buildStep(raw stepYAML, layout *htmltemplate.Template) (Step, error) {
 		return s, errors.New("email: given, but email is not in channels")
 	case s.Calendar && !seen[aftercare.Email]:
 		return s, errors.New("calendar: needs the email channel")
+	case s.RedFlags && !seen[aftercare.SMS]:
+		return s, errors.New("red_flags: needs the sms channel")
+	case s.When.Late && !s.RedFlags:
+		return s, errors.New("when: late: the step must have red_flags: true (it is the first text of a late enrollment)")
+	case s.When.Late && (s.at.kind != offset || s.at.d != 0):
+		return s, errors.New(`when: late: the step must be due at enrollment (at: "0h")`)
+	case s.SMSFallback && (!seen[aftercare.SMS] || !seen[aftercare.Email]):
+		return s, errors.New("sms_fallback: needs both the sms and the email channel")
+	case s.SMSFallback && s.RedFlags:
+		return s, errors.New("sms_fallback: a red_flags text goes to everyone")
+	}
+	if strings.TrimSpace(raw.EmailStale) != "" {
+		if !seen[aftercare.Email] {
+			return s, errors.New("email_stale: needs the email channel")
+		}
+		if s.emailStale, err = parseStale(raw.EmailStale); err != nil {
+			return s, fmt.Errorf("email_stale: %w", err)
+		}
+		if err = checkOrder(s.at, s.emailStale); err != nil {
+			return s, fmt.Errorf("email_stale: %w", err)
+		}
+	} else {
+		s.emailStale = s.stale
 	}
 	if err = s.When.compile(); err != nil {
 		return s, fmt.Errorf("when: %w", err)
@@ -493,10 +544,12 @@ func samples() []Data {
 		FirstName: "Alex", PatientName: "Alex Doe", PatientPhone: "+14155550100",
 		ClinicName: "Sample Clinic", ClinicPhone: "+14155550123", BookingURL: "https://clinic.example/book",
 		SessionNumber: 1, SeriesLength: 3, NextSession: 2, TreatedDate: "Monday, March 9", Day: 1,
-		EmailOK: true, Reply: "my face is very swollen",
+		TreatedDay: "Mon 9 Mar", EmailOK: true, Reply: "my face is very swollen",
+		treatedOn: civilDate{2026, 3, 9},
 	}
 	b := a
 	b.BookingURL, b.SessionNumber, b.NextSession, b.SeriesFinished, b.EmailOK, b.Day = "", 3, 0, true, false, 0
+	b.DaysSince = 20
 	return []Data{a, b}
 }
 

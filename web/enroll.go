@@ -9,6 +9,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -40,9 +41,12 @@ type enrollForm struct {
 	Zones      []string
 	Errors     map[string]string
 	FormError  string
-	// Plan is the previewed plan (nil before a preview), shown in PlanZone.
+	// Plan is the previewed plan (nil before a preview), shown in PlanZone;
+	// Summary counts its texts, segments and emails and says whether the
+	// enrollment is late and what will be skipped.
 	Plan     []aftercare.Message
 	PlanZone string
+	Summary  *protocol.Summary
 	Previous *aftercare.Enrollment
 }
 
@@ -155,7 +159,8 @@ func (c *Console) enrollSubmit(w http.ResponseWriter, r *http.Request, s *store.
 			return err
 		}
 		if err == nil {
-			f.Plan, f.PlanZone = msgs, f.Timezone
+			sum := c.enroller.Summarize(s.Clinic, req, msgs)
+			f.Plan, f.PlanZone, f.Summary = msgs, f.Timezone, &sum
 			if f.PlanZone == "" {
 				f.PlanZone = s.Clinic.Timezone
 			}
@@ -284,6 +289,30 @@ func (c *Console) enrollmentPage(w http.ResponseWriter, r *http.Request, s *stor
 
 func fullName(p aftercare.Patient) string {
 	return strings.TrimSpace(p.FirstName + " " + p.LastName)
+}
+
+// textCost says what a previewed text costs, for the plan table: "1
+// segment", "2 segments, Unicode"; empty for an email.
+func textCost(m aftercare.Message) string {
+	n, enc := protocol.TextCost(m)
+	if n == 0 {
+		return ""
+	}
+	s := plural(n, "segment")
+	if enc == "ucs-2" {
+		s += ", Unicode"
+	}
+	return s
+}
+
+// consentWording returns the consent wording of a version ("" for the
+// current one); a version with no stored wording gives an empty wording.
+func consentWording(version string) aftercare.ConsentWording {
+	if version == "" {
+		version = aftercare.ConsentWordingVersion
+	}
+	w, _ := aftercare.ConsentWordingFor(version)
+	return w
 }
 
 // field is one input of a form, for the "input" template.

@@ -29,6 +29,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -63,6 +64,7 @@ type Store interface {
 type Enroller interface {
 	Enroll(ctx context.Context, clinic aftercare.Clinic, req enroll.Request, idemKey string) (store.EnrollmentView, bool, error)
 	Preview(clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, error)
+	Summarize(clinic aftercare.Clinic, req enroll.Request, msgs []aftercare.Message) protocol.Summary
 }
 
 // Step names a protocol step for staff: its key in the outbox and its title.
@@ -355,6 +357,8 @@ func (c *Console) parseTemplates() error {
 		"join":    strings.Join,
 		"lower":   strings.ToLower,
 		"plural":  plural,
+		"cost":    textCost,
+		"consent": consentWording,
 		// news reports whether a provider's error text says more than the reason shown.
 		"news": func(lastErr, reason string) bool {
 			return lastErr != "" && (reason == "" || !strings.Contains(lastErr, reason))
