@@ -1,0 +1,190 @@
+package replies
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// token is one word of a reply: its folded form (lower case, no accents,
+// no apostrophes), where it sits in the original text (so an alert can
+// quote the patient's own words) and which clause it belongs to.
+type token struct {
+	w          string
+	start, end int // byte offsets in the original body
+	clause     int
+	lo, hi     int // the token range of this token's clause
+}
+
+// text is a reply cut into words and clauses. Clauses end at sentence
+// punctuation, commas and words such as "but" or "pero": a negation or a
+// "went down" only reaches the words of its own clause, so "no fever, but
+// it hurts" keeps the pain.
+type text struct {
+	body string
+	toks []token
+}
+
+// clauseBreakers start a new clause and are not words of either.
+var clauseBreakers = map[string]bool{
+	"but": true, "however": true, "though": true, "although": true, "except": true,
+	"pero": true, "aunque": true, "sino": true, "mais": true,
+}
+
+// fold maps one rune to its folded form: lower case, without accents,
+// full-width forms to ASCII. It returns "" for runes that vanish (zero
+// width and other format characters, combining marks, apostrophes).
+func fold(r rune) (string, bool) {
+	if r >= 0xFF01 && r <= 0xFF5E { // full-width ASCII
+		r -= 0xFEE0
+	}
+	switch r {
+	case '\'', '\u2019', '\u2018', '`', '\u00b4', '\u02bc':
+		return "", true
+	}
+	if unicode.Is(unicode.Mn, r) || unicode.Is(unicode.Cf, r) {
+		return "", true
+	}
+	r = unicode.ToLower(r)
+	if r < utf8.RuneSelf {
+		if ('a' <= r && r <= 'z') || ('0' <= r && r <= '9') {
+			return string(r), true
+		}
+		return "", false
+	}
+	if s, ok := accents[r]; ok {
+		return s, true
+	}
+	if unicode.IsLetter(r) || unicode.IsDigit(r) {
+		return string(r), true
+	}
+	return "", false
+}
+
+var accents = func() map[rune]string {
+	m := map[rune]string{'œ': "oe", 'æ': "ae", 'ß': "ss", 'ø': "o", 'ł': "l", 'đ': "d"}
+	for base, list := range map[string]string{
+		"a": "àáâãäåāăą", "c": "çćčĉċ", "e": "èéêëēĕėęě", "i": "ìíîïĩīĭįı", "n": "ñńňņ",
+		"o": "òóôõöōŏő", "u": "ùúûüũūŭůűų", "y": "ýÿŷ", "s": "śšşŝ", "z": "źžż", "g": "ğĝ", "r": "ř", "t": "ťţ", "d": "ď",
+	} {
+		for _, r := range list {
+			m[r] = base
+		}
+	}
+	return m
+}()
+
+// sentenceEnd reports whether a separator rune ends a clause.
+func sentenceEnd(r rune) bool {
+	switch r {
+	case '.', ',', ';', ':', '!', '?', '\n', '\r', '(', ')', '[', ']', '¡', '¿', '…', '|', '/':
+		return true
+	}
+	return false
+}
+
+// parse cuts a body into folded words and clauses.
+func parse(body string) text {
+	t := text{body: body}
+	clause := 0
+	var b strings.Builder
+	start := -1
+	pendingBreak := false
+	flush := func(end int) {
+		if b.Len() == 0 {
+			start = -1
+			return
+		}
+		w := b.String()
+		b.Reset()
+		if clauseBreakers[w] {
+			clause++
+			pendingBreak = false
+			start = -1
+			return
+		}
+		if pendingBreak && len(t.toks) > 0 {
+			clause++
+		}
+		pendingBreak = false
+		t.toks = append(t.toks, token{w: w, start: start, end: end, clause: clause})
+		start = -1
+	}
+	for i, r := range body {
+		if r == utf8.RuneError {
+			flush(i)
+			continue
+		}
+		s, keep := fold(r)
+		switch {
+		case keep:
+			if s != "" {
+				if start < 0 {
+					start = i
+				}
+				b.WriteString(s)
+			}
+		case r == '.' && b.Len() > 0 && isDigitWord(b.String()) && i+1 < len(body) && body[i+1] >= '0' && body[i+1] <= '9':
+			b.WriteByte('.') // 38.5
+		default:
+			flush(i)
+			if sentenceEnd(r) {
+				pendingBreak = true
+			}
+		}
+	}
+	flush(len(body))
+	for i := 0; i < len(t.toks); {
+		j := i
+		for j < len(t.toks) && t.toks[j].clause == t.toks[i].clause {
+			j++
+		}
+		for k := i; k < j; k++ {
+			t.toks[k].lo, t.toks[k].hi = i, j
+		}
+		i = j
+	}
+	return t
+}
+
+func isDigitWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if (s[i] < '0' || s[i] > '9') && s[i] != '.' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// words quotes the patient's words from token i to token j inclusive.
+func (t *text) words(i, j int) string {
+	return strings.TrimSpace(t.body[t.toks[i].start:t.toks[j].end])
+}
+
+// editDistanceAtMost1 reports whether a and b differ by at most one
+// insertion, deletion, substitution or adjacent transposition.
+func editDistanceAtMost1(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ra, rb := []rune(a), []rune(b)
+	la, lb := len(ra), len(rb)
+	if la-lb > 1 || lb-la > 1 {
+		return false
+	}
+	i := 0
+	for i < la && i < lb && ra[i] == rb[i] {
+		i++
+	}
+	switch {
+	case la == lb:
+		if i+1 < la && ra[i] == rb[i+1] && ra[i+1] == rb[i] && string(ra[i+2:]) == string(rb[i+2:]) {
+			return true
+		}
+		return string(ra[i+1:]) == string(rb[i+1:])
+	case la > lb:
+		return string(ra[i+1:]) == string(rb[i:])
+	default:
+		return string(ra[i:]) == string(rb[i+1:])
+	}
+}
