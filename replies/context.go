@@ -45,6 +45,7 @@ var resolvedAfter = compileAll(
 	"gone|away|better|improved|improving|improves|stopped|subsided|subsiding|cleared|clearing|resolved|settled|settling|disappeared|faded|fading|healed|less|lessened|lessening|reduced|reducing|calmed|calming|eased|easing|vanished|bajando|bajado|quito|quitado|quitando|pasado|desaparecio|desaparecido|desapareciendo|mejor|mejoro|mejorando|paro|detuvo|calmo|desinflamo|disminuyo|disminuyendo|cedio|termino|disparu",
 	"down !my|the|to|his|her|into|toward|towards|from|your|on|onto|over|both|each",
 	"bajo|baja !los|las|el|la|mis|mi|de|del|tus|sus|su|tu|un|una",
+	"broke|broken !out",
 	"se fue",
 	"ya paso",
 )
@@ -84,7 +85,13 @@ var hypothetical = compileAll(
 	"avoid|avoiding|prevent|preventing|prevention|evitar|prevenir",
 	"chance|chances|risk|risks|riesgo|odds of|de",
 	"watch|look out|for",
+	"when should|do ... worry|call|concerned",
+	"what|which ... signs|symptoms|sintomas|senales",
 )
+
+// transparent words do not count toward a negation's reach: "no signs of
+// an allergic reaction", "no hay nada de pus".
+var transparent = set("signs", "sign", "of", "an", "a", "any", "the", "more", "real", "de", "la", "el", "los", "las", "un", "una", "mas", "evidence", "trace", "hint")
 
 // discount says why a cue matched on toks[s..e] does not count, or "".
 func discount(t *text, s, e int, mild bool) string {
@@ -105,8 +112,12 @@ func discount(t *text, s, e int, mild bool) string {
 }
 
 func negated(t *text, s, lo int) bool {
-	for k := s - 1; k >= lo && k >= s-3; k-- {
+	reach := 0
+	for k := s - 1; k >= lo && k >= s-6 && reach < 3; k-- {
 		w := t.toks[k].w
+		if !transparent[w] {
+			reach++
+		}
 		if negBlock[w] {
 			return false
 		}

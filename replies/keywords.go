@@ -73,6 +73,7 @@ var stopPhrases = compileAll(
 	"optout|optingout",
 	"cancel|cancell ... subscription|texts|text|messages|messaging|sms|reminders|alerts|notifications",
 	"leave me alone",
+	"enough ... texts|messages|texting|reminders",
 	"wrong number",
 	"said|told|say|saying|means|meant|reply|replied stop",
 	// Spanish
@@ -80,6 +81,7 @@ var stopPhrases = compileAll(
 	"no mas mensajes|textos|msj|msjs|sms|recordatorios|notificaciones|correos",
 	"no quiero|deseo|necesito ... mensajes|textos|recibir|sms|notificaciones|recordatorios|escriban|manden|envien|contacten",
 	"dejen|deja|dejar|paren|pare|para|parar|detener|detengan|basta de ... enviar|mandar|escribir|enviarme|mandarme|escribirme|mensajes|textear|textearme|texto|textos|molestar|molestarme|contactarme|enviarnos",
+	"paren|pare|detengan|cancelen|basta ... mensajes|textos|mensajitos|sms",
 	"de baja",
 	"borrame|borrenme|eliminenme|eliminame|sacame|saquenme|quitenme|quitame|bajenme",
 	"eliminar|borrar|quitar|eliminen|borren|quiten|saquen ... mi|mis ... numero|datos|telefono",

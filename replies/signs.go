@@ -116,6 +116,7 @@ var signs = []sign{
 		"pain|pains|paiin|painn|pian|dolor|dolores|douleur !reliever|relievers|killer|killers|meds|med|medication|medications|medicine|pills|relief|management|tolerance|threshold|calmante|calmantes",
 		"painful|painfull|painfully|hurt|hurts|hurting|hurtin|hurst|hurtz|hurtss|hutrs|huts|burn|burns|burning|burnin|burned|burnt|buring|burnig|throb*|trobbing|=pounding|agony|agoniz*|excruciat*|excrutiat*|unbearabl*|insoportable",
 		"duele|duelen|dolia|dolio|doliendo|doloroso|dolorosa|adolorid*|dolorid*|arde|arden|ardia|ardor|ardiendo|quema|quemando|quemazon|punzada*|punzante|palpita*|brule|brulure",
+		"stabbing|stab|stabbed|shooting|piercing",
 		"killing me",
 		"on fire",
 	), m(
@@ -129,6 +130,9 @@ var signs = []sign{
 		"feel|feels|feeling|felt|is|are|getting|gets|got|so|very|really|super|too|extremely|burning|skin|face|cheeks|forehead|still hot|hott|warm|warmer|hotter "+notHot,
 		"!agua|ducha|bano|compresa|compresas|te|cafe|banos caliente|calientes",
 		"tengo|siento|siente|sensacion|sintiendo ... calor",
+	), a(
+		"radiat*|coming|giving|gives|pouring|emanating ... heat|warmth|calor",
+		"heat|warmth|calor ... coming|radiat*|sale|saliendo",
 	))},
 	{name: SignRedStreaks, cues: a(
 		"red|reddish|redish|pink ... streak*|streek*|line|lines|stripe*|track*",
@@ -182,6 +186,7 @@ var signs = []sign{
 		"turn*|turned|turning|went ... black|blue|bluish|gray|grey|white|whitish|darker|brown|brownish|dusky|purple",
 		"darker|new|black|gray|grey|white|whitish|brown|brownish|blue|bluish ... spot|spots|patch|patches|mark|marks|area|areas|blotch*|splotch*",
 		"dark patch|patches",
+		"darker|darkening|darkened|oscureciendo|oscurecio|oscurecido",
 		"looks|look|looking|appears|se grey|gray|greyish|grayish|purple|blue|bluish|black|dusky|blackish|gris|morada|morado|negra|negro",
 		"puso|pone|poniendo|puesto|volvio|volviendo|ve ... negr*|morad*|gris*|blanc*|oscur*|azul*",
 	)},
