@@ -145,9 +145,30 @@ func negatedNear(t *text, r, lo int) bool {
 	return false
 }
 
+// resolvedNext: the clause right after a sign starts by saying it is over
+// ("had a fever last night, but it's gone now", "me sangró ayer pero ya
+// no"). Only these openings count: "I have a fever, better call me" keeps
+// the fever.
+var resolvedNext = compileAll(
+	"it|its|that|thats|now|then|which ... gone|better|stopped|away|cleared|resolved|subsided|healed",
+	"not anymore",
+	"no longer",
+	"ya no",
+	"ya paso|bajo|paro|termino",
+	"ya se quito|fue|paso",
+	"se quito|fue|paso",
+)
+
 func resolved(t *text, s, e, lo, hi int) bool {
 	if e+1 < hi && t.toks[e+1].w == "free" { // "pain free"
 		return true
+	}
+	if hi < len(t.toks) && hi-e <= 4 {
+		for k := range resolvedNext {
+			if _, ok := resolvedNext[k].match(t, hi); ok {
+				return true
+			}
+		}
 	}
 	if r, _, ok := findIn(t, resolvedAfter, e+1, min(hi, e+6)); ok && !negatedNear(t, r, e+1) {
 		return true

@@ -39,9 +39,9 @@ var politeness = set(
 // "opt-out", "stop all" and "no más" are found too.
 var stopWhole = set(
 	"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "stopit", "stopthis",
-	"stoptexting", "stopmessaging", "nomore", "nomoretexts", "nomoremessages", "unsub",
+	"stoptexting", "stopmessaging", "nomore", "nomoretexts", "nomoremessages", "unsub", "remove", "removeme",
 	"alto", "parar", "para", "baja", "cancelar", "detener", "nomas", "nomasmensajes", "darmedebaja", "debaja",
-	"desuscribir", "desuscribirme", "desinscribir", "basta", "bastaya",
+	"desuscribir", "desuscribirme", "desinscribir", "basta", "bastaya", "yanoquiero", "noquiero", "nomasgracias",
 	"arret", "arrete", "arreter", "arretez", "desabonner", "desabonnez", "desabonnezmoi", "desabonnement",
 	"desinscrire", "desinscrivezmoi",
 )
@@ -75,9 +75,12 @@ var stopPhrases = compileAll(
 	"leave me alone",
 	"enough ... texts|messages|texting|reminders",
 	"wrong number",
+	"not|isnt|no ... my|mi number|numero",
 	"said|told|say|saying|means|meant|reply|replied stop",
 	// Spanish
 	"no me|nos ... envien|manden|mande|mandes|envies|escriban|escribas|contacten|llamen|envie|manda|envia|escriba|textees|texteen|enviando|mandando|escribiendo|texteando|molesten|molestando|sigan",
+	"no envien|manden|mande|mandes|envies|escriban|escribas|contacten|textees|texteen",
+	"no me interesa|interesan",
 	"no mas mensajes|textos|msj|msjs|sms|recordatorios|notificaciones|correos",
 	"no quiero|deseo|necesito ... mensajes|textos|recibir|sms|notificaciones|recordatorios|escriban|manden|envien|contacten",
 	"dejen|deja|dejar|paren|pare|para|parar|detener|detengan|basta de ... enviar|mandar|escribir|enviarme|mandarme|escribirme|mensajes|textear|textearme|texto|textos|molestar|molestarme|contactarme|enviarnos",
@@ -97,16 +100,23 @@ var stopPhrases = compileAll(
 	"menvoyez|envoyez|mecrivez|ecrivez|contactez|menvoie|menvoyer plus",
 )
 
-// keywordOnly returns the message's words without politeness, run
-// together.
+// keywordOnly returns the message's words without politeness and
+// repetition ("stop stop stop"), run together.
 func keywordOnly(t *text, lo, hi int) string {
 	var b strings.Builder
+	prev := ""
 	for _, tk := range t.toks[lo:hi] {
-		if !politeness[tk.w] {
+		if !politeness[tk.w] && tk.w != prev {
 			b.WriteString(tk.w)
+			prev = tk.w
 		}
 	}
 	return b.String()
+}
+
+// stopTypo: a one-word message one typo away from STOP ("stpo", "stopp").
+func stopTypo(s string) bool {
+	return len(s) >= 4 && len(s) <= 5 && editDistanceAtMost1(s, "stop")
 }
 
 func inSetOrTypo(s string, words map[string]bool) bool {
@@ -130,7 +140,7 @@ func optOut(t *text) (string, bool) {
 	if len(t.toks) == 0 {
 		return "", false
 	}
-	if inSetOrTypo(keywordOnly(t, 0, len(t.toks)), stopWhole) {
+	if k := keywordOnly(t, 0, len(t.toks)); inSetOrTypo(k, stopWhole) || stopTypo(k) {
 		return t.words(0, len(t.toks)-1), true
 	}
 	for i := 0; i < len(t.toks); {

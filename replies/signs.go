@@ -117,10 +117,13 @@ var signs = []sign{
 		"painful|painfull|painfully|hurt|hurts|hurting|hurtin|hurst|hurtz|hurtss|hutrs|huts|burn|burns|burning|burnin|burned|burnt|buring|burnig|throb*|trobbing|=pounding|agony|agoniz*|excruciat*|excrutiat*|unbearabl*|insoportable",
 		"duele|duelen|dolia|dolio|doliendo|doloroso|dolorosa|adolorid*|dolorid*|arde|arden|ardia|ardor|ardiendo|quema|quemando|quemazon|punzada*|punzante|palpita*|brule|brulure",
 		"stabbing|stab|stabbed|shooting|piercing",
+		"ouch|ouchie|ouchy|ow|oww*|owie|auch|auu*",
+		"sunburn|sunburnt|sunburned|quemadura ... worse|peor",
+		"worse|peor ... sunburn|sunburnt|quemadura",
 		"killing me",
 		"on fire",
 	), m(
-		"sore|sorer|soreness|tender|tenderness|ache|aches|aching|achy|achey|sting|stings|=stinging|stung|molesta|molestia|molestias|irritated|irritation|irritada|irritado|irritacion",
+		"sore|sorer|soreness|tender|tenderness|ache|aches|aching|achy|achey|sting|stings|=stinging|molesta|molestia|molestias|irritated|irritation|irritada|irritado|irritacion",
 	))},
 	{name: SignHeat, cues: join(a(
 		"hot|hott|warm|warmer|hotter|caliente|calor ... touch|tacto|tocar|toco|touching|touched",
@@ -173,13 +176,16 @@ var signs = []sign{
 	{name: SignBleeding, cues: a(
 		"bleed|bleeds|bleeding|bled|bledding|bleding|bleedin|bleeeding|blead|bleading|bleds|blood|bloody|bloodie|sangra|sangran|sangrado|sangrando|sangre|sangrar|sangraba|sangro|sangrante|saigne !thinner|thinners|pressure|test|tests|work|sugar|type|donation|draw|orange|oranges|flow|circulation|count|panel",
 	)},
-	{name: SignFever, cues: a(
+	{name: SignFever, cues: join(a(
 		"fever|fevers|feverish|fevered|fevr|feaver|fevar|fevor|fver|fevre|feber|febrile|chills|chils|chilly|shivering|shivers|shivery|rigors|fiebre|fiebres|febril|fievre|calentura|escalofrio*|escalosfrio*",
-		"high|a|have|has|had|got|running|spiked|spiking|tengo|tiene|tenia|alta|my|mi ... temperature|temp|temperatura",
+		"high|a|have|has|had|got|running|spiked|spiking|tengo|tiene|tenia|alta ... temperature|temp|temperatura",
+	), m(
+		"my|mi|her|his ... temperature|temp|temperatura",
+	), a(
 		"temperature|temperatura ... alta|high|up",
 		"temp|temperature|temperatura|fever|fiebre ... 100|101|102|103|104|105|38|39|40|38.*|39.*|37.8|37.9",
 		"100|101|102|103|104|105|38|39|40|38.*|39.* degrees|deg|grados|f|c|fahrenheit|celsius",
-	)},
+	))},
 	{name: SignDiscoloration, cues: a(
 		"discolor*|discolour*|hyperpigment*|hypopigment*|bruis*|brusing|moreton*|moratones|amoratad*|mancha|manchas|purple|purplish|morado|morada|morados|moradas|violet|blackish|blackened|grayish|greyish|dusky|darkening|darkened|necros*",
 		"turn*|went|gone|going|getting|become|becoming|becomes black|blue|bluish|gray|grey|white|whitish|dark|darker|brown|brownish|pale|dusky|purple",

@@ -83,32 +83,29 @@ func sentenceEnd(r rune) bool {
 	return false
 }
 
+// joinAfterBreaker: "but" followed by one of these continues the clause,
+// so "like a sunburn but worse" stays one thought.
+var joinAfterBreaker = set("worse", "worst", "even", "bigger", "peor", "more", "mas")
+
 // parse cuts a body into folded words and clauses.
 func parse(body string) text {
 	t := text{body: body}
-	clause := 0
+	type raw struct {
+		token
+		sep bool // sentence punctuation before this word
+	}
+	var words []raw
 	var b strings.Builder
 	start := -1
-	pendingBreak := false
+	sep := false
 	flush := func(end int) {
 		if b.Len() == 0 {
-			start = -1
 			return
 		}
-		w := b.String()
+		words = append(words, raw{token{w: b.String(), start: start, end: end}, sep})
 		b.Reset()
-		if clauseBreakers[w] {
-			clause++
-			pendingBreak = false
-			start = -1
-			return
-		}
-		if pendingBreak && len(t.toks) > 0 {
-			clause++
-		}
-		pendingBreak = false
-		t.toks = append(t.toks, token{w: w, start: start, end: end, clause: clause})
 		start = -1
+		sep = false
 	}
 	for i, r := range body {
 		if r == utf8.RuneError {
@@ -129,11 +126,31 @@ func parse(body string) text {
 		default:
 			flush(i)
 			if sentenceEnd(r) {
-				pendingBreak = true
+				sep = true
 			}
 		}
 	}
 	flush(len(body))
+	clause := 0
+	brk := false
+	for i, w := range words {
+		if w.sep {
+			brk = true
+		}
+		if clauseBreakers[w.w] {
+			if i+1 < len(words) && joinAfterBreaker[words[i+1].w] && !words[i+1].sep {
+				continue
+			}
+			brk = true
+			continue
+		}
+		if brk && len(t.toks) > 0 {
+			clause++
+		}
+		brk = false
+		w.clause = clause
+		t.toks = append(t.toks, w.token)
+	}
 	for i := 0; i < len(t.toks); {
 		j := i
 		for j < len(t.toks) && t.toks[j].clause == t.toks[i].clause {
