@@ -46,7 +46,8 @@ var resolvedAfter = compileAll(
 	"down !my|the|to|his|her|into|toward|towards|from|your|on|onto|over|both|each",
 	"bajo|baja !los|las|el|la|mis|mi|de|del|tus|sus|su|tu|un|una",
 	"broke|broken !out",
-	"se fue",
+	"se fue|fueron|quitaron|pasaron|bajaron|secaron|desinflamaron",
+	"desaparecieron|mejoraron|quitaron|pasaron|bajaron",
 	"ya paso",
 )
 

@@ -41,7 +41,7 @@ var stopWhole = set(
 	"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "stopit", "stopthis",
 	"stoptexting", "stopmessaging", "nomore", "nomoretexts", "nomoremessages", "unsub", "remove", "removeme",
 	"alto", "parar", "para", "baja", "cancelar", "detener", "nomas", "nomasmensajes", "darmedebaja", "debaja",
-	"desuscribir", "desuscribirme", "desinscribir", "basta", "bastaya", "yanoquiero", "noquiero", "nomasgracias",
+	"desuscribir", "desuscribirme", "desinscribir", "basta", "bastaya", "yanoquiero", "noquiero", "nomasgracias", "enough",
 	"arret", "arrete", "arreter", "arretez", "desabonner", "desabonnez", "desabonnezmoi", "desabonnement",
 	"desinscrire", "desinscrivezmoi",
 )
@@ -65,6 +65,8 @@ var stopPhrases = compileAll(
 	"do|please not text|txt|message|msg|contact|sms|email|send|bother|call|spam me|us",
 	"dont|not|never want|wish|need|like ... texts|text|messages|message|msgs|texting|messaging|sms|reminders|notifications|these|them|contacted|contact|emails",
 	"not|no interested|interesado|interesada",
+	"prefer|rather|preferiria|prefiero not|no ... texts|text|messages|receive|contact|contacted|be|recibir|mensajes",
+	"can|could|may|should|just|pls|please stop !using|taking|wearing|the|my|applying|putting|doing|washing|icing|it|by|worrying|scratching|picking|touching",
 	"remove|delete|erase|unlist me",
 	"remove|delete|erase|take my|this number|phone|cell|info|information|details|data|contact",
 	"take me|my ... off",
@@ -97,6 +99,7 @@ var stopPhrases = compileAll(
 	"arret|arrete|arretez|arreter|arretes",
 	"desabonn*|desinscri*",
 	"plus de messages|sms|textos|texto",
+	"veux|voulons|souhaite|souhaitons plus",
 	"menvoyez|envoyez|mecrivez|ecrivez|contactez|menvoie|menvoyer plus",
 )
 

@@ -64,6 +64,7 @@ const (
 	SignDiscoloration = "skin discoloration"
 	SignInfection     = "infection"
 	SignAllergy       = "allergic reaction"
+	SignEmergencyCare = "emergency care sought"
 )
 
 // notHot: "hot water", "warm shower" and the like are not symptoms.
@@ -77,6 +78,7 @@ var signs = []sign{
 		"out of breath",
 		"wheez*|gasping|choking",
 		"chest ... tight|tightness|tighten*|closing|pressure|heavy|pain|hurts",
+		"tight|tightness|pressure|pain|heaviness ... chest",
 		"no puedo|puede|podia ... respirar|respiro|respirando",
 		"cuesta|costaba|dificultad|dificil|problema|problemas ... respirar|respiro|respirando",
 		"falta|faltaba|falto ... aire",
@@ -86,6 +88,7 @@ var signs = []sign{
 	)},
 	{name: SignThroat, emergency: true, cues: a(
 		"throat|troat|throut|thraot ... swell*|swollen|swolen|swole|puff*|tight|tighter|tightening|closing|closed|close|thick|huge|bigger|enlarged",
+		"throat|troat|throut|garganta ... weird|funny|strange|odd|rara|raro|extrana|extrano",
 		"lip|lips|tongue|tounge|tonge ... swell*|swollen|swolen|swole|puff*|thick|huge|bigger|enlarged|ballooning|balloon*",
 		"swell*|swollen|swolen|swole|puffy ... throat|troat|lip|lips|tongue|tounge",
 		"cant|cannot|trouble|hard|difficulty|difficult|struggling|problems ... swallow|swallowing|swalow",
@@ -153,7 +156,7 @@ var signs = []sign{
 		"!te|luz|leafy yellow|yelow|yello|yellw|green|amarillo|amarilla|amarillos|amarillas|verde|verdes !tea|light|lights|card|dress|shirt|top|bottle|box|tube|cap|label|car|bag|one|juice|juices|smoothie|smoothies|vegetables|veggies|apple|apples|pepper|peppers|te|color|colour|serum|cream|concealer|corrector|primer|mask|masks|vitamin|vitamins|beans|leaves",
 	)},
 	{name: SignRash, cues: join(a(
-		"hive|hives|hivey|hivez|welt*|rash|rashes|rashy|rahs|bump|bumps|lump|lumps|pimple*|pimpel*|whitehead*|zit|zits|pustul*|breakout*|blotch*|splotch*|urticaria|ronch*|sarpullido|salpullido|erupcion*|granit*|grano|granos|barros|espinilla*|brote|brotes|bultos|bolitas|bulto|boutons|plaques",
+		"hive|hives|hivey|hivez|welt*|welp|welps|rash|rashes|rashy|rahs|bump|bumps|lump|lumps|pimple*|pimpel*|whitehead*|zit|zits|pustul*|breakout*|blotch*|splotch*|urticaria|ronch*|sarpullido|salpullido|erupcion*|granit*|grano|granos|barros|espinilla*|brote|brotes|bultos|bolitas|bulto|boutons|plaques",
 		"white heads",
 		"breaking|broke|broken|braking out",
 	), m(
@@ -199,6 +202,15 @@ var signs = []sign{
 	{name: SignInfection, cues: a(
 		"infect*|infected|infection|infecion|infecton|infeccion*|infectad*|infecc*|abscess*|absceso*|cellulitis|staph|impetigo|herpes|boil|boils|fuegos",
 		"cold|fever ... sore|sores|blister|blisters",
+	)},
+	{name: SignEmergencyCare, cues: a(
+		"the|to|in|at|an er",
+		"emergency|emergencies room|department|care|dept",
+		"urgent care",
+		"911",
+		"ambulance|ambulancia|paramedics|paramedicos",
+		"went|go|going|headed|heading|in|im|admitted|taken|took ... hospital|emergency",
+		"voy|fui|estoy|ir|llevaron|llevan|vamos ... urgencias|urgencia|hospital|emergencias|emergencia",
 	)},
 	{name: SignAllergy, cues: join(a(
 		"allerg*|alerg*|allegic|alergic|alergico|alergica|alergia|allergique",
