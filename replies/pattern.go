@@ -2,7 +2,10 @@ package replies
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
+	"unicode/utf8"
 )
 
 // A pattern is a small, readable word pattern matched on the folded words
@@ -26,15 +29,11 @@ type pattern struct {
 }
 
 type elem struct {
-	terms []term
-	gap   bool
-	not   bool
-}
-
-type term struct {
-	word   string
-	prefix bool
-	typo   bool
+	exact    map[string]bool // whole words
+	typo     map[string]bool // whole words that also match with one typo
+	prefixes []string
+	gap      bool
+	not      bool
 }
 
 // minTypoLen is the shortest listed word that also matches with one typo.
@@ -44,6 +43,10 @@ const minTypoLen = 7
 
 // gapMax is how many words "..." may skip.
 const gapMax = 4
+
+// typoWords are all the words that match with one typo, across every
+// pattern: a reply's word is compared with them once (see parse).
+var typoWords = map[string]bool{}
 
 func compile(src string) pattern {
 	p := pattern{src: src}
@@ -55,26 +58,27 @@ func compile(src string) pattern {
 			p.elems = append(p.elems, elem{gap: true})
 			continue
 		}
-		e := elem{}
+		e := elem{exact: map[string]bool{}, typo: map[string]bool{}}
 		if strings.HasPrefix(f, "!") {
 			e.not = true
 			f = f[1:]
 		}
 		for _, a := range strings.Split(f, "|") {
-			t := term{}
 			switch {
 			case strings.HasSuffix(a, "*"):
-				t.word, t.prefix = strings.TrimSuffix(a, "*"), true
+				e.prefixes = append(e.prefixes, strings.TrimSuffix(a, "*"))
 			case strings.HasPrefix(a, "="):
-				t.word = a[1:]
+				e.exact[a[1:]] = true
+			case len(a) >= minTypoLen:
+				e.exact[a] = true
+				e.typo[a] = true
+				typoWords[a] = true
 			default:
-				t.word = a
-				t.typo = len(a) >= minTypoLen
+				e.exact[a] = true
 			}
-			if t.word == "" {
+			if a == "" || a == "*" || a == "=" {
 				panic(fmt.Sprintf("replies: empty term in pattern %q", src))
 			}
-			e.terms = append(e.terms, t)
 		}
 		p.elems = append(p.elems, e)
 	}
@@ -92,24 +96,59 @@ func compileAll(srcs ...string) []pattern {
 	return ps
 }
 
-func (t term) matches(w string) bool {
-	if t.prefix {
-		return strings.HasPrefix(w, t.word)
-	}
-	if w == t.word {
+// matches reports whether a reply's word fits the element: the word
+// itself, a word it starts with, or a typo-tolerant word it is one typo
+// away from (tk.near, worked out once per word).
+func (e *elem) matches(tk *token) bool {
+	if e.exact[tk.w] {
 		return true
 	}
-	return t.typo && len(w) >= minTypoLen-1 && !noTypo[w] && editDistanceAtMost1(w, t.word)
-}
-
-func (e elem) matches(w string) bool {
-	for _, t := range e.terms {
-		if t.matches(w) {
+	for _, p := range e.prefixes {
+		if strings.HasPrefix(tk.w, p) {
+			return true
+		}
+	}
+	for _, n := range tk.near {
+		if e.typo[n] {
 			return true
 		}
 	}
 	return false
 }
+
+// nearWords lists the typo-tolerant words w is one typo away from, unless
+// w is an everyday word itself.
+func nearWords(w string) []string {
+	if len(w) < minTypoLen-1 || noTypo[w] || typoWords[w] {
+		return nil
+	}
+	var near []string
+	n := utf8.RuneCountInString(w)
+	byLen := typoWordsByLen()
+	for l := n - 1; l <= n+1; l++ {
+		for _, t := range byLen[l] {
+			if editDistanceAtMost1(w, t) {
+				near = append(near, t)
+			}
+		}
+	}
+	return near
+}
+
+// typoWordsByLen is typoWords by length in runes, each list in a fixed
+// order, built on first use (after every package-level pattern is
+// compiled).
+var typoWordsByLen = sync.OnceValue(func() map[int][]string {
+	m := map[int][]string{}
+	for w := range typoWords {
+		n := utf8.RuneCountInString(w)
+		m[n] = append(m[n], w)
+	}
+	for _, l := range m {
+		slices.Sort(l)
+	}
+	return m
+})
 
 // match finds the pattern starting at token i, within i's clause. It
 // returns the index of the last word matched.
@@ -117,7 +156,7 @@ func (p *pattern) match(t *text, i int) (int, bool) {
 	lo, hi := t.toks[i].lo, t.toks[i].hi
 	ei := 0
 	if p.elems[0].not {
-		if i > lo && p.elems[0].matches(t.toks[i-1].w) {
+		if i > lo && p.elems[0].matches(&t.toks[i-1]) {
 			return 0, false
 		}
 		ei = 1
@@ -129,7 +168,7 @@ func (p *pattern) matchFrom(t *text, ei, pos, first, hi int) (int, bool) {
 	if ei == len(p.elems) {
 		return pos - 1, pos > first
 	}
-	e := p.elems[ei]
+	e := &p.elems[ei]
 	switch {
 	case e.gap:
 		for g := 0; g <= gapMax && pos+g <= hi; g++ {
@@ -142,12 +181,12 @@ func (p *pattern) matchFrom(t *text, ei, pos, first, hi int) (int, bool) {
 		}
 		return 0, false
 	case e.not:
-		if pos < hi && e.matches(t.toks[pos].w) {
+		if pos < hi && e.matches(&t.toks[pos]) {
 			return 0, false
 		}
 		return p.matchFrom(t, ei+1, pos, first, hi)
 	default:
-		if pos < hi && e.matches(t.toks[pos].w) {
+		if pos < hi && e.matches(&t.toks[pos]) {
 			return p.matchFrom(t, ei+1, pos+1, first, hi)
 		}
 		return 0, false

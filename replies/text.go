@@ -13,7 +13,8 @@ type token struct {
 	w          string
 	start, end int // byte offsets in the original body
 	clause     int
-	lo, hi     int // the token range of this token's clause
+	lo, hi     int      // the token range of this token's clause
+	near       []string // typo-tolerant sign words one typo away (nearWords)
 }
 
 // text is a reply cut into words and clauses. Clauses end at sentence
@@ -149,6 +150,7 @@ func parse(body string) text {
 		}
 		brk = false
 		w.clause = clause
+		w.near = nearWords(w.w)
 		t.toks = append(t.toks, w.token)
 	}
 	for i := 0; i < len(t.toks); {
@@ -179,29 +181,41 @@ func (t *text) words(i, j int) string {
 }
 
 // editDistanceAtMost1 reports whether a and b differ by at most one
-// insertion, deletion, substitution or adjacent transposition.
+// insertion, deletion, substitution or adjacent transposition of a rune.
+// It does not allocate: it runs for every word against every typo-tolerant
+// sign word.
 func editDistanceAtMost1(a, b string) bool {
 	if a == b {
 		return true
 	}
-	ra, rb := []rune(a), []rune(b)
-	la, lb := len(ra), len(rb)
+	la, lb := utf8.RuneCountInString(a), utf8.RuneCountInString(b)
 	if la-lb > 1 || lb-la > 1 {
 		return false
 	}
-	i := 0
-	for i < la && i < lb && ra[i] == rb[i] {
-		i++
-	}
-	switch {
-	case la == lb:
-		if i+1 < la && ra[i] == rb[i+1] && ra[i+1] == rb[i] && string(ra[i+2:]) == string(rb[i+2:]) {
-			return true
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		ra, na := utf8.DecodeRuneInString(a[i:])
+		rb, nb := utf8.DecodeRuneInString(b[j:])
+		if ra != rb {
+			break
 		}
-		return string(ra[i+1:]) == string(rb[i+1:])
-	case la > lb:
-		return string(ra[i+1:]) == string(rb[i:])
-	default:
-		return string(ra[i:]) == string(rb[i+1:])
+		i, j = i+na, j+nb
 	}
+	a, b = a[i:], b[j:]
+	_, na := utf8.DecodeRuneInString(a)
+	_, nb := utf8.DecodeRuneInString(b)
+	switch {
+	case la > lb:
+		return a[na:] == b
+	case la < lb:
+		return a == b[nb:]
+	}
+	if a[na:] == b[nb:] {
+		return true
+	}
+	ra1, n1 := utf8.DecodeRuneInString(a)
+	ra2, n2 := utf8.DecodeRuneInString(a[n1:])
+	rb1, m1 := utf8.DecodeRuneInString(b)
+	rb2, m2 := utf8.DecodeRuneInString(b[m1:])
+	return n2 > 0 && m2 > 0 && ra1 == rb2 && ra2 == rb1 && a[n1+n2:] == b[m1+m2:]
 }
