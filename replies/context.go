@@ -58,8 +58,9 @@ var resolvedBefore = compileAll(
 	"ya bajo",
 )
 
-// mildWords make a mild cue normal healing; intensifiers near it
-// (two words before, four after) make it a red flag again.
+// mildWords near a mild cue (eight words either side, same clause) make
+// it normal healing; intensifiers nearer (two words before, four after)
+// make it a red flag again.
 var mildWords = set(
 	"little", "bit", "abit", "slightly", "slight", "mild", "mildly", "minor", "somewhat", "kinda", "tiny", "lil",
 	"normal", "expected", "usual", "sunburn", "sunburnt", "sunburned", "poco", "poquito", "poquita", "leve",
@@ -76,7 +77,7 @@ var intensifiers = set(
 	"bastante", "fuerte", "insoportable", "enorme", "cada", "aumentando", "creciendo", "mas", "grave", "trop",
 )
 
-// hypothetical markers before a sign in its clause: "what if I get a
+// hypothetical markers up to eight words before a sign in its clause: "what if I get a
 // fever?", "how do I avoid infection?". A description with doubt ("not
 // sure if it's infected", "what do I do if it's oozing?") still counts.
 var hypothetical = compileAll(
@@ -97,7 +98,7 @@ var transparent = set("signs", "sign", "of", "an", "a", "any", "the", "more", "r
 // discount says why a cue matched on toks[s..e] does not count, or "".
 func discount(t *text, s, e int, mild bool) string {
 	lo, hi := t.toks[s].lo, t.toks[s].hi
-	if _, _, ok := findIn(t, hypothetical, lo, s); ok {
+	if _, _, ok := findIn(t, hypothetical, max(lo, s-8), s); ok {
 		return whyHypothetical
 	}
 	if negated(t, s, lo) {
@@ -198,7 +199,7 @@ func isMild(t *text, s, e, lo, hi int) bool {
 			return false
 		}
 	}
-	for k := lo; k < hi; k++ {
+	for k := max(lo, s-8); k < min(hi, e+8); k++ {
 		w := t.toks[k].w
 		if !mildWords[w] {
 			continue

@@ -89,6 +89,9 @@ func (r Result) Explain() string {
 // the whole message is Start; HELP, INFO or AYUDA is Help; anything else is
 // Other.
 func Classify(body string) Result {
+	if len(body) > maxBody {
+		body = body[:maxBody]
+	}
 	t := parse(body)
 	r := Result{Language: guessLanguage(&t)}
 	r.OptOutWords, r.OptOut = optOut(&t)
@@ -113,6 +116,10 @@ func Classify(body string) Result {
 	}
 	return r
 }
+
+// maxBody bounds the work for one reply: a longer body is read up to
+// here. An SMS carries at most 1,600 characters (6,400 bytes).
+const maxBody = 16 << 10
 
 var emergencySigns = func() map[string]bool {
 	m := map[string]bool{}

@@ -75,6 +75,7 @@ var signs = []sign{
 	{name: SignBreathing, emergency: true, cues: a(
 		"cant|cannot|cnt|unable|hardly|barely|struggling|struggle|trouble|troubles|difficulty|difficult|hard|problem|problems|issues ... breathe|breath|breathing|breth|brething|breate|breathin|breahte|breathe",
 		"short|shortness|shortnes ... breath|breathe|breathing|breth",
+		"breathing|breath|breathe ... hard|difficult|labored|laboured|harder|tough|=shallow|struggle",
 		"out of breath",
 		"wheez*|gasping|choking",
 		"chest ... tight|tightness|tighten*|closing|pressure|heavy|pain|hurts",
@@ -131,6 +132,7 @@ var signs = []sign{
 	{name: SignHeat, cues: join(a(
 		"hot|hott|warm|warmer|hotter|caliente|calor ... touch|tacto|tocar|toco|touching|touched",
 		"hot|hott|warm|caliente and|y red|swollen|hard|tender|angry|roja|rojo|hinchada|hinchado",
+		"red|burning hot",
 		"red|swollen|hard|angry|roja|rojo|hinchada|hinchado and|y hot|hott|warm|caliente",
 	), m(
 		"feel|feels|feeling|felt|is|are|getting|gets|got|so|very|really|super|too|extremely|burning|skin|face|cheeks|forehead|still hot|hott|warm|warmer|hotter "+notHot,
@@ -174,13 +176,16 @@ var signs = []sign{
 	), a(
 		"swollen|swolen|swole|puffy|hinchad*|inchad*|swelling|swelled|swell ... shut|closed|cerrado|cerrados|cerrada|cerradas",
 		"cant|cannot|unable|barely|hardly ... open ... eye|eyes|eyelid|eyelids",
+		"face|eye|eyes|eyelid|eyelids|cheek|cheeks|forehead|jaw|chin|skin ... blew|blown|=blowing|=ballooned|=ballooning|balloon",
+		"stung ... bee|bees|wasp|wasps",
+		"bee|wasp ... sting|stung",
 		"no puedo|puede ... abrir ... ojo|ojos",
 	))},
 	{name: SignBleeding, cues: a(
-		"bleed|bleeds|bleeding|bled|bledding|bleding|bleedin|bleeeding|blead|bleading|bleds|blood|bloody|bloodie|sangra|sangran|sangrado|sangrando|sangre|sangrar|sangraba|sangro|sangrante|saigne !thinner|thinners|pressure|test|tests|work|sugar|type|donation|draw|orange|oranges|flow|circulation|count|panel",
+		"nosebleed|nosebleeds|bleed|bleeds|bleeding|bled|bledding|bleding|bleedin|bleeeding|blead|bleading|bleds|blood|bloody|bloodie|sangra|sangran|sangrado|sangrando|sangre|sangrar|sangraba|sangro|sangrante|saigne !thinner|thinners|pressure|test|tests|work|sugar|type|donation|draw|orange|oranges|flow|circulation|count|panel",
 	)},
 	{name: SignFever, cues: join(a(
-		"fever|fevers|feverish|fevered|fevr|feaver|fevar|fevor|fver|fevre|feber|febrile|chills|chils|chilly|shivering|shivers|shivery|rigors|fiebre|fiebres|febril|fievre|calentura|escalofrio*|escalosfrio*",
+		"fever|fevers|feverish|fevered|fevr|feaver|fevar|fevor|fver|fevre|feber|febrile|chills|chils|chilly|shivering|shivers|shivery|rigors|fiebre|fiebres|febril|fievre|calentura|escalofrio*|escalosfrio*|calosfrio*|afiebrad*",
 		"high|a|have|has|had|got|running|spiked|spiking|tengo|tiene|tenia|alta ... temperature|temp|temperatura",
 	), m(
 		"my|mi|her|his ... temperature|temp|temperatura",
