@@ -84,7 +84,7 @@ var hypothetical = compileAll(
 	"what if",
 	"in case",
 	"en caso",
-	"avoid|avoiding|prevent|preventing|prevention|evitar|prevenir",
+	"avoid|avoiding|prevent|preventing|prevention|evitar|prevenir|protect|protects|protection|protecting|proteger",
 	"chance|chances|risk|risks|riesgo|odds of|de",
 	"watch|look out|for",
 	"when should|do ... worry|call|concerned",
