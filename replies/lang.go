@@ -1,5 +1,7 @@
 package replies
 
+import "strings"
+
 // Language is told from everyday words that belong to one language only
 // (articles, pronouns, common verbs, and the sign and keyword words).
 // Words both languages share ("no", "me", "pus", "normal") do not count.
@@ -20,7 +22,9 @@ var englishWords = set(
 	"bleed", "blood", "chills", "rash", "hives", "oozing", "discharge", "green", "shut", "worse", "better",
 	"gone", "down", "went", "anymore", "opt", "out", "trouble", "breathing", "breath", "cant", "passed",
 	"almost", "cheeks", "running", "temperature", "since", "last", "night", "fevr", "bleding", "dark", "patches",
-	"showing", "up", "slightly", "tender", "swolen", "infected", "infection", "pimples", "thanks!", "lightheaded", "who", "why", "where", "from", "for", "but", "or", "if", "feels", "sure",
+	"showing", "up", "slightly", "tender", "swolen", "infected", "infection", "pimples", "lightheaded",
+	"dizziness", "ouch", "owww", "theres", "scab", "forming", "ty", "enough", "nosebleed", "lol", "questions",
+	"issues", "concerns", "problems", "stopp", "stpo", "unsubscrbe", "itch", "itching", "pain-free", "fine", "who", "why", "where", "from", "for", "but", "or", "if", "feels", "sure",
 )
 
 var spanishWords = set(
@@ -36,12 +40,18 @@ var spanishWords = set(
 	"dejen", "envien", "manden", "numero", "equivocado", "nada", "poco", "poquito", "todavia", "aun", "salio",
 	"salieron", "supura", "temperatura", "quema", "sangre", "tragar", "aire", "falta", "desmayar", "te",
 	"usted", "ustedes", "su", "sus", "estan", "son", "fue", "era", "tuve", "algo", "otra", "vez", "dejenme", "paz", "sigue", "sangrando", "hinchason", "sesiones", "necesito",
-	"cuantas", "cuando", "puedo", "hinchada", "inchada", "granitos", "ardor", "tengo", "siento", "quiero",
+	"cuantas", "cuando", "puedo", "dio", "alergia", "desuscribirme", "basta", "interesa", "voy", "tarde",
+	"llego", "minutos", "preguntas", "problemas", "cita", "citas", "gracias!", "hinchada", "inchada", "granitos", "ardor", "tengo", "siento", "quiero",
 )
 
-// guessLanguage returns "en", "es" or "" when it cannot tell.
+// guessLanguage returns "en", "es" or "" when it cannot tell. Spanish
+// punctuation and letters (¿, ¡, ñ, á, í, ó, ú; not é, which French
+// shares) count for Spanish.
 func guessLanguage(t *text) string {
 	en, es := 0, 0
+	if strings.ContainsAny(t.body, "¿¡ñÑáíóúÁÍÓÚ") {
+		es++
+	}
 	for _, tk := range t.toks {
 		if englishWords[tk.w] {
 			en++
