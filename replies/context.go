@@ -21,6 +21,16 @@ var negators = set(
 	"sin", "ni", "nunca", "tampoco", "nada", "apenas", "pas", "sans",
 )
 
+// answerNo followed by startsSentence is an answer to a question, not a
+// negation: SMS often drops the comma of "no, it's swollen".
+var answerNo = set("no", "nope", "nah")
+
+var startsSentence = set(
+	"its", "it", "i", "im", "ive", "id", "my", "the", "this", "that", "thats", "theres", "there", "actually",
+	"still", "she", "he", "we", "they", "your", "you", "now", "but", "and", "unfortunately", "sadly", "wait",
+	"honestly", "today", "yesterday", "tonight", "lol", "omg",
+)
+
 // persist, between a negator and the sign, turns the negation into
 // persistence: "won't stop bleeding", "can't stop scratching", "no para
 // de sangrar", "nothing helps the pain".
@@ -113,6 +123,18 @@ func discount(t *text, s, e int, mild bool) string {
 	return ""
 }
 
+// comparesNow reports "this", "so", "such" or "like" after token k in its
+// clause: "never" then compares with now instead of denying.
+func comparesNow(t *text, k int) bool {
+	for j := k + 1; j < t.toks[k].hi; j++ {
+		switch t.toks[j].w {
+		case "this", "so", "such", "like", "tan", "tanto", "asi", "esto":
+			return true
+		}
+	}
+	return false
+}
+
 func negated(t *text, s, lo int) bool {
 	reach := 0
 	for k := s - 1; k >= lo && k >= s-6 && reach < 3; k-- {
@@ -125,6 +147,12 @@ func negated(t *text, s, lo int) bool {
 		}
 		if !negators[w] {
 			continue
+		}
+		if answerNo[w] && k+1 < s && startsSentence[t.toks[k+1].w] {
+			continue // "no its swollen": an answer, then a statement
+		}
+		if w == "never" && comparesNow(t, k) {
+			return false // "never been this swollen", "never had pain like this"
 		}
 		for j := k + 1; j < s; j++ {
 			if persist[t.toks[j].w] || negBlock[t.toks[j].w] {

@@ -193,8 +193,8 @@ func (p *pattern) matchFrom(t *text, ei, pos, first, hi int) (int, bool) {
 	}
 }
 
-// find reports whether any of the patterns occurs in the token range
-// [lo, hi), ending at or before maxEnd.
+// findIn reports the first of the patterns that starts and ends inside
+// the token range [lo, hi) of one clause.
 func findIn(t *text, ps []pattern, lo, hi int) (start, end int, ok bool) {
 	for i := lo; i < hi; i++ {
 		for k := range ps {

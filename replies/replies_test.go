@@ -94,6 +94,9 @@ func TestClassify(t *testing.T) {
 		{"please don't stop texting me, this is helpful", Other, "", false, false},
 		{"I need to cancel my appointment", Other, "", false, false},
 		{"la hinchazón ya baja", Other, "", false, false},
+		{"no its swollen", RedFlag, SignSwelling, false, false},
+		{"I've never been this swollen", RedFlag, SignSwelling, false, false},
+		{"I never get fevers", Other, "", false, false},
 		{"", Other, "", false, false},
 		{"Is it normal that my skin feels dry and tight?", Other, "", false, false},
 	}
@@ -177,6 +180,25 @@ func TestMatchesQuoteThePatient(t *testing.T) {
 	}
 	if r.Language != "es" {
 		t.Errorf("language %q, want es", r.Language)
+	}
+}
+
+func TestLanguage(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]string{
+		"my face hurts":           "en",
+		"me duele la cara":        "es",
+		"¿puedo usar retinol?":    "es",
+		"STOP":                    "en",
+		"ALTO":                    "es",
+		"désabonner":              "",
+		"pus":                     "",
+		"👍":                       "",
+		"no more messages please": "en",
+	} {
+		if got := Classify(body).Language; got != want {
+			t.Errorf("Classify(%q).Language = %q, want %q", body, got, want)
+		}
 	}
 }
 

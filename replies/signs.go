@@ -119,7 +119,7 @@ var signs = []sign{
 	{name: SignPain, cues: join(a(
 		"pain|pains|paiin|painn|pian|dolor|dolores|douleur !reliever|relievers|killer|killers|meds|med|medication|medications|medicine|pills|relief|management|tolerance|threshold|calmante|calmantes",
 		"painful|painfull|painfully|hurt|hurts|hurting|hurtin|hurst|hurtz|hurtss|hutrs|huts|burn|burns|burning|burnin|burned|burnt|buring|burnig|throb*|trobbing|=pounding|agony|agoniz*|excruciat*|excrutiat*|unbearabl*|insoportable",
-		"duele|duelen|dolia|dolio|doliendo|doloroso|dolorosa|adolorid*|dolorid*|arde|arden|ardia|ardor|ardiendo|quema|quemando|quemazon|punzada*|punzante|palpita*|brule|brulure",
+		"duele|duelen|duela|duelan|doler|dolido|dolida|dolian|ardido|dolia|dolio|doliendo|doloroso|dolorosa|adolorid*|dolorid*|arde|arden|ardia|ardor|ardiendo|quema|quemando|quemazon|punzada*|punzante|palpita*|brule|brulure",
 		"stabbing|stab|stabbed|shooting|piercing",
 		"ouch|ouchie|ouchy|ow|oww*|owie|auch|auu*",
 		"sunburn|sunburnt|sunburned|quemadura ... worse|peor",
