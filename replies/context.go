@@ -151,7 +151,7 @@ func negated(t *text, s, lo int) bool {
 		if answerNo[w] && k+1 < s && startsSentence[t.toks[k+1].w] {
 			continue // "no its swollen": an answer, then a statement
 		}
-		if w == "never" && comparesNow(t, k) {
+		if (w == "never" || w == "nunca") && comparesNow(t, k) {
 			return false // "never been this swollen", "never had pain like this"
 		}
 		for j := k + 1; j < s; j++ {
