@@ -163,6 +163,12 @@ func TestCorpus(t *testing.T) {
 	if p := pct(flagged-falseFlags, flagged); p < 95 {
 		t.Errorf("red-flag alert precision %.1f %%, want at least 95 %%", p)
 	}
+	if falseEmerg*20 > emerg {
+		t.Errorf("%d false emergencies for %d true ones: a needless \"call 911\" must stay rare", falseEmerg, emerg)
+	}
+	if falseOptOut > 0 {
+		t.Errorf("%d replies opted out that did not ask to: an unwanted opt-out silences a patient's aftercare", falseOptOut)
+	}
 	if p := pct(langRight, langRows); p < 90 {
 		t.Errorf("language %.1f %% right, want at least 90 %%", p)
 	}

@@ -68,6 +68,8 @@ var stopPhrases = compileAll(
 	"prefer|rather|preferiria|prefiero not|no ... texts|text|messages|receive|contact|contacted|be|recibir|mensajes",
 	"can|could|may|should|just|pls|please stop !using|taking|wearing|the|my|applying|putting|doing|washing|icing|it|by|worrying|scratching|picking|touching",
 	"remove|delete|erase|unlist me",
+	"please|pls|plz|kindly remove|delete|erase it|this|us !from|off|with|without|gently|carefully|myself|now",
+	"remove|delete|erase|take ... from|off ... list|lists|database|system|contacts|texts|messages",
 	"remove|delete|erase|take my|this number|phone|cell|info|information|details|data|contact",
 	"take me|my ... off",
 	"unsubscribe|unsuscribe|unsubscibe|unsub|unsubcribe|unsuscribed|unsubscribed|unsubscribing",

@@ -1,6 +1,3 @@
-// Package replies reads what patients text back: opt-out and opt-in
-// keywords, HELP, and replies that sound like a complication (a red flag)
-// and must reach clinic staff at once.
 package replies
 
 import (
