@@ -52,7 +52,7 @@ var negBlock = set(
 // "the pain is better", "la hinchazón ya bajó". A negated resolution
 // ("hasn't gone down", "no se quita") is persistence, not resolution.
 var resolvedAfter = compileAll(
-	"gone|away|better|improved|improving|improves|stopped|subsided|subsiding|cleared|clearing|resolved|settled|settling|disappeared|faded|fading|healed|less|lessened|lessening|reduced|reducing|calmed|calming|eased|easing|vanished|bajando|bajado|quito|quitado|quitando|pasado|desaparecio|desaparecido|desapareciendo|mejor|mejoro|mejorando|paro|detuvo|calmo|desinflamo|disminuyo|disminuyendo|cedio|termino|disparu",
+	"gone|away|better|improved|improving|improves|stopped|subsided|subsiding|cleared|clearing|resolved|settled|settling|disappeared|faded|fading|healed|less|lessened|lessening|reduced|reducing|calmed|calming|eased|easing|vanished|manageable|tolerable|bearable|soportable|bajando|bajado|quito|quitado|quitando|pasado|desaparecio|desaparecido|desapareciendo|mejor|mejoro|mejorando|paro|detuvo|calmo|desinflamo|disminuyo|disminuyendo|cedio|termino|disparu",
 	"down !my|the|to|his|her|into|toward|towards|from|your|on|onto|over|both|each",
 	"bajo|baja !los|las|el|la|mis|mi|de|del|tus|sus|su|tu|un|una",
 	"broke|broken !out",
@@ -68,8 +68,8 @@ var resolvedBefore = compileAll(
 	"ya bajo",
 )
 
-// mildWords near a mild cue (eight words either side, same clause) make
-// it normal healing; intensifiers nearer (two words before, four after)
+// mildWords near a mild cue (four words before, six after, same clause)
+// make it normal healing; intensifiers nearer (two words before, four after)
 // make it a red flag again.
 var mildWords = set(
 	"little", "bit", "abit", "slightly", "slight", "mild", "mildly", "minor", "somewhat", "kinda", "tiny", "lil",
@@ -82,7 +82,7 @@ var intensifiers = set(
 	"worse", "worst", "worsening", "more", "bigger", "spreading", "spread", "shut", "severe", "severely",
 	"terrible", "terribly", "horrible", "horribly", "awful", "awfully", "intense", "intensely", "unbearable",
 	"huge", "massive", "lot", "lots", "too", "high", "increasing", "growing", "abnormal", "crazy", "insanely",
-	"seriously", "unusual",
+	"seriously", "unusual", "constantly", "constant", "nonstop",
 	"muy", "mucho", "mucha", "muchisimo", "muchisima", "demasiado", "demasiada", "peor", "tanto", "tan",
 	"bastante", "fuerte", "insoportable", "enorme", "cada", "aumentando", "creciendo", "mas", "grave", "trop",
 )
@@ -103,7 +103,7 @@ var hypothetical = compileAll(
 
 // transparent words do not count toward a negation's reach: "no signs of
 // an allergic reaction", "no hay nada de pus".
-var transparent = set("signs", "sign", "of", "an", "a", "any", "the", "more", "real", "de", "la", "el", "los", "las", "un", "una", "mas", "evidence", "trace", "hint")
+var transparent = set("or", "nor", "o", "signs", "sign", "of", "an", "a", "any", "the", "more", "real", "de", "la", "el", "los", "las", "un", "una", "mas", "evidence", "trace", "hint")
 
 // discount says why a cue matched on toks[s..e] does not count, or "".
 func discount(t *text, s, e int, mild bool) string {
@@ -209,6 +209,10 @@ func resolved(t *text, s, e, lo, hi int) bool {
 	return false
 }
 
+// quantity words anywhere near a mild cue make it more than mild: "tons
+// of little itchy dots", "itchy everywhere", "all over".
+var quantity = set("tons", "lots", "loads", "everywhere", "entire", "whole", "toda", "todo", "todas", "todos", "muchos", "muchas")
+
 // worsening words in the clause right after a mild sign still count:
 // "a bit swollen, but getting worse".
 var worsening = set("worse", "worsening", "spreading", "bigger", "increasing", "peor", "aumentando", "creciendo", "empeorando")
@@ -227,7 +231,12 @@ func isMild(t *text, s, e, lo, hi int) bool {
 			return false
 		}
 	}
-	for k := max(lo, s-8); k < min(hi, e+8); k++ {
+	for k := max(lo, s-4); k < min(hi, e+7); k++ {
+		if w := t.toks[k].w; quantity[w] || w == "all" && k+1 < hi && t.toks[k+1].w == "over" {
+			return false
+		}
+	}
+	for k := max(lo, s-4); k < min(hi, e+7); k++ {
 		w := t.toks[k].w
 		if !mildWords[w] {
 			continue

@@ -38,7 +38,7 @@ var politeness = set(
 // aside). They are compared with the message's words run together, so
 // "opt-out", "stop all" and "no más" are found too.
 var stopWhole = set(
-	"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "stopit", "stopthis",
+	"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout", "stopit", "stopthis", "quitit",
 	"stoptexting", "stopmessaging", "nomore", "nomoretexts", "nomoremessages", "unsub", "remove", "removeme",
 	"alto", "parar", "para", "baja", "cancelar", "detener", "nomas", "nomasmensajes", "darmedebaja", "debaja",
 	"desuscribir", "desuscribirme", "desinscribir", "basta", "bastaya", "yanoquiero", "noquiero", "nomasgracias", "enough",
@@ -59,7 +59,7 @@ var helpWhole = set("help", "info", "ayuda", "aide", "information", "informacion
 // stopPhrases are plain-language requests to stop texting.
 var stopPhrases = compileAll(
 	// English
-	"stop|quit|cease|stahp|stopp ... texting|texts|text|txt|txts|txting|texted|messaging|messages|message|msgs|msg|sms|sending|send|contacting|contact|emailing|emails|email|reminders|reminder|notifications|alerts|spam|spamming|calling|bothering|harassing|harrassing",
+	"stop|quit|cease|stahp|stopp ... texting|texts|text|txt|txts|txting|texing|textin|txtin|msging|msgin|msgng|mssging|mesaging|messeging|texted|messaging|messages|message|msgs|msg|sms|sending|send|contacting|contact|emailing|emails|email|reminders|reminder|notifications|alerts|spam|spamming|calling|bothering|harassing|harrassing",
 	"no more texts|text|messages|message|msgs|texting|sms|reminders|emails|notifications",
 	"dont|never|stop text|txt|message|msg|contact|sms|email|send|bother|call|spam|texting|messaging|contacting me|us",
 	"do|please not text|txt|message|msg|contact|sms|email|send|bother|call|spam me|us",

@@ -90,7 +90,7 @@ var signs = []sign{
 	{name: SignThroat, emergency: true, cues: a(
 		"throat|troat|throut|thraot ... swell*|swollen|swolen|swole|puff*|tight|tighter|tightening|closing|closed|close|thick|huge|bigger|enlarged",
 		"throat|troat|throut|garganta ... weird|funny|strange|odd|rara|raro|extrana|extrano",
-		"lip|lips|tongue|tounge|tonge ... swell*|swollen|swolen|swole|puff*|thick|huge|bigger|enlarged|ballooning|balloon*",
+		"lip|lips|tongue|tounge|tonge ... swell*|swollen|swolen|swole|puff*|thick|huge|bigger|enlarged|ballooning|balloon*|blew|blown|=blowing",
 		"swell*|swollen|swolen|swole|puffy ... throat|troat|lip|lips|tongue|tounge",
 		"cant|cannot|trouble|hard|difficulty|difficult|struggling|problems ... swallow|swallowing|swalow",
 		"garganta|labio|labios|lengua ... hinch*|inch*|inflam*|cierr*|cerr*|apretad*",
@@ -108,7 +108,7 @@ var signs = []sign{
 		"light headed",
 		"room ... spinning",
 		"desmay*|desmalle|desmaie",
-		"mareo|mareos|mareada|mareado|mareadas|mareados|mariada|mariado|mariadas",
+		"mareo|mareos|mareada|mareado|mareadas|mareados|mariada|mariado|mariadas|maree|mareando|mareandome|mareaba|mareas|marea",
 		"perdi ... conocimiento|sentido",
 		"evanoui*|vertige*",
 	)},
@@ -153,7 +153,7 @@ var signs = []sign{
 		"mas roja|rojo|rojiza|rojizo",
 	)},
 	{name: SignPus, cues: a(
-		"pus|puss|pussy|pussing|pusy|pustul*|ooz*|oze|ozing|weep*|wepping|discharg*|dischage|drainage|draining|seep*|=leaking|leaky|crust*|curst*|scab*|skab*|goo|gooey|gunk|gunky|yellowish|greenish|yelowish|yellowy|yellowness|greeny|supur*|secrecion*|costra*|postilla*|amarillent*|verdos*",
+		"pus|puss|pussy|pussing|pusy|pustul*|ooz*|oze|ozing|weep*|wepping|discharg*|dischage|drainage|draining|seep*|=leaking|leaky|crust*|curst*|scab*|skab*|goo|gooey|gunk|gunky|yellowish|greenish|yelowish|yellowy|yellowness|greeny|supur*|secrecion*|costr*|postill*|amarillent*|verdos*",
 		"fluid|liquid|liquido|liquida|fluids|liquids !foundation|makeup|concealer|sunscreen|serum|serums|soap|cleanser|cleansers|diet|intake|highlighter|blush|moisturizer|moisturiser|base|maquillaje",
 		"!te|luz|leafy yellow|yelow|yello|yellw|green|amarillo|amarilla|amarillos|amarillas|verde|verdes !tea|light|lights|card|dress|shirt|top|bottle|box|tube|cap|label|car|bag|one|juice|juices|smoothie|smoothies|vegetables|veggies|apple|apples|pepper|peppers|te|color|colour|serum|cream|concealer|corrector|primer|mask|masks|vitamin|vitamins|beans|leaves",
 	)},
