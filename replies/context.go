@@ -64,7 +64,7 @@ var resolvedAfter = compileAll(
 // Resolution before the sign, within three words: "it stopped bleeding",
 // "less swollen today", "se quitó la fiebre".
 var resolvedBefore = compileAll(
-	"stopped|less|reduced|decreased|menos|quito|paro|dejo|detuvo|desaparecio|cedio|went|gone",
+	"stopped|less|reduced|decreased|menos|quito|paro|dejo|detuvo|desaparecio|cedio",
 	"ya bajo",
 )
 
@@ -87,9 +87,10 @@ var intensifiers = set(
 	"bastante", "fuerte", "insoportable", "enorme", "cada", "aumentando", "creciendo", "mas", "grave", "trop",
 )
 
-// hypothetical markers up to eight words before a sign in its clause: "what if I get a
-// fever?", "how do I avoid infection?". A description with doubt ("not
-// sure if it's infected", "what do I do if it's oozing?") still counts.
+// hypothetical markers up to eight words before a sign in its clause:
+// "what if I get a fever?", "how do I avoid infection?". A description
+// with doubt ("not sure if it's infected", "what do I do if it's
+// oozing?") still counts.
 var hypothetical = compileAll(
 	"what if",
 	"in case",
@@ -103,7 +104,10 @@ var hypothetical = compileAll(
 
 // transparent words do not count toward a negation's reach: "no signs of
 // an allergic reaction", "no hay nada de pus".
-var transparent = set("or", "nor", "o", "signs", "sign", "of", "an", "a", "any", "the", "more", "real", "de", "la", "el", "los", "las", "un", "una", "mas", "evidence", "trace", "hint")
+var transparent = set(
+	"or", "nor", "o", "signs", "sign", "of", "an", "a", "any", "the", "more", "real", "de", "la", "el", "los",
+	"las", "un", "una", "mas", "evidence", "trace", "hint",
+)
 
 // discount says why a cue matched on toks[s..e] does not count, or "".
 func discount(t *text, s, e int, mild bool) string {
@@ -211,7 +215,9 @@ func resolved(t *text, s, e, lo, hi int) bool {
 
 // quantity words anywhere near a mild cue make it more than mild: "tons
 // of little itchy dots", "itchy everywhere", "all over".
-var quantity = set("tons", "lots", "loads", "everywhere", "entire", "whole", "toda", "todo", "todas", "todos", "muchos", "muchas")
+var quantity = set(
+	"tons", "lots", "loads", "everywhere", "entire", "whole", "toda", "todo", "todas", "todos", "muchos", "muchas",
+)
 
 // worsening words in the clause right after a mild sign still count:
 // "a bit swollen, but getting worse".
