@@ -44,6 +44,8 @@ var stopWhole = set(
 	"desuscribir", "desuscribirme", "desinscribir", "basta", "bastaya", "yanoquiero", "noquiero", "nomasgracias", "enough",
 	"arret", "arrete", "arreter", "arretez", "desabonner", "desabonnez", "desabonnezmoi", "desabonnement",
 	"desinscrire", "desinscrivezmoi",
+	"idontwantthese", "dontwantthese", "idontwantthis", "dontwantthis", "idontwantthem", "dontwantthem",
+	"idontwantany", "idontwantanymore", "dontwantanymore", "idontwantthisanymore", "idontwanttheseanymore",
 )
 
 // stopSentence are keywords that opt out as one sentence of a longer
@@ -59,34 +61,37 @@ var helpWhole = set("help", "info", "ayuda", "aide", "information", "informacion
 // stopPhrases are plain-language requests to stop texting.
 var stopPhrases = compileAll(
 	// English
-	"stop|quit|cease|stahp|stopp ... texting|texts|text|txt|txts|txting|texing|textin|txtin|msging|msgin|msgng|mssging|mesaging|messeging|texted|messaging|messages|message|msgs|msg|sms|sending|send|contacting|contact|emailing|emails|email|reminders|reminder|notifications|alerts|spam|spamming|calling|bothering|harassing|harrassing",
+	"stop|quit|cease|stahp|stopp ... texting|texts|txts|txting|texing|textin|txtin|msging|msgin|msgng|mssging|mesaging|messeging|messaging|messages|msgs|sms|sending|contacting|emailing|emails|reminders|notifications|alerts|spam|spamming|bothering|harassing|harrassing",
+	"stop|quit|cease|stahp|stopp text|txt|message|msg|contact|email me|us",
 	"no more texts|text|messages|message|msgs|texting|sms|reminders|emails|notifications",
-	"dont|never|stop text|txt|message|msg|contact|sms|email|send|bother|call|spam|texting|messaging|contacting me|us",
-	"do|please not text|txt|message|msg|contact|sms|email|send|bother|call|spam me|us",
-	"dont|not|never want|wish|need|like ... texts|text|messages|message|msgs|texting|messaging|sms|reminders|notifications|these|them|contacted|contact|emails",
+	"dont|never text|txt|message|msg|contact|sms|email|send|bother|spam|texting|messaging|contacting me|us",
+	"do|please not text|txt|message|msg|contact|sms|email|send|bother|spam me|us",
+	"dont|not|never want|wish|need|like ... texts|messages|msgs|texting|messaging|sms|reminders|notifications|contacted|emails",
 	"not|no interested|interesado|interesada",
 	"prefer|rather|preferiria|prefiero not|no ... texts|text|messages|receive|contact|contacted|be|recibir|mensajes",
 	"can|could|may|should|just|pls|please stop !using|taking|wearing|the|my|applying|putting|doing|washing|icing|it|by|worrying|scratching|picking|touching",
 	"remove|delete|erase|unlist me",
 	"please|pls|plz|kindly remove|delete|erase it|this|us !from|off|with|without|gently|carefully|myself|now",
 	"remove|delete|erase|take ... from|off ... list|lists|database|system|contacts|texts|messages",
-	"remove|delete|erase|take my|this number|phone|cell|info|information|details|data|contact",
-	"take me|my ... off",
+	"remove|delete|erase my|this number|cell|info|information|details|data",
+	"take me off",
+	"take my|this number|info|information|details|name ... off",
 	"unsubscribe|unsuscribe|unsubscibe|unsub|unsubcribe|unsuscribed|unsubscribed|unsubscribing",
-	"opt|opted|opting|optin ... out",
+	"opt|opted|opting ... out",
 	"optout|optingout",
-	"cancel|cancell ... subscription|texts|text|messages|messaging|sms|reminders|alerts|notifications",
+	"cancel|cancell ... subscription|texts|messages|messaging|sms|reminders|alerts|notifications",
 	"leave me alone",
 	"enough ... texts|messages|texting|reminders",
 	"wrong number",
 	"not|isnt|no ... my|mi number|numero",
 	"said|told|say|saying|means|meant|reply|replied stop",
 	// Spanish
-	"no me|nos ... envien|manden|mande|mandes|envies|escriban|escribas|contacten|llamen|envie|manda|envia|escriba|textees|texteen|enviando|mandando|escribiendo|texteando|molesten|molestando|sigan",
+	"no me|nos envien|manden|mande|mandes|envies|escriban|escribas|contacten|envie|manda|envia|escriba|textees|texteen|molesten|sigan|vuelvan",
+	"no me|nos sigan|vuelvan|sigas|vuelvas ... enviando|mandando|escribiendo|texteando|molestando|enviar|mandar|escribir|textear",
 	"no envien|manden|mande|mandes|envies|escriban|escribas|contacten|textees|texteen",
 	"no me interesa|interesan",
 	"no mas mensajes|textos|msj|msjs|sms|recordatorios|notificaciones|correos",
-	"no quiero|deseo|necesito ... mensajes|textos|recibir|sms|notificaciones|recordatorios|escriban|manden|envien|contacten",
+	"no quiero|deseo|necesito ... mensajes|textos|sms|notificaciones|recordatorios|escriban|manden|envien|contacten",
 	"dejen|deja|dejar|paren|pare|para|parar|detener|detengan|basta de ... enviar|mandar|escribir|enviarme|mandarme|escribirme|mensajes|textear|textearme|texto|textos|molestar|molestarme|contactarme|enviarnos",
 	"paren|pare|detengan|cancelen|basta ... mensajes|textos|mensajitos|sms",
 	"de baja",
@@ -171,11 +176,16 @@ func optOut(t *text) (string, bool) {
 }
 
 // requestNegated: "please don't stop texting me", "no quiero darme de
-// baja".
+// baja", and hypotheticals: "what happens if I reply STOP?".
 func requestNegated(t *text, s int) bool {
 	lo := t.toks[s].lo
 	for k := s - 1; k >= lo && k >= s-3; k-- {
 		if negators[t.toks[k].w] {
+			return true
+		}
+	}
+	for k := lo; k < s; k++ {
+		if w := t.toks[k].w; w == "if" || w == "whether" {
 			return true
 		}
 	}

@@ -159,6 +159,27 @@ func TestTypoDoesNotEatEverydayWords(t *testing.T) {
 	}
 }
 
+// TestNotOptOuts: everyday sentences that share words with opt-out
+// requests never opt the patient out (an unwanted opt-out silences their
+// aftercare).
+func TestNotOptOuts(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		"how do I take my makeup off?", "I don't want these scabs", "please do not call me, text instead",
+		"should I stop the serum and text you later?", "should I stop the retinol and email you?",
+		"cancel my appointment and text me the new time", "can I remove my contact lenses?",
+		"no me duele, mi mamá me manda saludos", "no quiero recibir el tratamiento otra vez",
+		"can I stop using the serum?", "when can I stop wearing sunscreen", "stop by tomorrow?",
+		"I need to cancel my appointment", "la hinchazón ya baja", "the bleeding won't stop",
+		"please don't stop texting me", "I don't want to unsubscribe", "what happens if I reply STOP?",
+		"I stopped the retinol like you said", "para qué sirve el suero?", "at the end of the week",
+	} {
+		if got := Classify(body); got.OptOut {
+			t.Errorf("Classify(%q) opts out (%s)", body, got.Explain())
+		}
+	}
+}
+
 // TestMatchesQuoteThePatient: an alert quotes the patient's own words,
 // as written (case, accents), never the folded form.
 func TestMatchesQuoteThePatient(t *testing.T) {
