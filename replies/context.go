@@ -52,8 +52,9 @@ var negBlock = set(
 // "the pain is better", "la hinchazón ya bajó". A negated resolution
 // ("hasn't gone down", "no se quita") is persistence, not resolution.
 var resolvedAfter = compileAll(
-	"gone|away|better|improved|improving|improves|stopped|subsided|subsiding|cleared|clearing|resolved|settled|settling|disappeared|faded|fading|healed|less|lessened|lessening|reduced|reducing|calmed|calming|eased|easing|vanished|manageable|tolerable|bearable|soportable|bajando|bajado|quito|quitado|quitando|pasado|desaparecio|desaparecido|desapareciendo|mejor|mejoro|mejorando|paro|detuvo|calmo|desinflamo|disminuyo|disminuyendo|cedio|termino|disparu",
-	"down !my|the|to|his|her|into|toward|towards|from|your|on|onto|over|both|each",
+	"gone|better|improved|improving|improves|stopped|subsided|subsiding|cleared|clearing|resolved|settled|settling|disappeared|faded|fading|healed|less|lessened|lessening|reduced|reducing|calmed|calming|eased|easing|vanished|manageable|tolerable|bearable|soportable|bajando|bajado|quito|quitado|quitando|pasado|desaparecio|desaparecido|desapareciendo|mejor|mejoro|mejorando|paro|detuvo|calmo|desinflamo|disminuyo|disminuyendo|cedio|termino|disparu",
+	"!go|to down !my|the|to|his|her|into|toward|towards|from|your|on|onto|over|both|each",
+	"!go|to away",
 	"bajo|baja !los|las|el|la|mis|mi|de|del|tus|sus|su|tu|un|una",
 	"broke|broken !out",
 	"se fue|fueron|quitaron|pasaron|bajaron|secaron|desinflamaron",
@@ -99,7 +100,15 @@ var hypothetical = compileAll(
 	"chance|chances|risk|risks|riesgo|odds of|de",
 	"watch|look out|for",
 	"when should|do ... worry|call|concerned",
+	"next|another|second|third|future|upcoming ... session|sessions|treatment|treatments|appointment|visit",
 	"what|which ... signs|symptoms|sintomas|senales",
+)
+
+// future and futurePain: "will it hurt?", "would that sting?" ask about
+// later, not now ("will this pus go away?" is about now).
+var (
+	future     = set("will", "would", "gonna", "might")
+	futurePain = set("hurt", "sting", "burn", "be")
 )
 
 // transparent words do not count toward a negation's reach: "no signs of
@@ -114,6 +123,9 @@ func discount(t *text, s, e int, mild bool) string {
 	lo, hi := t.toks[s].lo, t.toks[s].hi
 	if _, _, ok := findIn(t, hypothetical, max(lo, s-8), s); ok {
 		return whyHypothetical
+	}
+	if s-2 >= lo && future[t.toks[s-2].w] && (t.toks[s-1].w == "it" || t.toks[s-1].w == "that") && futurePain[t.toks[s].w] {
+		return whyHypothetical // "will it hurt?"
 	}
 	if negated(t, s, lo) {
 		return whyNegated

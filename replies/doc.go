@@ -36,13 +36,15 @@
 //
 //   - Any pain word counts, whatever the qualifier: "it hurts", "it hurts a
 //     little", "me duele un poquito", "what can I take for the pain?".
-//     Asking about painkillers alone ("can I take pain meds?") does not.
+//     Asking about painkillers alone ("can I take pain meds?") or about a
+//     later session ("will it hurt next time?") does not.
 //   - Soreness, tenderness, aching and stinging count unless called mild:
 //     "a little sore", "slightly tender", "it stings a little" are normal
 //     healing; "sore", "very sore", "it stings like crazy" are red flags.
 //   - Swelling counts unless called mild or normal: "face is swollen",
-//     "hinchazón", "how long will the swelling last?" are red flags; "a
-//     little swollen, is that normal?" is not. Swollen eyes shut, lips,
+//     "hinchazón", "how long will the swelling last?", "will the swelling
+//     go down by Friday?" are red flags; "a little swollen, is that
+//     normal?" and "the swelling went down" are not. Swollen eyes shut, lips,
 //     tongue or throat always count (the last three are emergencies).
 //   - Itching counts unless called mild ("a bit itchy as it heals" is
 //     normal); bumps, rash, hives, welts, pimples, whiteheads and breakouts
