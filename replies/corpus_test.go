@@ -153,7 +153,7 @@ func TestCorpus(t *testing.T) {
 	t.Logf("corpus: %d replies (%d red_flag of which %d emergency, %d stop, %d start, %d help, %d other; %d opt-outs)",
 		len(rows), byKind[RedFlag], emerg, byKind[Stop], byKind[Start], byKind[Help], byKind[Other], optOuts)
 	t.Logf("recall: red flags %d/%d = %.1f %%, emergencies %d/%d = %.1f %%, opt-outs %d/%d = %.1f %%",
-		redCaught, redFlags, pct(redCaught, redFlags), emergCaught, emerg, pct(emergCaught, emerg), optOuts, optOutsCaught, pct(optOutsCaught, optOuts))
+		redCaught, redFlags, pct(redCaught, redFlags), emergCaught, emerg, pct(emergCaught, emerg), optOutsCaught, optOuts, pct(optOutsCaught, optOuts))
 	t.Logf("precision: red-flag alerts %d/%d = %.1f %% true; the rest (not red flags) %d/%d = %.1f %% classified exactly; false emergencies %d, false opt-outs %d",
 		flagged-falseFlags, flagged, pct(flagged-falseFlags, flagged), restRight, rest, pct(restRight, rest), falseEmerg, falseOptOut)
 	t.Logf("language: %d/%d = %.1f %%", langRight, langRows, pct(langRight, langRows))

@@ -81,7 +81,7 @@ var signs = []sign{
 		"chest ... tight|tightness|tighten*|closing|pressure|heavy|pain|hurts",
 		"tight|tightness|pressure|pain|heaviness ... chest",
 		"no puedo|puede|podia ... respirar|respiro|respirando",
-		"cuesta|costaba|dificultad|dificil|problema|problemas ... respirar|respiro|respirando",
+		"cuesta|costaba|costando|costo|cueste|dificultad|dificil|problema|problemas ... respirar|respiro|respirando",
 		"falta|faltaba|falto ... aire",
 		"sin aire",
 		"ahog*",
@@ -158,7 +158,7 @@ var signs = []sign{
 		"!te|luz|leafy yellow|yelow|yello|yellw|green|amarillo|amarilla|amarillos|amarillas|verde|verdes !tea|light|lights|card|dress|shirt|top|bottle|box|tube|cap|label|car|bag|one|juice|juices|smoothie|smoothies|vegetables|veggies|apple|apples|pepper|peppers|te|color|colour|serum|cream|concealer|corrector|primer|mask|masks|vitamin|vitamins|beans|leaves",
 	)},
 	{name: SignRash, cues: join(a(
-		"hive|hives|hivey|hivez|welt*|welp|welps|rash|rashes|rashy|rahs|bump|bumps|lump|lumps|pimple*|pimpel*|whitehead*|zit|zits|pustul*|breakout*|blotch*|splotch*|urticaria|ronch*|sarpullido|salpullido|erupcion*|granit*|grano|granos|barros|espinilla*|brote|brotes|bultos|bolitas|bulto|boutons|plaques",
+		"hive|hives|hivey|hivez|welt*|welp|welps|acne|cystic|cyst|cysts|quiste|quistes|rash|rashes|rashy|rahs|bump|bumps|lump|lumps|pimple*|pimpel*|whitehead*|zit|zits|pustul*|breakout*|blotch*|splotch*|urticaria|ronch*|sarpullido|salpullido|erupcion*|granit*|grano|granos|barros|espinilla*|brote|brotes|bultos|bolitas|bulto|boutons|plaques",
 		"white heads",
 		"breaking|broke|broken|braking out",
 	), m(
@@ -178,6 +178,8 @@ var signs = []sign{
 		"cant|cannot|unable|barely|hardly ... open ... eye|eyes|eyelid|eyelids",
 		"face|eye|eyes|eyelid|eyelids|cheek|cheeks|forehead|jaw|chin|skin ... blew|blown|=blowing|=ballooned|=ballooning|balloon",
 		"stung ... bee|bees|wasp|wasps",
+		"hard|firm|hardened|dura|duro and|y red|swollen|hot|roja|rojo|hinchada|hinchado|caliente",
+		"red|swollen|hot|roja|rojo|hinchada|hinchado|caliente and|y hard|firm|dura|duro",
 		"bee|wasp ... sting|stung",
 		"no puedo|puede ... abrir ... ojo|ojos",
 	))},
