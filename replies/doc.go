@@ -47,7 +47,7 @@
 //     normal?" and "the swelling went down" are not. Swollen eyes shut, lips,
 //     tongue or throat always count (the last three are emergencies).
 //   - Itching counts unless called mild ("a bit itchy as it heals" is
-//     normal); bumps, rash, hives, welts, pimples, whiteheads and breakouts
+//     normal); bumps, rash, hives, welts, pimples, acne, whiteheads and breakouts
 //     always count.
 //   - Redness alone, however strong ("very red", "roja como tomate"), is
 //     normal healing; red streaks, spreading or worsening redness, and
