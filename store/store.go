@@ -52,7 +52,9 @@ type Options struct {
 }
 
 // Open opens (creating if needed) the database at path and applies any
-// pending migrations.
+// pending migrations. The database and its -wal and -shm files are mode
+// 0600 whatever the umask; Open refuses a database that other users can
+// read, saying which command fixes it.
 func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open store: empty database path")
@@ -65,6 +67,9 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	}
 	if opt.Readers <= 0 {
 		opt.Readers = 4
+	}
+	if err := secureFiles(path); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
 	}
 	pragmas := url.Values{}
 	for _, p := range []string{
@@ -113,6 +118,10 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("open store %s: %w%s", path, err, writableHint(path))
+	}
+	if err := tightenSideFiles(path); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if s.stmts, err = prepare(ctx, s.write); err != nil {
 		s.Close()
