@@ -27,6 +27,10 @@ const (
 	patientCols      = `id, clinic_id, first_name, last_name, phone, email, timezone, sms_opt_out, email_opt_out, phone_bad, email_bad, created_at`
 	qSelectPatient   = `SELECT ` + patientCols + ` FROM patients WHERE id = ? AND clinic_id = ?`
 	qPatientByPhone  = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND phone = ?`
+	// A patient without a phone is known by their email address.
+	qPatientByEmailOnly = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND phone = '' AND email <> '' AND lower(email) = lower(?)`
+	qPatientsByEmail    = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND email <> '' AND lower(email) = lower(?) ORDER BY id LIMIT 2`
+	qSetPatientPhone    = `UPDATE patients SET phone = ? WHERE id = ? AND phone = ''`
 	qPatientsByPhone = `SELECT ` + patientCols + ` FROM patients WHERE phone = ? ORDER BY id`
 	qInsertPatient   = `INSERT INTO patients(clinic_id, first_name, last_name, phone, email, timezone, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
@@ -66,6 +70,12 @@ const (
 	qRelease    = `RELEASE enrollment`
 	qRollbackTo = `ROLLBACK TO enrollment`
 	// Earlier, still-active sessions of the same patient (superseded by a new one).
+	// An active enrollment of the same patient, treatment and session:
+	// not cancelled, with messages still to send.
+	qActiveDuplicates = `SELECT ` + enrollmentCols + ` FROM enrollments e
+		WHERE patient_id = ? AND treatment = ? AND session_number = ? AND id <> ? AND cancelled_at IS NULL
+		AND EXISTS (SELECT 1 FROM messages m WHERE m.enrollment_id = e.id AND m.status IN ('scheduled', 'sending'))
+		ORDER BY id DESC`
 	qEarlierEnrollments = `SELECT id FROM enrollments
 		WHERE patient_id = ? AND id <> ? AND session_number < ? AND cancelled_at IS NULL`
 
