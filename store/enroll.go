@@ -353,6 +353,13 @@ func findRepeat(ctx context.Context, tx *sql.Tx, clinicID int64, in NewEnrollmen
 	return try(qEnrollmentByRef, in.Enrollment.ExternalRef, "external_ref")
 }
 
+// Patients without a phone are known by their email address.
+const (
+	qPatientByEmailOnly = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND phone = '' AND email <> '' AND lower(email) = lower(?)`
+	qPatientsByEmail    = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND email <> '' AND lower(email) = lower(?) ORDER BY id LIMIT 2`
+	qSetPatientPhone    = `UPDATE patients SET phone = ? WHERE id = ? AND phone = ''`
+)
+
 // activeDuplicates returns the patient's active enrollments (not
 // cancelled, messages still to send) of e's treatment and session, newest
 // first.

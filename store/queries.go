@@ -27,10 +27,6 @@ const (
 	patientCols      = `id, clinic_id, first_name, last_name, phone, email, timezone, sms_opt_out, email_opt_out, phone_bad, email_bad, created_at`
 	qSelectPatient   = `SELECT ` + patientCols + ` FROM patients WHERE id = ? AND clinic_id = ?`
 	qPatientByPhone  = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND phone = ?`
-	// A patient without a phone is known by their email address.
-	qPatientByEmailOnly = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND phone = '' AND email <> '' AND lower(email) = lower(?)`
-	qPatientsByEmail    = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND email <> '' AND lower(email) = lower(?) ORDER BY id LIMIT 2`
-	qSetPatientPhone    = `UPDATE patients SET phone = ? WHERE id = ? AND phone = ''`
 	qPatientsByPhone = `SELECT ` + patientCols + ` FROM patients WHERE phone = ? ORDER BY id`
 	qInsertPatient   = `INSERT INTO patients(clinic_id, first_name, last_name, phone, email, timezone, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
