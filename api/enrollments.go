@@ -24,8 +24,9 @@ func (s *Server) createEnrollment(w http.ResponseWriter, r *http.Request) {
 	}
 	v, created, err := s.enroller.Enroll(r.Context(), clinic, req, r.Header.Get("Idempotency-Key"))
 	done()
+	warnings := enroll.Warnings(req)
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, withWarnings(err, warnings))
 		return
 	}
 	status := http.StatusOK
@@ -35,7 +36,30 @@ func (s *Server) createEnrollment(w http.ResponseWriter, r *http.Request) {
 		s.log.InfoContext(r.Context(), "patient enrolled", "clinic_id", clinic.ID, "enrollment_id", v.Enrollment.ID,
 			"patient_id", v.Patient.ID, "messages", len(v.Messages))
 	}
-	writeJSON(w, status, v)
+	writeJSON(w, status, enrollmentAnswer{EnrollmentView: v, Warnings: warnings})
+}
+
+// enrollmentAnswer is the answer to an enrollment: the stored enrollment
+// and what in the request looks like a mistake (warnings, e.g. an email
+// domain typo), which did not stop it.
+type enrollmentAnswer struct {
+	store.EnrollmentView
+	Warnings []enroll.Warning `json:"warnings,omitempty"`
+}
+
+// warned carries a request's warnings with its error to the error body.
+type warned struct {
+	error
+	warnings []enroll.Warning
+}
+
+func (w *warned) Unwrap() error { return w.error }
+
+func withWarnings(err error, ws []enroll.Warning) error {
+	if len(ws) == 0 {
+		return err
+	}
+	return &warned{error: err, warnings: ws}
 }
 
 func (s *Server) previewEnrollment(w http.ResponseWriter, r *http.Request) {
@@ -46,11 +70,16 @@ func (s *Server) previewEnrollment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msgs, err := s.enroller.Preview(clinic, req)
+	warnings := enroll.Warnings(req)
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, withWarnings(err, warnings))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+	resp := map[string]any{"messages": msgs}
+	if len(warnings) > 0 {
+		resp["warnings"] = warnings
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func pathID(r *http.Request) (int64, error) {
