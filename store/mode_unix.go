@@ -58,6 +58,10 @@ func secureFiles(path string) error {
 // version left behind with the umask's mode).
 func tightenSideFiles(path string) error {
 	for _, suffix := range sideFiles[1:] {
+		fi, err := os.Stat(path + suffix)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() == fileMode {
+			continue // (a read-only mount cannot chmod; nothing to do)
+		}
 		if err := os.Chmod(path+suffix, fileMode); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("chmod %s: %w", path+suffix, err)
 		}
