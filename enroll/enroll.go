@@ -390,10 +390,7 @@ func ValidTimezone(tz string) error {
 	if tz == "Local" || strings.ContainsAny(tz, `\`) || strings.Contains(tz, "..") || strings.HasPrefix(tz, "/") {
 		return aftercare.FieldError("timezone", "%q is not an IANA time zone", tz)
 	}
-	if utcName(tz) {
-		return nil
-	}
-	if fixed, suggest := legacyZone(tz); fixed {
+	if fixed, suggest := legacyZone(tz); fixed && !utcName(tz) {
 		return aftercare.FieldError("timezone", "%q is a fixed-offset or legacy zone that ignores daylight saving time; %s", tz, suggest)
 	}
 	if _, err := time.LoadLocation(tz); err != nil {
