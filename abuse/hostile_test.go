@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"net/url"
 	"sort"
 	"strconv"
@@ -783,5 +784,16 @@ func TestUnsubscribeLinkOpenedByScanner(t *testing.T) {
 	r = h.do(request{method: "GET", path: path})
 	if r.status != 200 || !strings.Contains(string(r.body), "already unsubscribed") || strings.Contains(string(r.body), "<form") {
 		t.Errorf("GET after unsubscribing: %d\n%s", r.status, r.body)
+	}
+
+	// RFC 8058 allows the one-click POST as multipart/form-data too.
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	mw.WriteField("List-Unsubscribe", "One-Click")
+	mw.Close()
+	tokB := inbound.SignUnsubscribe([]byte(unsubSecret), w.patientB, h.clinicB.ID, h.clock.Now().Add(time.Hour))
+	r = h.do(request{method: "POST", path: "/unsubscribe/" + tokB, ctype: mw.FormDataContentType(), body: mp.Bytes()})
+	if p, err := h.app.Store.Patient(context.Background(), h.clinicB.ID, w.patientB); r.status != 200 || err != nil || !p.EmailOptOut {
+		t.Errorf("multipart one-click: %d, opted out %v (%v)", r.status, p.EmailOptOut, err)
 	}
 }
