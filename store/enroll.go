@@ -53,7 +53,7 @@ type DuplicateEnrollmentError struct {
 func newDuplicateEnrollmentError(e aftercare.Enrollment) *DuplicateEnrollmentError {
 	return &DuplicateEnrollmentError{Existing: e, err: aftercare.Errorf(aftercare.ECONFLICT,
 		"this patient already has an active enrollment for session %d of %s (enrollment %d, treated %s): "+
-			"view it, or replace it (which cancels its pending messages)",
+			"view it, or replace it (send \"replace\": true; its pending messages are cancelled)",
 		e.SessionNumber, e.Treatment, e.ID, e.TreatedAt.UTC().Format(time.RFC3339))}
 }
 
