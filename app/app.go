@@ -177,6 +177,11 @@ func (a *App) senders(o Options) (map[aftercare.Channel]notify.Sender, error) {
 				return nil, fmt.Errorf("open console notifier file: %w", err)
 			}
 			a.closers = append(a.closers, f.Close)
+			// It holds patients' messages: private even if an older
+			// version created it with the umask's mode.
+			if err := f.Chmod(0o600); err != nil {
+				return nil, fmt.Errorf("chmod console notifier file: %w", err)
+			}
 			w = f
 		}
 		con = console.New(w, cfg.Console.Format, a.clock.Now)

@@ -66,6 +66,12 @@ const (
 	qRelease    = `RELEASE enrollment`
 	qRollbackTo = `ROLLBACK TO enrollment`
 	// Earlier, still-active sessions of the same patient (superseded by a new one).
+	// An active enrollment of the same patient, treatment and session:
+	// not cancelled, with messages still to send.
+	qActiveDuplicates = `SELECT ` + enrollmentCols + ` FROM enrollments e
+		WHERE patient_id = ? AND treatment = ? AND session_number = ? AND id <> ? AND cancelled_at IS NULL
+		AND EXISTS (SELECT 1 FROM messages m WHERE m.enrollment_id = e.id AND m.status IN ('scheduled', 'sending'))
+		ORDER BY id DESC`
 	qEarlierEnrollments = `SELECT id FROM enrollments
 		WHERE patient_id = ? AND id <> ? AND session_number < ? AND cancelled_at IS NULL`
 
