@@ -466,7 +466,9 @@ func (d *Dispatcher) precheck(c store.Claimed) (result, bool) {
 	}
 	switch m.Channel {
 	case aftercare.SMS:
-		if p.SMSOptOut {
+		if p.SMSOptOut && !m.Answer {
+			// An answer to a text the patient sent may still reach them
+			// (they wrote to us); nothing else may.
 			return skip("patient opted out of sms")
 		}
 		if p.PhoneBad != "" {

@@ -44,7 +44,7 @@ func (s *Store) CreateClinic(ctx context.Context, c aftercare.Clinic) (aftercare
 	defer tx.Rollback()
 	now := s.now().UTC()
 	res, err := tx.ExecContext(ctx, qInsertClinic, c.Name, c.Phone, c.Timezone, c.BookingURL, c.AlertEmail,
-		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, ms(now))
+		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, c.AfterHoursPhone, ms(now))
 	if err != nil {
 		return c, "", fmt.Errorf("create clinic: %w", err)
 	}
@@ -62,7 +62,7 @@ func (s *Store) CreateClinic(ctx context.Context, c aftercare.Clinic) (aftercare
 // UpdateClinic changes a clinic's settings.
 func (s *Store) UpdateClinic(ctx context.Context, c aftercare.Clinic) error {
 	res, err := s.write.ExecContext(ctx, qUpdateClinic, c.Name, c.Phone, c.Timezone, c.BookingURL, c.AlertEmail,
-		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, c.ID)
+		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, c.AfterHoursPhone, c.ID)
 	if err != nil {
 		return fmt.Errorf("update clinic %d: %w", c.ID, err)
 	}
@@ -121,7 +121,7 @@ func scanClinic(r scanner) (aftercare.Clinic, error) {
 	var c aftercare.Clinic
 	var created int64
 	err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.Timezone, &c.BookingURL, &c.AlertEmail, &c.OnCallPhone,
-		&c.SMSFrom, &c.MessagingServiceSID, &c.EmailFrom, &c.ReplyTo, &created)
+		&c.SMSFrom, &c.MessagingServiceSID, &c.EmailFrom, &c.ReplyTo, &created, &c.AfterHoursPhone)
 	c.CreatedAt = fromMS(created)
 	return c, err
 }
