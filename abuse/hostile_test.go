@@ -70,7 +70,7 @@ func setupWorld(t *testing.T, h *harness) world {
 	}
 
 	// A third clinic whose key has been revoked.
-	c, key, err := h.app.Store.CreateClinic(context.Background(), aftercare.Clinic{Name: "Closed Clinic", Phone: "+14155550222", Timezone: "America/New_York"})
+	c, key, err := h.app.Store.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Closed Clinic", Phone: "+14155550222", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -612,7 +612,7 @@ func TestHostileInputAcceptedVerbatim(t *testing.T) {
 	}
 
 	// The unsubscribe page escapes a clinic name with HTML in it.
-	evil, key, err := h.app.Store.CreateClinic(context.Background(), aftercare.Clinic{Name: `<b onmouseover="alert(1)">Evil & Co</b>`,
+	evil, key, err := h.app.Store.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: `<b onmouseover="alert(1)">Evil & Co</b>`,
 		Phone: "+14155550333", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)

@@ -375,3 +375,30 @@ func (s *Store) MarkAlertUndeliverable(ctx context.Context, concernID int64, why
 	n, _ := res.RowsAffected()
 	return n > 0, nil
 }
+
+// LastTexted returns when aftercare last sent the patient a text (their
+// own number, not staff alerts about them); zero if never.
+func (s *Store) LastTexted(ctx context.Context, patientID int64) (time.Time, error) {
+	var at sql.NullInt64
+	err := s.read.QueryRowContext(ctx, `SELECT max(sent_at) FROM messages WHERE patient_id = ? AND channel = 'sms'
+		AND recipient = '' AND sent_at > 0`, patientID).Scan(&at)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("last text to patient %d: %w", patientID, err)
+	}
+	if !at.Valid {
+		return time.Time{}, nil
+	}
+	return fromMS(at.Int64), nil
+}
+
+// UndeliverableAlerts counts the unresolved concerns whose alert no route
+// could deliver, at one clinic (or every clinic for 0).
+func (s *Store) UndeliverableAlerts(ctx context.Context, clinicID int64) (int, error) {
+	var n int
+	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM concerns WHERE alert_failed_at > 0 AND status <> 'resolved'
+		AND (? = 0 OR clinic_id = ?)`, clinicID, clinicID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count undeliverable alerts: %w", err)
+	}
+	return n, nil
+}
