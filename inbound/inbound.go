@@ -62,6 +62,8 @@ type Service struct {
 	// Fallback, if set, is told about SMS that could not reach a bad
 	// number so it can send them by email instead.
 	Fallback func(ctx context.Context, patientID int64, pending []aftercare.Message)
+	// Classify reads a reply; default replies.Classify.
+	Classify func(body string) replies.Result
 	// Observe, if set, is told the aftercare status every receipt
 	// reports, repeats included ("" when the provider's status is
 	// unknown); metrics count receipts with it.
@@ -110,6 +112,11 @@ func (s *Service) HandleReceipt(ctx context.Context, r Receipt) error {
 	case notify.ActionOptOut:
 		_, err = s.Store.SetOptOut(ctx, m.PatientID, m.Channel, true, aftercare.ConsentProvider, "carrier reports unsubscribed ("+r.ErrorCode+")")
 	case notify.ActionBadAddress:
+		if m.Recipient != "" {
+			// An alert to clinic staff: the patient's own number is fine.
+			log.Error("staff alert number cannot receive; check the clinic's on_call_phone", "reason", reason)
+			return nil
+		}
 		var pending []aftercare.Message
 		pending, err = s.Store.MarkAddressBad(ctx, m.PatientID, m.Channel, reason)
 		if err == nil && s.Fallback != nil && m.Channel == aftercare.SMS {
@@ -156,7 +163,11 @@ const (
 // number (it is the number the patient asked to stop). A reply to a
 // number no clinic sends from changes nothing.
 func (s *Service) HandleReply(ctx context.Context, r Reply) (replies.Kind, error) {
-	res := replies.Classify(r.Body)
+	classify := s.Classify
+	if classify == nil {
+		classify = replies.Classify
+	}
+	res := classify(r.Body)
 	patients, err := s.Store.PatientsByPhone(ctx, r.From)
 	if err != nil {
 		return res.Kind, err

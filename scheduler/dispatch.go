@@ -661,6 +661,11 @@ func (d *Dispatcher) afterRecord(ctx context.Context, c store.Claimed, r result)
 		}
 		log.Info("patient opted out at provider; pending messages cancelled", "patient_id", m.PatientID, "cancelled", n)
 	case notify.ActionBadAddress:
+		if m.Recipient != "" {
+			// An alert to clinic staff: the patient's own address is fine.
+			log.Error("staff alert address cannot receive; check the clinic's alert_email and on_call_phone", "reason", o.Reason)
+			return
+		}
 		skipped, err := d.outbox.MarkAddressBad(ctx, m.PatientID, m.Channel, o.Reason)
 		if err != nil {
 			log.Error("flag bad address", "err", err)
