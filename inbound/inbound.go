@@ -110,6 +110,10 @@ func (s *Service) HandleReceipt(ctx context.Context, r Receipt) error {
 	}
 	switch action {
 	case notify.ActionOptOut:
+		if m.Recipient != "" {
+			log.Error("staff alert number has opted out at the carrier; check the clinic's on_call_phone", "code", r.ErrorCode)
+			return nil
+		}
 		_, err = s.Store.SetOptOut(ctx, m.PatientID, m.Channel, true, aftercare.ConsentProvider, "carrier reports unsubscribed ("+r.ErrorCode+")")
 	case notify.ActionBadAddress:
 		if m.Recipient != "" {

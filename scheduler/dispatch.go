@@ -654,6 +654,10 @@ func (d *Dispatcher) afterRecord(ctx context.Context, c store.Claimed, r result)
 	log := d.log.With("message_id", m.ID, "clinic_id", m.ClinicID, "channel", string(m.Channel))
 	switch r.action {
 	case notify.ActionOptOut:
+		if m.Recipient != "" {
+			log.Error("staff alert recipient has opted out at the provider; check the clinic's on_call_phone", "code", o.ErrorCode)
+			return
+		}
 		n, err := d.outbox.SetOptOut(ctx, m.PatientID, m.Channel, true, aftercare.ConsentProvider, "provider reports recipient unsubscribed ("+o.ErrorCode+")")
 		if err != nil {
 			log.Error("record provider opt-out", "err", err)
