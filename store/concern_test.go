@@ -15,7 +15,7 @@ import (
 func file(t *testing.T, s *store.Store, p aftercare.Patient, n int, body string, redFlag, emergency bool, at time.Time) store.ConcernDecision {
 	t.Helper()
 	out, err := s.RecordReplyOutcome(context.Background(), store.InboundReply{
-		Reply:   aftercare.Reply{ClinicID: p.ClinicID, PatientID: p.ID, ProviderID: fmt.Sprintf("SM%d", n), Body: body, Kind: "x", At: at},
+		Reply: aftercare.Reply{ClinicID: p.ClinicID, PatientID: p.ID, ProviderID: fmt.Sprintf("SM%d", n), Body: body, Kind: "x", At: at},
 		Concern: &store.ConcernReply{RedFlag: redFlag, Emergency: emergency, Signs: body,
 			Respond: func(d store.ConcernDecision) ([]aftercare.Message, error) {
 				if !d.QuestionAnswer {
