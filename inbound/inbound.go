@@ -1,8 +1,18 @@
 // Package inbound acts on what providers send back: delivery receipts and
 // patients' replies. It records each in the store in one transaction and
-// queues what must go out in response (an answer to HELP, an alert to
-// clinic staff and a reply to the patient for a red flag) through the
-// outbox, so those are durable and visible in the patient's log too.
+// queues what must go out in response through the outbox, so those are
+// durable and visible in the patient's log too.
+//
+// A reply belongs to one clinic: of the clinics sending from the number it
+// was sent to, the one that texted the patient last. Replies that need
+// someone (red flags, ordinary questions) are grouped in one concern per
+// patient: staff are alerted once per concern (again after 15 minutes
+// while nobody acknowledges it), the patient is answered once per concern
+// (an ordinary question at most once a day), and the clinic's inbox lists
+// it until resolved. An alert that failed on one route goes by the other;
+// one no route could deliver is logged at error level, counted and shown
+// in the console. Answers to a patient's own text may reach a patient who
+// opted out; nothing else may.
 package inbound
 
 import (
