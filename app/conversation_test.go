@@ -5,12 +5,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/app"
+	"github.com/aftercare/aftercare/config"
 	"github.com/aftercare/aftercare/metrics"
 	"github.com/aftercare/aftercare/notify/twiliotest"
 	"github.com/aftercare/aftercare/replies"
@@ -495,4 +497,26 @@ func TestCheckAndReadyzNameClinicsWithoutAlertRoute(t *testing.T) {
 		t.Fatalf("create without alert route: %v", err)
 	}
 	_ = store.ErrNoAlertRoute
+}
+
+func TestConversationSettingsAreWired(t *testing.T) {
+	cfg := config.Default()
+	cfg.DB = filepath.Join(t.TempDir(), "w.db")
+	off := false
+	cfg.SMS.OptOutConfirmation = &off
+	a, err := app.New(context.Background(), app.Options{Config: cfg, ManualScheduling: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown(context.Background())
+	if !a.Inbound.NoOptOutConfirmation {
+		t.Error("sms.opt_out_confirmation: false did not turn the confirmation off")
+	}
+	found := false
+	for _, j := range a.Jobs() {
+		found = found || j.Name == "conversations"
+	}
+	if !found {
+		t.Error("no cron job re-alerts unacknowledged red flags")
+	}
 }
