@@ -104,7 +104,7 @@ func TestRedFlagFloodAlertsOnceAndAnswersOnce(t *testing.T) {
 		t.Fatalf("answers to the patient: %+v, want one with the clinic's phone", answers)
 	}
 	alerts := h.mailsTo(mails, staffEmail)
-	if len(alerts) != 1 || !strings.Contains(alerts[0], "swelling") || !strings.Contains(alerts[0], "(1)") {
+	if len(alerts) != 1 || !strings.Contains(alerts[0], "Why: ") || strings.Contains(alerts[0], "Why: red-flag words") || !strings.Contains(alerts[0], "(1)") {
 		t.Fatalf("alert emails: %q, want one naming the sign and the first text", alerts)
 	}
 	items, err := h.app.Store.Inbox(context.Background(), h.clinic.ID, false, 10)
