@@ -89,8 +89,12 @@ type Clinic struct {
 	BookingURL string `json:"booking_url,omitempty"`
 	// AlertEmail receives red-flag alerts from patient replies.
 	AlertEmail string `json:"alert_email,omitempty"`
-	// OnCallPhone receives red-flag alerts by SMS when set.
+	// OnCallPhone receives red-flag alerts by SMS when set. A clinic has
+	// at least one alert route: AlertEmail or OnCallPhone.
 	OnCallPhone string `json:"on_call_phone,omitempty"`
+	// AfterHoursPhone is the number patients are given to call outside
+	// opening hours (optional; E.164).
+	AfterHoursPhone string `json:"after_hours_phone,omitempty"`
 	// SMSFrom is the clinic's Twilio number; MessagingServiceSID overrides it.
 	SMSFrom             string    `json:"sms_from,omitempty"`
 	MessagingServiceSID string    `json:"messaging_service_sid,omitempty"`
@@ -261,7 +265,15 @@ type Message struct {
 	Recipient string `json:"recipient,omitempty"`
 	// Urgent messages (replies to a patient's text, red-flag alerts) are
 	// exempt from quiet hours: someone is waiting for them.
-	Urgent    bool      `json:"urgent,omitempty"`
+	Urgent bool `json:"urgent,omitempty"`
+	// Answer marks a text answering a message the patient sent: it may
+	// reach a patient who opted out of texts (they wrote to us); nothing
+	// else may.
+	Answer bool `json:"answer,omitempty"`
+	// ConcernID is the concern (see Concern) an alert or answer is about.
+	ConcernID int64 `json:"concern_id,omitempty"`
+	// SentBy names the staff member who wrote a text from the console.
+	SentBy    string    `json:"sent_by,omitempty"`
 	SentAt    time.Time `json:"sent_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Events    []Event   `json:"events,omitempty"`
@@ -275,6 +287,58 @@ type Event struct {
 	From      Status    `json:"from,omitempty"`
 	To        Status    `json:"to"`
 	Detail    string    `json:"detail,omitempty"`
+}
+
+// HasAlertRoute reports whether the clinic can be told about a red flag:
+// by alert email or by text to an on-call phone.
+func (c Clinic) HasAlertRoute() bool { return c.AlertEmail != "" || c.OnCallPhone != "" }
+
+// ConcernKind says why a concern needs the clinic.
+type ConcernKind string
+
+// Concern kinds.
+const (
+	// ConcernQuestion is an ordinary reply nobody at the clinic answered yet.
+	ConcernQuestion ConcernKind = "question"
+	// ConcernRedFlag is a reply that reads like a complication.
+	ConcernRedFlag ConcernKind = "red_flag"
+)
+
+// ConcernStatus is where a concern stands.
+type ConcernStatus string
+
+// Concern statuses.
+const (
+	ConcernOpen         ConcernStatus = "open"
+	ConcernAcknowledged ConcernStatus = "acknowledged"
+	ConcernResolved     ConcernStatus = "resolved"
+)
+
+// Concern groups a patient's replies that need someone at the clinic: one
+// per patient until it is resolved. Staff are alerted once per concern
+// (again only if nobody acknowledged it in time) and the patient gets one
+// answer per concern, however many texts they send.
+type Concern struct {
+	ID             int64         `json:"id"`
+	ClinicID       int64         `json:"clinic_id"`
+	PatientID      int64         `json:"patient_id"`
+	Kind           ConcernKind   `json:"kind"`
+	Status         ConcernStatus `json:"status"`
+	Emergency      bool          `json:"emergency,omitempty"`
+	Signs          string        `json:"signs,omitempty"` // which sign matched which words
+	OpenedAt       time.Time     `json:"opened_at"`
+	LastReplyAt    time.Time     `json:"last_reply_at"`
+	Replies        int           `json:"replies"`
+	AlertedAt      time.Time     `json:"alerted_at,omitzero"`
+	Alerts         int           `json:"alerts"`
+	AnsweredAt     time.Time     `json:"answered_at,omitzero"`
+	AcknowledgedAt time.Time     `json:"acknowledged_at,omitzero"`
+	AcknowledgedBy string        `json:"acknowledged_by,omitempty"`
+	ResolvedAt     time.Time     `json:"resolved_at,omitzero"`
+	ResolvedBy     string        `json:"resolved_by,omitempty"`
+	// AlertFailedAt is set when no route could deliver an alert about it.
+	AlertFailedAt time.Time `json:"alert_failed_at,omitzero"`
+	AlertFailure  string    `json:"alert_failure,omitempty"`
 }
 
 // Reply is an inbound SMS from a patient.

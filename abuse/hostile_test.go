@@ -71,7 +71,7 @@ func setupWorld(t *testing.T, h *harness) world {
 	}
 
 	// A third clinic whose key has been revoked.
-	c, key, err := h.app.Store.CreateClinic(context.Background(), aftercare.Clinic{Name: "Closed Clinic", Phone: "+14155550222", Timezone: "America/New_York"})
+	c, key, err := h.app.Store.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Closed Clinic", Phone: "+14155550222", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -594,9 +594,13 @@ func TestHostileInputAcceptedVerbatim(t *testing.T) {
 		t.Fatalf("red flag: %d", r.status)
 	}
 	h.runUntil(h.clock.Now().Add(time.Minute))
+	// Clinic B ("Mallory") texted this number last: the reply is B's.
 	checkedAlert := false
 	for _, m := range h.mail.Messages() {
-		if len(m.To) == 0 || m.To[0] != "staff@glow.example" {
+		if len(m.To) > 0 && m.To[0] == "staff@glow.example" {
+			t.Error("clinic A's staff got a reply that belongs to clinic B")
+		}
+		if len(m.To) == 0 || m.To[0] != "staff@other.example" {
 			continue
 		}
 		p, err := smtptest.Parse(m.Data)
@@ -613,7 +617,7 @@ func TestHostileInputAcceptedVerbatim(t *testing.T) {
 	}
 
 	// The unsubscribe page escapes a clinic name with HTML in it.
-	evil, key, err := h.app.Store.CreateClinic(context.Background(), aftercare.Clinic{Name: `<b onmouseover="alert(1)">Evil & Co</b>`,
+	evil, key, err := h.app.Store.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: `<b onmouseover="alert(1)">Evil & Co</b>`,
 		Phone: "+14155550333", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)

@@ -141,10 +141,12 @@ func New(ctx context.Context, o Options) (*App, error) {
 			{Name: "database", Run: a.Store.Ping},
 			{Name: "scheduler", Run: a.schedulerReady},
 			{Name: "providers", Run: a.providersReady},
+			{Name: "clinics", Run: a.clinicsReady},
 		},
 	})
 	a.Inbound = &inbound.Service{Store: a.Store, Protocol: a.Protocol, Clock: o.Clock, Log: o.Log,
 		DefaultFrom: cfg.Twilio.From, ClassifyReceipt: twilio.ClassifyStatusCallback,
+		NoOptOutConfirmation: !cfg.SMS.ConfirmOptOut(),
 		Fallback: func(ctx context.Context, patientID int64, msgs []aftercare.Message) {
 			a.fallbackToEmail(ctx, patientID, msgs)
 		}}
@@ -303,6 +305,12 @@ func (a *App) schedulerReady(ctx context.Context) error {
 func (a *App) Jobs() []scheduler.Job {
 	jobs := []scheduler.Job{scheduler.DispatchJob(a.Dispatcher, a.Config.Dispatch.Tick)}
 	jobs = append(jobs, scheduler.Housekeeping(a.Store, a.clock, a.log, a.Config.Dispatch.Housekeeping)...)
+	spec := a.Config.Dispatch.Housekeeping
+	if spec == "" {
+		spec = "@every 15s"
+	}
+	// Re-alerts of unacknowledged red flags, alert fallbacks, undeliverable alerts.
+	jobs = append(jobs, scheduler.Job{Name: "conversations", Spec: spec, Run: a.Inbound.RunOnce})
 	if _, ok := a.Senders[aftercare.SMS].(statusFetcher); ok {
 		jobs = append(jobs, a.reconcileJob())
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -146,29 +147,60 @@ func Preview(w io.Writer, cfg *config.Config, o PreviewOptions) error {
 	return nil
 }
 
-// AddClinic creates a clinic in the configured database and returns it with
-// its API key (shown once).
-func AddClinic(ctx context.Context, cfg *config.Config, c aftercare.Clinic) (aftercare.Clinic, string, error) {
+// ValidClinic normalizes a clinic's phones and addresses and reports every
+// problem at once (one line each): name, phone, time zone, and at least
+// one alert route (alert email or on-call phone) so a red flag reaches
+// someone.
+func ValidClinic(c aftercare.Clinic) (aftercare.Clinic, error) {
+	var errs []string
 	phone, err := enroll.NormalizePhone(c.Phone, "US")
 	if err != nil {
-		return c, "", err
+		errs = append(errs, "phone: "+err.Error())
+	} else {
+		c.Phone = phone
 	}
-	c.Phone = phone
+	region := "US"
+	if err == nil {
+		region = enroll.RegionOf(phone)
+	}
 	if err := enroll.ValidTimezone(c.Timezone); err != nil {
-		return c, "", err
+		errs = append(errs, "tz: "+err.Error())
 	}
 	if strings.TrimSpace(c.Name) == "" {
-		return c, "", aftercare.FieldError("name", "required")
+		errs = append(errs, "name: required")
 	}
 	if c.OnCallPhone != "" {
-		if c.OnCallPhone, err = enroll.NormalizePhone(c.OnCallPhone, enroll.RegionOf(phone)); err != nil {
-			return c, "", aftercare.FieldError("on-call-phone", "%v", err)
+		if c.OnCallPhone, err = enroll.NormalizePhone(c.OnCallPhone, region); err != nil {
+			errs = append(errs, "on-call-phone: "+err.Error())
+		}
+	}
+	if c.AfterHoursPhone != "" {
+		if c.AfterHoursPhone, err = enroll.NormalizePhone(c.AfterHoursPhone, region); err != nil {
+			errs = append(errs, "after-hours-phone: "+err.Error())
 		}
 	}
 	if c.AlertEmail != "" {
 		if c.AlertEmail, err = enroll.NormalizeEmail(c.AlertEmail); err != nil {
-			return c, "", aftercare.FieldError("alert-email", "%v", err)
+			errs = append(errs, "alert-email: "+err.Error())
 		}
+	}
+	if c.AlertEmail == "" && c.OnCallPhone == "" && !slices.ContainsFunc(errs, func(e string) bool {
+		return strings.HasPrefix(e, "alert-email") || strings.HasPrefix(e, "on-call-phone")
+	}) {
+		errs = append(errs, "alert-email / on-call-phone: "+store.ErrNoAlertRoute+" (--alert-email, --on-call-phone)")
+	}
+	if len(errs) > 0 {
+		return c, aftercare.Errorf(aftercare.EINVALID, "%s", strings.Join(errs, "\n"))
+	}
+	return c, nil
+}
+
+// AddClinic creates a clinic in the configured database and returns it with
+// its API key (shown once).
+func AddClinic(ctx context.Context, cfg *config.Config, c aftercare.Clinic) (aftercare.Clinic, string, error) {
+	c, err := ValidClinic(c)
+	if err != nil {
+		return c, "", err
 	}
 	s, err := store.Open(ctx, cfg.DB, store.Options{})
 	if err != nil {

@@ -39,7 +39,7 @@ func TestConsoleIsServedAndAddedUserSignsIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Shutdown(context.Background()) })
-	clinic, _, err := a.Store.CreateClinic(ctx, aftercare.Clinic{Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
+	clinic, _, err := a.Store.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
 	}

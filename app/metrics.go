@@ -13,6 +13,7 @@ func (a *App) mountMetrics() error {
 	a.Dispatcher.SetObserver(a.Metrics)
 	if a.Inbound != nil {
 		a.Inbound.Observe = a.Metrics.Receipt
+		a.Inbound.Undeliverable = a.Metrics.AlertUndeliverable
 	}
 	a.API.Handle("GET /metrics", a.Metrics.Handler())
 	return nil

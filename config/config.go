@@ -39,7 +39,19 @@ type Config struct {
 	Dispatch   Dispatch   `yaml:"dispatch"`
 	Twilio     Twilio     `yaml:"twilio"`
 	SMTP       SMTP       `yaml:"smtp"`
+	SMS        SMS        `yaml:"sms"`
 }
+
+// SMS tunes how aftercare answers patients' texts.
+type SMS struct {
+	// OptOutConfirmation sends the one text the FCC rule allows after an
+	// opt-out ("you will get no more texts"). Turn it off (false) when
+	// Twilio Advanced Opt-Out already sends one. Default true.
+	OptOutConfirmation *bool `yaml:"opt_out_confirmation"`
+}
+
+// ConfirmOptOut reports whether aftercare sends the opt-out confirmation.
+func (s SMS) ConfirmOptOut() bool { return s.OptOutConfirmation == nil || *s.OptOutConfirmation }
 
 // QuietHours is the local-time window in which no SMS goes out.
 type QuietHours struct {
@@ -190,6 +202,14 @@ func (c *Config) env() []envVar {
 		{"SMTP_USERNAME", false, str(&c.SMTP.Username)},
 		{"SMTP_PASSWORD", true, str(&c.SMTP.Password)},
 		{"SMTP_FROM", false, str(&c.SMTP.From)},
+		{"AFTERCARE_SMS_OPT_OUT_CONFIRMATION", false, func(v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("not true or false: %q", v)
+			}
+			c.SMS.OptOutConfirmation = &b
+			return nil
+		}},
 	}
 }
 

@@ -15,8 +15,26 @@ func TestDefaultsNeedNoFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DB != "aftercare.db" || c.Listen != "127.0.0.1:8080" || c.Twilio.Enabled() || c.SMTP.Enabled() {
+	if c.DB != "aftercare.db" || c.Listen != "127.0.0.1:8080" || c.Twilio.Enabled() || c.SMTP.Enabled() || !c.SMS.ConfirmOptOut() {
 		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestOptOutConfirmationSetting(t *testing.T) {
+	t.Parallel()
+	c, err := Load("testdata/good.yaml", env(map[string]string{"TWILIO_AUTH_TOKEN": "tok", "SMTP_PASSWORD": "pw"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMS.ConfirmOptOut() {
+		t.Fatal("sms.opt_out_confirmation: false in the file still confirms")
+	}
+	c, err = Load("testdata/good.yaml", env(map[string]string{"TWILIO_AUTH_TOKEN": "tok", "SMTP_PASSWORD": "pw", "AFTERCARE_SMS_OPT_OUT_CONFIRMATION": "true"}))
+	if err != nil || !c.SMS.ConfirmOptOut() {
+		t.Fatalf("environment override: %v %v", c.SMS, err)
+	}
+	if _, err := Load("", env(map[string]string{"AFTERCARE_SMS_OPT_OUT_CONFIRMATION": "sometimes"})); err == nil {
+		t.Fatal("a non-boolean value was accepted")
 	}
 }
 

@@ -129,8 +129,48 @@ const (
 	ReplyOptedIn ReplyKind = "opted_in"
 )
 
-// ReplyKinds lists the reply templates in a fixed order.
+// ReplyKinds lists the reply templates every protocol must have, in a
+// fixed order.
 var ReplyKinds = []ReplyKind{ReplyHelp, ReplyRedFlagAck, ReplyRedFlagAlert, ReplyOptedIn}
+
+// Reply templates a protocol may leave out: the built-in wording (the same
+// as the embedded default protocol's) is used then.
+const (
+	// ReplyRedFlagAnswer answers a red flag with the clinic's phone and,
+	// when it has one, its after-hours number.
+	ReplyRedFlagAnswer ReplyKind = "red_flag_answer"
+	// ReplyEmergency answers a reply that may be an emergency: call 911
+	// first, then the clinic.
+	ReplyEmergency ReplyKind = "emergency_answer"
+	// ReplyQuestion answers an ordinary reply (at most once a day): this
+	// number is not watched around the clock; the clinic's phone and the
+	// red flags.
+	ReplyQuestion ReplyKind = "question_answer"
+	// ReplyOptedOut confirms an opt-out (the one text the FCC rule allows).
+	ReplyOptedOut ReplyKind = "opted_out"
+	// ReplyConcernAlert tells clinic staff about a concern: every text of
+	// it, which sign matched which words, and whether it is a repeat.
+	ReplyConcernAlert ReplyKind = "concern_alert"
+)
+
+// builtinReplies are the embedded default protocol's optional reply
+// templates, used by protocols that leave them out.
+var builtinReplies = func() map[ReplyKind]*replyYAML {
+	var doc document
+	if err := yaml.Unmarshal(defaultYAML, &doc); err != nil {
+		panic("protocol: embedded default.yaml: " + err.Error())
+	}
+	return map[ReplyKind]*replyYAML{
+		ReplyRedFlagAnswer: doc.Replies.RedFlagAnswer,
+		ReplyEmergency:     doc.Replies.Emergency,
+		ReplyQuestion:      doc.Replies.Question,
+		ReplyOptedOut:      doc.Replies.OptedOut,
+		ReplyConcernAlert:  doc.Replies.ConcernAlert,
+	}
+}()
+
+// OptionalReplyKinds lists the reply templates a protocol may leave out.
+var OptionalReplyKinds = []ReplyKind{ReplyRedFlagAnswer, ReplyEmergency, ReplyQuestion, ReplyOptedOut, ReplyConcernAlert}
 
 // EmailTemplate is the email of a step: subject and plain text are
 // text/template, HTML is html/template (rendered inside the protocol's
@@ -178,6 +218,12 @@ type repliesYAML struct {
 	RedFlagAck   *replyYAML `yaml:"red_flag_ack"`
 	RedFlagAlert *replyYAML `yaml:"red_flag_alert"`
 	OptedIn      *replyYAML `yaml:"opted_in"`
+
+	RedFlagAnswer *replyYAML `yaml:"red_flag_answer"`
+	Emergency     *replyYAML `yaml:"emergency_answer"`
+	Question      *replyYAML `yaml:"question_answer"`
+	OptedOut      *replyYAML `yaml:"opted_out"`
+	ConcernAlert  *replyYAML `yaml:"concern_alert"`
 }
 
 // Default returns the embedded default microneedling protocol.
@@ -367,13 +413,22 @@ func build(doc document) (*Protocol, error) {
 		ReplyRedFlagAck:   doc.Replies.RedFlagAck,
 		ReplyRedFlagAlert: doc.Replies.RedFlagAlert,
 		ReplyOptedIn:      doc.Replies.OptedIn,
+
+		ReplyRedFlagAnswer: doc.Replies.RedFlagAnswer,
+		ReplyEmergency:     doc.Replies.Emergency,
+		ReplyQuestion:      doc.Replies.Question,
+		ReplyOptedOut:      doc.Replies.OptedOut,
+		ReplyConcernAlert:  doc.Replies.ConcernAlert,
 	}
-	for _, kind := range ReplyKinds {
+	for _, kind := range append(slices.Clone(ReplyKinds), OptionalReplyKinds...) {
 		r := replies[kind]
+		if r == nil && slices.Contains(OptionalReplyKinds, kind) {
+			r = builtinReplies[kind]
+		}
 		if r == nil || strings.TrimSpace(r.SMS) == "" {
 			return nil, fmt.Errorf("replies: %s: sms: missing", kind)
 		}
-		if kind == ReplyRedFlagAlert && r.Email == nil {
+		if (kind == ReplyRedFlagAlert || kind == ReplyConcernAlert) && r.Email == nil {
 			return nil, fmt.Errorf("replies: %s: email: missing", kind)
 		}
 		ts, err := compile(r.SMS, r.Email, layout)
@@ -545,11 +600,13 @@ func samples() []Data {
 		ClinicName: "Sample Clinic", ClinicPhone: "+14155550123", BookingURL: "https://clinic.example/book",
 		SessionNumber: 1, SeriesLength: 3, NextSession: 2, TreatedDate: "Monday, March 9", Day: 1,
 		TreatedDay: "Mon 9 Mar", EmailOK: true, Reply: "my face is very swollen",
-		treatedOn: civilDate{2026, 3, 9},
+		treatedOn:       civilDate{2026, 3, 9},
+		AfterHoursPhone: "+14155550124", Signs: `swelling: "very swollen"`, Emergency: true, Alert: 2, ReplyCount: 2,
 	}
 	b := a
 	b.BookingURL, b.SessionNumber, b.NextSession, b.SeriesFinished, b.EmailOK, b.Day = "", 3, 0, true, false, 0
 	b.DaysSince = 20
+	b.AfterHoursPhone, b.Signs, b.Emergency, b.Alert, b.ReplyCount = "", "", false, 1, 1
 	return []Data{a, b}
 }
 
@@ -581,7 +638,7 @@ func (p *Protocol) Render(step string, ch aftercare.Channel, d Data) (Content, e
 }
 
 // RenderReply renders a reply template on one channel. Only red_flag_alert
-// has an email.
+// and concern_alert have an email.
 func (p *Protocol) RenderReply(kind ReplyKind, ch aftercare.Channel, d Data) (Content, error) {
 	ts, ok := p.replies[kind]
 	if !ok {

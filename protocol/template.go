@@ -47,8 +47,23 @@ type Data struct {
 	// (consent given, not opted out, an address that works), so a text may
 	// say "your full guide is in your email".
 	EmailOK bool
-	// Reply is the patient's inbound text (red-flag alerts to staff).
+	// Reply is the patient's inbound text (red-flag alerts to staff); in a
+	// concern alert, every text of the concern, one per line.
 	Reply string
+
+	// AfterHoursPhone is the clinic's number for outside opening hours
+	// ("" when it has none).
+	AfterHoursPhone string
+	// Signs says which red-flag sign matched which of the patient's words
+	// (concern alerts).
+	Signs string
+	// Emergency is set when the patient's words may be an emergency.
+	Emergency bool
+	// Alert numbers the alerts about one concern: 1 for the first, more
+	// for repeats nobody acknowledged.
+	Alert int
+	// ReplyCount counts the patient's texts in the concern.
+	ReplyCount int
 
 	// treatedOn is the treatment's local date, for DateOn.
 	treatedOn civilDate

@@ -717,11 +717,11 @@ func scanMessage(r scanner) (aftercare.Message, error) {
 	var m aftercare.Message
 	var channel, status string
 	var sendAt, staleAt, next, sent, updated int64
-	var amb, urgent int
+	var amb, urgent, answer int
 	err := r.Scan(&m.ID, &m.EnrollmentID, &m.ClinicID, &m.PatientID, &m.Step, &m.Occurrence, &channel, &sendAt, &staleAt,
 		&status, &m.Attempts, &next, &amb, &m.ProviderID, &m.ErrorCode, &m.LastError, &m.Reason, &m.Subject, &m.Body,
-		&m.HTMLBody, &sent, &updated, &m.Recipient, &urgent)
-	m.Urgent = urgent != 0
+		&m.HTMLBody, &sent, &updated, &m.Recipient, &urgent, &answer, &m.ConcernID, &m.SentBy)
+	m.Urgent, m.Answer = urgent != 0, answer != 0
 	m.Channel, m.Status = aftercare.Channel(channel), aftercare.Status(status)
 	m.SendAt, m.StaleAt, m.NextAttemptAt, m.SentAt, m.UpdatedAt = fromMS(sendAt), fromMS(staleAt), fromMS(next), fromMS(sent), fromMS(updated)
 	m.Ambiguous = amb != 0

@@ -105,11 +105,11 @@ func newWorld(t *testing.T, o options) *world {
 	w.dispatcher = scheduler.NewDispatcher(s, map[aftercare.Channel]notify.Sender{aftercare.SMS: sms, aftercare.Email: email},
 		clock, log, scheduler.Config{Concurrency: 2})
 
-	if w.clinic, _, err = s.CreateClinic(ctx, aftercare.Clinic{Name: "Glow Skin Clinic", Phone: "+14155550100",
+	if w.clinic, _, err = s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow Skin Clinic", Phone: "+14155550100",
 		Timezone: "America/New_York", BookingURL: "https://glow.example/book"}); err != nil {
 		t.Fatal(err)
 	}
-	if w.other, _, err = s.CreateClinic(ctx, aftercare.Clinic{Name: "Other Clinic", Phone: "+14155550200",
+	if w.other, _, err = s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Other Clinic", Phone: "+14155550200",
 		Timezone: "America/Los_Angeles"}); err != nil {
 		t.Fatal(err)
 	}

@@ -58,6 +58,13 @@ type Store interface {
 	DeliveryLog(ctx context.Context, f store.LogFilter) ([]store.LogEntry, bool, error)
 	StatusCounts(ctx context.Context, clinicID int64, dayStart, weekStart, end time.Time) (map[aftercare.Status]int, map[aftercare.Status]int, error)
 	DailyCounts(ctx context.Context, clinicID int64, days []store.DayRange) ([]store.DayCount, error)
+
+	Inbox(ctx context.Context, clinicID int64, all bool, limit int) ([]store.InboxItem, error)
+	InboxCounts(ctx context.Context, clinicID int64) (store.InboxCounts, error)
+	UnresolvedConcerns(ctx context.Context, clinicID int64) (map[int64]aftercare.Concern, error)
+	AcknowledgeConcern(ctx context.Context, clinicID, id int64, by string) error
+	ResolveConcern(ctx context.Context, clinicID, id int64, by string) error
+	StaffReply(ctx context.Context, clinicID, concernID int64, by, body string) (aftercare.Message, error)
 }
 
 // Enroller validates, previews and stores enrollments (enroll.Service).
@@ -184,6 +191,10 @@ func (c *Console) Register(m Mux) {
 	h("GET /console/patients/{id}", c.get(c.patientPage))
 	h("POST /console/messages/{id}/resend", c.post(c.resendMessage))
 	h("GET /console/log", c.get(c.logPage))
+	h("GET /console/inbox", c.get(c.inboxPage))
+	h("POST /console/concerns/{id}/acknowledge", c.post(c.acknowledgeConcern))
+	h("POST /console/concerns/{id}/resolve", c.post(c.resolveConcern))
+	h("POST /console/concerns/{id}/reply", c.post(c.replyToConcern))
 }
 
 func redirect(to string) http.HandlerFunc {
@@ -269,13 +280,18 @@ type view struct {
 	ClinicName string
 	CSRF       string
 	Flash      string
-	D          any
+	// Inbox counts what needs attention, for the navigation and the
+	// undeliverable-alert banner (signed-in pages only).
+	Inbox store.InboxCounts
+	D     any
+
+	clinicID int64
 }
 
 func (c *Console) view(s *store.Session, title, nav string, d any) view {
 	v := view{Title: title, Nav: nav, D: d}
 	if s != nil {
-		v.Email, v.ClinicName, v.CSRF = s.Email, s.Clinic.Name, s.CSRF
+		v.Email, v.ClinicName, v.CSRF, v.clinicID = s.Email, s.Clinic.Name, s.CSRF, s.ClinicID
 	}
 	return v
 }
@@ -288,6 +304,13 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 		c.log.ErrorContext(r.Context(), "render console page: unknown page", "page", page)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
+	}
+	if v.Email != "" && v.clinicID != 0 {
+		counts, err := c.store.InboxCounts(r.Context(), v.clinicID)
+		if err != nil {
+			c.log.WarnContext(r.Context(), "count the inbox for the navigation", "clinic_id", v.clinicID, "err", err)
+		}
+		v.Inbox = counts
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -363,6 +386,7 @@ func (c *Console) parseTemplates() error {
 		"news": func(lastErr, reason string) bool {
 			return lastErr != "" && (reason == "" || !strings.Contains(lastErr, reason))
 		},
+		"concern": concernLabel,
 		"timeline": func(msgs []aftercare.Message, zone, csrf string, actions bool) timeline {
 			return timeline{Messages: msgs, Zone: zone, CSRF: csrf, Actions: actions}
 		},
@@ -372,7 +396,7 @@ func (c *Console) parseTemplates() error {
 		return fmt.Errorf("web console: parse templates: %w", err)
 	}
 	c.pages = make(map[string]*template.Template)
-	for _, p := range []string{"login", "enroll", "enrollment", "patients", "patient", "log", "error"} {
+	for _, p := range []string{"login", "enroll", "enrollment", "patients", "patient", "log", "error", "inbox"} {
 		t, err := base.Clone()
 		if err != nil {
 			return fmt.Errorf("web console: parse templates: %w", err)
@@ -417,6 +441,14 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// concernLabel names a concern's kind for staff.
+func concernLabel(k aftercare.ConcernKind) string {
+	if k == aftercare.ConcernRedFlag {
+		return "Red flag"
+	}
+	return "Question"
 }
 
 func channelLabel(ch aftercare.Channel) string {

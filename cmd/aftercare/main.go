@@ -61,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = preview(args[1:], stdout, stderr)
 	case "clinic":
 		if len(args) < 2 || args[1] != "add" {
-			fmt.Fprintln(stderr, "usage: aftercare clinic add --name NAME --phone PHONE --tz ZONE")
+			fmt.Fprintln(stderr, "usage: aftercare clinic add --name NAME --phone PHONE --tz ZONE --alert-email EMAIL | --on-call-phone PHONE")
 			return 2
 		}
 		err = clinicAdd(ctx, args[2:], stdout, stderr)
@@ -210,8 +210,9 @@ func clinicAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&c.Phone, "phone", "", "clinic phone patients call, E.164 (required)")
 	fs.StringVar(&c.Timezone, "tz", "", "clinic's IANA time zone (required)")
 	fs.StringVar(&c.BookingURL, "booking-url", "", "where patients book their next session")
-	fs.StringVar(&c.AlertEmail, "alert-email", "", "staff address for red-flag alerts")
+	fs.StringVar(&c.AlertEmail, "alert-email", "", "staff address for red-flag alerts (this or --on-call-phone required)")
 	fs.StringVar(&c.OnCallPhone, "on-call-phone", "", "staff mobile for red-flag alerts by SMS")
+	fs.StringVar(&c.AfterHoursPhone, "after-hours-phone", "", "number patients are told to call outside opening hours")
 	fs.StringVar(&c.SMSFrom, "sms-from", "", "clinic's own Twilio number (default: global twilio.from)")
 	fs.StringVar(&c.MessagingServiceSID, "messaging-service-sid", "", "clinic's Twilio Messaging Service")
 	fs.StringVar(&c.EmailFrom, "email-from", "", "clinic's sender address (default: global smtp.from)")
@@ -220,7 +221,10 @@ func clinicAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if c.Name == "" || c.Phone == "" || c.Timezone == "" {
-		return usageError{errors.New("clinic add needs --name, --phone and --tz")}
+		return usageError{errors.New("clinic add needs --name, --phone and --tz, and --alert-email or --on-call-phone")}
+	}
+	if c.AlertEmail == "" && c.OnCallPhone == "" {
+		return usageError{errors.New("clinic add needs an alert route for red-flag replies: --alert-email, --on-call-phone, or both")}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
