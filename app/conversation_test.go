@@ -15,7 +15,6 @@ import (
 	"github.com/aftercare/aftercare/config"
 	"github.com/aftercare/aftercare/metrics"
 	"github.com/aftercare/aftercare/notify/twiliotest"
-	"github.com/aftercare/aftercare/replies"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -205,14 +204,7 @@ func TestOrdinaryReplyIsAnsweredOnceADayAndWaitsInTheInbox(t *testing.T) {
 }
 
 func TestEmergencyAnswerSaysCall911First(t *testing.T) {
-	h, _ := conversation(t)
-	h.app.Inbound.Classify = func(body string) replies.Result {
-		if strings.Contains(body, "faint") {
-			return replies.Result{Kind: replies.RedFlag, Signs: []string{"fainting"}, Emergency: true,
-				Matches: []replies.Match{{Sign: "fainting", Words: "feel faint"}}}
-		}
-		return replies.Classify(body)
-	}
+	h, _ := conversation(t) // the real classifier
 	texts := len(h.tw.Sent())
 	h.text(patientPhone, fromNumber, "I feel faint")
 	h.runUntil(h.clock.Now().Add(time.Minute))
@@ -262,10 +254,7 @@ func TestRedFlagAfterStopIsAnsweredAndAlerted(t *testing.T) {
 }
 
 func TestRedFlagThatSaysStopIsBothAnOptOutAndAnAlert(t *testing.T) {
-	h, id := conversation(t)
-	h.app.Inbound.Classify = func(body string) replies.Result {
-		return replies.Result{Kind: replies.RedFlag, Signs: []string{"pus"}, OptOut: true, Matches: []replies.Match{{Sign: "pus", Words: "pus"}}}
-	}
+	h, id := conversation(t) // the real classifier
 	texts := len(h.tw.Sent())
 	h.text(patientPhone, fromNumber, "there is pus, stop texting me")
 	h.runUntil(h.clock.Now().Add(time.Minute))
