@@ -4,6 +4,8 @@
 //	aftercare demo     watch a patient's six-week plan delivered on a virtual clock
 //	aftercare preview  print the plan for a treatment without storing anything
 //	aftercare clinic add   create a clinic and print its API key
+//	aftercare clinic list|show|update   list, show or change clinics
+//	aftercare key add|list|revoke       manage a clinic's API keys
 //	aftercare user add     add a staff account for the web console
 //	aftercare check    verify provider configuration
 //	aftercare log      print the delivery log; --follow tails new events
@@ -36,6 +38,8 @@ commands:
   demo          run a patient's whole aftercare plan on a virtual clock (embedded defaults)
   preview       print the plan for a treatment without storing anything
   clinic add    create a clinic and print its API key
+  clinic list   list clinics; clinic show ID; clinic update ID --flag value...
+  key add       make another API key for a clinic (key list, key revoke)
   user add      add a clinic staff account for the web console (/console/)
   check         verify the configuration (providers, public URL) and say what is missing
   log           print the delivery log (--clinic ID or --all; --follow tails new events)
@@ -60,11 +64,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "preview":
 		err = preview(args[1:], stdout, stderr)
 	case "clinic":
-		if len(args) < 2 || args[1] != "add" {
-			fmt.Fprintln(stderr, "usage: aftercare clinic add --name NAME --phone PHONE --tz ZONE --alert-email EMAIL | --on-call-phone PHONE")
-			return 2
-		}
-		err = clinicAdd(ctx, args[2:], stdout, stderr)
+		err = clinicCmd(ctx, args[1:], stdout, stderr)
+	case "key":
+		err = keyCmd(ctx, args[1:], stdout, stderr)
 	case "user":
 		if len(args) < 2 || args[1] != "add" {
 			fmt.Fprintln(stderr, "usage: aftercare user add --clinic ID --email EMAIL [--password-file FILE]")
