@@ -61,6 +61,7 @@ type world struct {
 	enroll     *enroll.Service
 	dispatcher *scheduler.Dispatcher
 	logs       *syncBuffer
+	console    *web.Console
 
 	mu       sync.Mutex
 	failures map[string]notify.Error // by "phone" or "phone/step"
@@ -69,7 +70,12 @@ type world struct {
 type options struct {
 	secure bool
 	burst  int
+	mail   notify.Sender // sends reset links; their base is resetBase
 }
+
+// resetBase is the console's public URL in reset links (tests fetch the
+// link's path from the test server).
+const resetBase = "https://console.example"
 
 func newWorld(t *testing.T, o options) *world {
 	t.Helper()
@@ -118,10 +124,11 @@ func newWorld(t *testing.T, o options) *world {
 		steps = append(steps, web.Step{Key: st.Key, Title: st.Title})
 	}
 	c, err := web.New(web.Options{Store: s, Enroller: w.enroll, Clock: clock, Log: log, Steps: steps,
-		SecureCookies: o.secure, LoginBurst: o.burst, BcryptCost: bcrypt.MinCost})
+		SecureCookies: o.secure, LoginBurst: o.burst, BcryptCost: bcrypt.MinCost, Mail: o.mail, BaseURL: resetBase})
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.console = c
 	mux := http.NewServeMux()
 	c.Register(mux)
 	srv := httptest.NewServer(mux)
