@@ -28,6 +28,7 @@ func (a *App) mountConsole(ctx context.Context) error {
 		Store: a.Store, Enroller: a.Enroll, Clock: a.clock, Log: a.log, Steps: steps,
 		SecureCookies: strings.HasPrefix(strings.ToLower(a.Config.PublicURL), "https://"),
 		Mail:          a.Senders[aftercare.Email], BaseURL: strings.TrimSuffix(ConsoleURL(a.Config), "/console/login"),
+		ResetTTL: a.Config.Web.PasswordResetTTL,
 	})
 	if err != nil {
 		return err

@@ -40,6 +40,14 @@ type Config struct {
 	Twilio     Twilio     `yaml:"twilio"`
 	SMTP       SMTP       `yaml:"smtp"`
 	SMS        SMS        `yaml:"sms"`
+	Web        Web        `yaml:"web"`
+}
+
+// Web configures the web console.
+type Web struct {
+	// PasswordResetTTL is how long a "forgot password" link works (default
+	// 30m, at most 24h).
+	PasswordResetTTL time.Duration `yaml:"password_reset_ttl"`
 }
 
 // SMS tunes how aftercare answers patients' texts.
@@ -128,6 +136,7 @@ func Default() *Config {
 		},
 		SMTP:   SMTP{Port: 587, TLS: "starttls", Timeout: 15 * time.Second},
 		Twilio: Twilio{Timeout: 10 * time.Second},
+		Web:    Web{PasswordResetTTL: 30 * time.Minute},
 	}
 }
 
@@ -189,6 +198,14 @@ func (c *Config) env() []envVar {
 		{"TWILIO_FROM", false, str(&c.Twilio.From)},
 		{"TWILIO_MESSAGING_SERVICE_SID", false, str(&c.Twilio.MessagingServiceSID)},
 		{"TWILIO_BASE_URL", false, str(&c.Twilio.BaseURL)},
+		{"AFTERCARE_PASSWORD_RESET_TTL", false, func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("not a duration like 30m: %q", v)
+			}
+			c.Web.PasswordResetTTL = d
+			return nil
+		}},
 		{"SMTP_HOST", false, str(&c.SMTP.Host)},
 		{"SMTP_PORT", false, func(v string) error {
 			n, err := strconv.Atoi(v)
@@ -358,6 +375,9 @@ func (c *Config) Validate() error {
 		if s.Timeout <= 0 {
 			bad("smtp.timeout", "must be positive")
 		}
+	}
+	if c.Web.PasswordResetTTL < time.Minute || c.Web.PasswordResetTTL > 24*time.Hour {
+		bad("web.password_reset_ttl", "must be between 1m and 24h, got %s", c.Web.PasswordResetTTL)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid config: %w", errors.Join(errs...))

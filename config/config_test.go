@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -17,6 +18,18 @@ func TestDefaultsNeedNoFile(t *testing.T) {
 	}
 	if c.DB != "aftercare.db" || c.Listen != "127.0.0.1:8080" || c.Twilio.Enabled() || c.SMTP.Enabled() || !c.SMS.ConfirmOptOut() {
 		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestPasswordResetTTL(t *testing.T) {
+	t.Parallel()
+	c, err := Load("", env(nil))
+	if err != nil || c.Web.PasswordResetTTL != 30*time.Minute {
+		t.Fatalf("default reset link lifetime = %v, %v", c.Web.PasswordResetTTL, err)
+	}
+	c, err = Load("", env(map[string]string{"AFTERCARE_PASSWORD_RESET_TTL": "15m"}))
+	if err != nil || c.Web.PasswordResetTTL != 15*time.Minute {
+		t.Fatalf("from the environment = %v, %v", c.Web.PasswordResetTTL, err)
 	}
 }
 
@@ -82,6 +95,8 @@ func TestBadConfigs(t *testing.T) {
 		{"both secret and file", "", map[string]string{"SMTP_PASSWORD": "a", "SMTP_PASSWORD_FILE": "/x"}, "both"},
 		{"secret file missing", "", map[string]string{"AFTERCARE_SECRET_FILE": "/nonexistent/secret"}, "AFTERCARE_SECRET_FILE"},
 		{"bad log level", "", map[string]string{"AFTERCARE_LOG_LEVEL": "loud"}, "log.level"},
+		{"reset link ttl not a duration", "", map[string]string{"AFTERCARE_PASSWORD_RESET_TTL": "soon"}, "AFTERCARE_PASSWORD_RESET_TTL"},
+		{"reset link ttl too long", "", map[string]string{"AFTERCARE_PASSWORD_RESET_TTL": "48h"}, "web.password_reset_ttl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
