@@ -38,9 +38,11 @@ const (
 	resetEmailEvery = 20 * time.Minute
 	resetIPBurst    = 10
 	resetIPEvery    = 6 * time.Minute
-	// resetSends bounds the background sends running at once; requests
-	// beyond it are dropped (and logged), never queued without bound.
+	// resetSends bounds the background sends running at once, resetQueue
+	// the requests waiting for one; beyond that requests are dropped (and
+	// logged), never queued without bound.
 	resetSends = 4
+	resetQueue = 256
 )
 
 // forgotView is the data of the forgot and reset pages.
@@ -104,17 +106,19 @@ func (c *Console) forgot(w http.ResponseWriter, r *http.Request) {
 }
 
 // sendReset makes and emails reset links for every active account with
-// this address, in the background. Too many at once: dropped and logged.
+// this address, in the background: resetSends at a time, resetQueue
+// waiting at most; beyond that the request is dropped and logged.
 func (c *Console) sendReset(ctx context.Context, email, ip string) {
-	select {
-	case c.resetSlots <- struct{}{}:
-	default:
-		c.log.WarnContext(ctx, "console: password reset dropped: too many sends in progress")
+	if c.resetPending.Add(1) > resetQueue {
+		c.resetPending.Add(-1)
+		c.log.WarnContext(ctx, "console: password reset dropped: too many sends waiting")
 		return
 	}
 	c.resetWG.Add(1)
 	go func() {
 		defer c.resetWG.Done()
+		defer c.resetPending.Add(-1)
+		c.resetSlots <- struct{}{}
 		defer func() { <-c.resetSlots }()
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -136,13 +137,14 @@ type Console struct {
 	dummyOnce sync.Once
 	dummy     []byte
 
-	mail       notify.Sender
-	baseURL    string
-	resetTTL   time.Duration
-	resetEmail *keyLimiter
-	resetIP    *keyLimiter
-	resetSlots chan struct{}
-	resetWG    sync.WaitGroup
+	mail         notify.Sender
+	baseURL      string
+	resetTTL     time.Duration
+	resetEmail   *keyLimiter
+	resetIP      *keyLimiter
+	resetSlots   chan struct{}
+	resetPending atomic.Int32
+	resetWG      sync.WaitGroup
 }
 
 // New builds the console and parses its templates.
