@@ -79,6 +79,7 @@ type options struct {
 	idle   time.Duration
 	proxy  string // trusted proxy header
 	checks int    // password check slots
+	wait   time.Duration
 	// check, if set, runs inside every password check (before bcrypt).
 	check func()
 }
@@ -131,7 +132,7 @@ func newWorld(t *testing.T, o options) *world {
 	}
 	c, err := web.New(web.Options{Store: s, Enroller: w.enroll, Clock: clock, Log: log, Steps: steps,
 		SecureCookies: o.secure, BcryptCost: bcrypt.MinCost, SessionIdle: o.idle, TrustedProxyHeader: o.proxy,
-		Limits: web.Limits{AccountFree: o.burst, IPFree: o.ipFree}, PasswordChecks: o.checks,
+		Limits: web.Limits{AccountFree: o.burst, IPFree: o.ipFree}, PasswordChecks: o.checks, PasswordWait: o.wait,
 		PasswordCheck: func(hash, pw []byte) error {
 			w.checks.Add(1)
 			cost, _ := bcrypt.Cost(hash)
