@@ -439,17 +439,20 @@ type Limits struct {
 	ResetAfter        time.Duration
 }
 
-// DefaultLimits: 5 failures per account, then 1, 2, 4, 8, 15, 15 ...
-// minutes; 20 per client IP (an office behind one address), then 1 minute
-// doubling up to an hour; counts reset after an hour without failures.
-var DefaultLimits = Limits{
-	AccountFree: 5, AccountBackoff: time.Minute, AccountBackoffMax: 15 * time.Minute,
-	IPFree: 20, IPBackoff: time.Minute, IPBackoffMax: time.Hour,
-	ResetAfter: time.Hour,
+// DefaultLimits are 5 failures per account, then blocks of 1, 2, 4, 8,
+// 15, 15 ... minutes; 20 per client IP (an office behind one address),
+// then 1 minute doubling up to an hour; counts reset after an hour without
+// failures.
+func DefaultLimits() Limits {
+	return Limits{
+		AccountFree: 5, AccountBackoff: time.Minute, AccountBackoffMax: 15 * time.Minute,
+		IPFree: 20, IPBackoff: time.Minute, IPBackoffMax: time.Hour,
+		ResetAfter: time.Hour,
+	}
 }
 
 func (l Limits) withDefaults() Limits {
-	d := DefaultLimits
+	d := DefaultLimits()
 	if l.AccountFree <= 0 {
 		l.AccountFree = d.AccountFree
 	}

@@ -90,7 +90,7 @@ type Options struct {
 	// SessionIdle ends a session unused for this long. Default 30 minutes.
 	SessionIdle time.Duration
 	// Limits configure the sign-in throttle; zero fields take
-	// DefaultLimits'.
+	// DefaultLimits().
 	Limits Limits
 	// TrustedProxyHeader names the header in which the reverse proxy in
 	// front of the daemon passes the client's address (X-Forwarded-For,
