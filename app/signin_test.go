@@ -162,7 +162,8 @@ func TestUserCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	clinic, _, err := s.CreateClinic(ctx, aftercare.Clinic{Name: "Glow Skin Clinic", Phone: "+14155550100", Timezone: "America/New_York"})
+	clinic, _, err := s.CreateClinic(ctx, aftercare.Clinic{Name: "Glow Skin Clinic", Phone: "+14155550100", Timezone: "America/New_York",
+		AlertEmail: "staff@glow.example"})
 	if err != nil {
 		t.Fatal(err)
 	}

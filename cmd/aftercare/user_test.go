@@ -23,7 +23,8 @@ func TestUserCommands(t *testing.T) {
 		}
 		return p
 	}
-	if code, _, errs := cli("clinic", "add", "--name", "Glow", "--phone", "+14155550100", "--tz", "America/New_York"); code != 0 {
+	if code, _, errs := cli("clinic", "add", "--name", "Glow", "--phone", "+14155550100", "--tz", "America/New_York",
+		"--alert-email", "staff@glow.example"); code != 0 {
 		t.Fatalf("clinic add: %d %s", code, errs)
 	}
 	code, _, errs := cli("user", "add", "--clinic", "1", "--email", "boss@glow.example", "--password-file", pwFile("aaaaaaaaaaaaaaaa"))
