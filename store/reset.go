@@ -99,7 +99,7 @@ func (s *Store) ResetPassword(ctx context.Context, tokenHash, passwordHash strin
 	if err != nil {
 		return User{}, 0, fmt.Errorf("reset password: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, u.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, password_set_at = ? WHERE id = ?`, passwordHash, ms(now), u.ID); err != nil {
 		return User{}, 0, fmt.Errorf("reset password: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, u.ID)

@@ -14,7 +14,7 @@ import (
 // from the sign-in page to a new password, in one Chromium.
 func TestAdminPagesInBrowser(t *testing.T) {
 	w, mail := mailWorld(t)
-	w.addUser(w.clinic.ID, "admin@glow.example")
+	w.addAdmin(w.clinic.ID, "admin@glow.example")
 	ctx, dialogs := newBrowser(t)
 	shots := newScreenshots(t, ctx)
 

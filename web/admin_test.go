@@ -202,9 +202,50 @@ func TestForgotPasswordRateLimited(t *testing.T) {
 	}
 }
 
+// addAdmin creates a clinic admin (bcrypt at its lowest cost: tests only).
+func (w *world) addAdmin(clinicID int64, email string) store.User {
+	w.t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	u, err := w.store.CreateUserWithRole(context.Background(), clinicID, email, string(h), store.RoleAdmin)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return u
+}
+
+func TestAdminPagesRefuseStaff(t *testing.T) {
+	w := newWorld(t, options{})
+	w.addUser(w.clinic.ID, "desk@glow.example")
+	c := w.client()
+	csrf := c.signIn("desk@glow.example")
+	if p := c.get("/console/enroll"); strings.Contains(p.body, `href="/console/settings"`) {
+		t.Error("staff see the settings link")
+	}
+	for _, path := range []string{"/console/keys", "/console/settings"} {
+		if p := c.get(path); p.status != http.StatusForbidden {
+			t.Errorf("GET %s as staff: %d, want 403", path, p.status)
+		}
+	}
+	if p := c.post("/console/keys", url.Values{"csrf_token": {csrf}, "label": {"x"}}); p.status != http.StatusForbidden {
+		t.Errorf("add key as staff: %d", p.status)
+	}
+	if p := c.post("/console/settings", url.Values{"csrf_token": {csrf}, "name": {"Mine now"}}); p.status != http.StatusForbidden {
+		t.Errorf("save settings as staff: %d", p.status)
+	}
+	if keys, _ := w.store.APIKeys(context.Background(), w.clinic.ID); len(keys) != 1 {
+		t.Errorf("staff made a key: %+v", keys)
+	}
+	if cl, _ := w.store.Clinic(context.Background(), w.clinic.ID); cl.Name != "Glow Skin Clinic" {
+		t.Errorf("staff renamed the clinic: %q", cl.Name)
+	}
+}
+
 func TestKeysPage(t *testing.T) {
 	w := newWorld(t, options{})
-	u := w.addUser(w.clinic.ID, "admin@glow.example")
+	u := w.addAdmin(w.clinic.ID, "admin@glow.example")
 	c := w.client()
 	csrf := c.signIn("admin@glow.example")
 
@@ -265,7 +306,7 @@ func TestKeysPage(t *testing.T) {
 
 func TestSettingsPage(t *testing.T) {
 	w := newWorld(t, options{})
-	w.addUser(w.clinic.ID, "admin@glow.example")
+	w.addAdmin(w.clinic.ID, "admin@glow.example")
 	c := w.client()
 	csrf := c.signIn("admin@glow.example")
 	page := c.get("/console/settings")

@@ -9,14 +9,12 @@ import (
 )
 
 // The clinic admin's pages (API keys, settings) are gated by adminOnly and
-// shown in the navigation when isAdmin. Until staff roles exist in the
-// store, every signed-in user of a clinic is its admin (as every user
-// could do everything before roles); with roles, both check the session's
-// role, and these two functions are the only place that changes.
+// shown in the navigation when isAdmin: only a user whose role is admin
+// sees or uses them; staff get 403.
 
 // isAdmin reports whether the session's user may manage the clinic's keys
 // and settings.
-func (c *Console) isAdmin(s *store.Session) bool { return s != nil }
+func (c *Console) isAdmin(s *store.Session) bool { return s != nil && s.Role == store.RoleAdmin }
 
 // adminOnly refuses a handler to users who are not the clinic's admins.
 func (c *Console) adminOnly(h handler) handler {
@@ -30,7 +28,7 @@ func (c *Console) adminOnly(h handler) handler {
 
 // requestIP is the client address the audit trail and the reset limits
 // record.
-func (c *Console) requestIP(r *http.Request) string { return clientIP(r) }
+func (c *Console) requestIP(r *http.Request) string { return c.clientIP(r) }
 
 // staffActor returns the request's context carrying the signed-in user as
 // the audit trail's actor.
