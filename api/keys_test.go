@@ -65,6 +65,16 @@ func TestRevokedKeyRefusedAtOnceOnEveryReplica(t *testing.T) {
 			t.Fatalf("replica %d before revoking: %d", i, got)
 		}
 	}
+	// The API path records the key's last use.
+	keys, err := stores[0].APIKeys(context.Background(), c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kk := range keys {
+		if kk.ID == k.ID && !kk.LastUsedAt.Equal(now) {
+			t.Fatalf("last used after two requests = %v, want %v", kk.LastUsedAt, now)
+		}
+	}
 	if err := stores[0].RevokeAPIKey(context.Background(), c.ID, k.ID); err != nil {
 		t.Fatal(err)
 	}
