@@ -12,6 +12,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/notify"
 	"github.com/aftercare/aftercare/notify/smtp"
 	"github.com/aftercare/aftercare/notify/smtptest"
 	"github.com/aftercare/aftercare/store"
@@ -354,5 +355,30 @@ func TestSettingsPage(t *testing.T) {
 	// Either alert route may go while the other stays.
 	if r := c.post("/console/settings", form("alert_email", "", "on_call_phone", "+14155550111")); r.status != http.StatusSeeOther {
 		t.Fatalf("removing one of two routes: %d", r.status)
+	}
+}
+
+// TestForgotAnswersWithoutWaitingForTheEmail: the answer comes while the
+// email to a known address is still held by the sender, so the response
+// never waits on the lookup's outcome or the send, known address or not.
+func TestForgotAnswersWithoutWaitingForTheEmail(t *testing.T) {
+	release := make(chan struct{})
+	sent := make(chan string, 4)
+	sender := notify.SenderFunc(func(ctx context.Context, m notify.Message) (string, error) {
+		<-release
+		sent <- m.To
+		return "held", nil
+	})
+	w := newWorld(t, options{mail: sender})
+	w.addUser(w.clinic.ID, "ana@glow.example")
+	c := w.client()
+	r := c.requestReset("ana@glow.example")
+	if r.status != http.StatusOK || sentRE.FindStringSubmatch(r.body) == nil {
+		t.Fatalf("answer while the send is held: %d", r.status)
+	}
+	close(release)
+	w.console.WaitResets()
+	if to := <-sent; to != "ana@glow.example" {
+		t.Fatalf("sent to %q", to)
 	}
 }
