@@ -39,8 +39,12 @@ commands:
   demo          run a patient's whole aftercare plan on a virtual clock (embedded defaults)
   preview       print the plan for a treatment without storing anything
   clinic add    create a clinic and print its API key
-  clinic list   list clinics; clinic show ID; clinic update ID --flag value...
-  key add       make another API key for a clinic (key list, key revoke)
+  clinic list   list clinics
+  clinic show   show a clinic's settings: clinic show ID
+  clinic update change settings: clinic update ID --flag value... (every flag of clinic add)
+  key add       make another API key for a clinic: key add --clinic ID --label LABEL
+  key list      list a clinic's API keys (never the keys themselves)
+  key revoke    revoke a key at once: key revoke --clinic ID KEY_ID
   user add      add a clinic staff account for the web console (/console/)
   user list     list a clinic's staff accounts
   user disable  disable a staff account; its sessions end at once
