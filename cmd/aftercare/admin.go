@@ -110,7 +110,7 @@ func clinicUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 	})
 	if len(changes) == 0 {
-		return usageError{errors.New("clinic update needs at least one setting to change, e.g. --booking-url https://...")}
+		return usageError{errors.New("clinic update needs at least one setting to change, e.g. --booking-url URL")}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
