@@ -21,8 +21,8 @@ type LatenessResult struct {
 
 // runLateness seeds rate*duration messages (texts and emails in the
 // proportions of the real plan) falling due one after another at a steady
-// rate, starting a few seconds after the daemon with its real cron
-// scheduler has started, and measures for each the time its outcome was
+// rate, starting once the daemon with its real cron scheduler has
+// started, and measures for each the time its outcome was
 // stamped (after the provider accepted it) minus its planned send time.
 func runLateness(ctx context.Context, dir string, rate float64, dur time.Duration, o daemonOptions, prof *profiler) (LatenessResult, error) {
 	now := time.Now()
@@ -38,8 +38,10 @@ func runLateness(ctx context.Context, dir string, rate float64, dur time.Duratio
 	if err != nil {
 		return LatenessResult{}, err
 	}
-	at := time.Now().Add(3 * time.Second).Truncate(time.Millisecond)
-	if err := sd.due(ctx, n, "", at, time.Duration(float64(time.Second)/rate)); err != nil {
+	// Parked far ahead, the stream is released once the daemon is up, so
+	// a slow setup can never make its first messages late.
+	parked := now.Add(parkedFor).Truncate(time.Millisecond)
+	if err := sd.due(ctx, n, "", parked, time.Duration(float64(time.Second)/rate)); err != nil {
 		sd.Close()
 		return LatenessResult{}, err
 	}
@@ -63,6 +65,10 @@ func runLateness(ctx context.Context, dir string, rate float64, dur time.Duratio
 	}
 	defer c.Close()
 
+	at, _, err := release(ctx, b, parked, releaseLead(n))
+	if err != nil {
+		return LatenessResult{}, err
+	}
 	stop := prof.start("lateness")
 	end := at.Add(dur)
 	deadline := end.Add(30 * time.Second)
@@ -73,10 +79,11 @@ func runLateness(ctx context.Context, dir string, rate float64, dur time.Duratio
 			return LatenessResult{}, ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
-		if time.Now().Before(end) {
+		now := time.Now()
+		if now.Before(end) {
 			continue
 		}
-		busy, err := c.busy(ctx)
+		busy, err := c.busy(ctx, now)
 		if err != nil {
 			stop()
 			return LatenessResult{}, err
