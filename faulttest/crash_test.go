@@ -92,7 +92,7 @@ func TestCrashAnywhere(t *testing.T) {
 		d.kill()
 		killed++
 		// Let the SMTP server finish whatever the dead connections carried.
-		waitUntil(t, "smtp connections closed", 10*time.Second, func() bool { return f.mail.OpenConnections() == 0 })
+		waitUntil(t, "smtp connections closed", time.Minute, func() bool { return f.mail.OpenConnections() == 0 })
 		midSend := view.sendingIDs(aftercare.Email)
 		emailBound += min(len(midSend), crashConcurrency)
 		got := emailIDs(t, f.mail.Messages())
