@@ -101,32 +101,10 @@ func runBurst(ctx context.Context, dir string, n int, o daemonOptions, prof *pro
 	}
 	stop := prof.start("burst")
 	c0 := cpuTime()
-	var done time.Time
-	for {
-		// One reading of the clock serves both questions: with two, the
-		// burst instant could fall between them, and the loop would end
-		// before anything was due.
-		now := time.Now()
-		busy, err := pc.busy(ctx, now)
-		if err != nil {
-			stop()
-			return DrainResult{}, err
-		}
-		if !busy && !now.Before(at) {
-			done = time.Now()
-			break
-		}
-		if time.Since(at) > 10*time.Minute {
-			stop()
-			left, _ := pc.unfinished(ctx)
-			return DrainResult{}, fmt.Errorf("burst: %d messages still pending after 10 minutes", left)
-		}
-		select {
-		case <-ctx.Done():
-			stop()
-			return DrainResult{}, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
+	done, err := pc.waitDrained(ctx, at, 10*time.Millisecond, 10*time.Minute, time.Now)
+	if err != nil {
+		stop()
+		return DrainResult{}, fmt.Errorf("burst: %w", err)
 	}
 	cpu := cpuTime() - c0
 	stop()
@@ -178,13 +156,41 @@ func (c *counter) busy(ctx context.Context, now time.Time) (bool, error) {
 	return b, nil
 }
 
+// waitDrained polls every so often until, at a moment on or after from,
+// no message due by that moment is still scheduled or sending, and returns
+// when it saw that. It reads the clock (now) once per poll for both
+// questions: with two readings, from could fall between them, and it would
+// report the drain finished before anything was due. It gives up when
+// messages are still pending limit after from.
+func (c *counter) waitDrained(ctx context.Context, from time.Time, every, limit time.Duration, now func() time.Time) (time.Time, error) {
+	for {
+		t := now()
+		busy, err := c.busy(ctx, t)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if !busy && !t.Before(from) {
+			return now(), nil
+		}
+		if t.Sub(from) > limit {
+			left, _ := c.unfinished(ctx, t)
+			return time.Time{}, fmt.Errorf("%d messages still pending %s after they fell due", left, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-time.After(every):
+		}
+	}
+}
+
 // unfinished counts messages due by now that are still scheduled or
 // sending.
-func (c *counter) unfinished(ctx context.Context) (int, error) {
+func (c *counter) unfinished(ctx context.Context, now time.Time) (int, error) {
 	var n int
 	err := c.db.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM messages WHERE status = 'scheduled' AND next_attempt_at <= ?) +
-		(SELECT count(*) FROM messages WHERE status = 'sending')`, time.Now().UnixMilli()).Scan(&n)
+		(SELECT count(*) FROM messages WHERE status = 'sending')`, now.UnixMilli()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count unfinished messages: %w", err)
 	}

@@ -71,31 +71,9 @@ func runLateness(ctx context.Context, dir string, rate float64, dur time.Duratio
 	}
 	stop := prof.start("lateness")
 	end := at.Add(dur)
-	deadline := end.Add(30 * time.Second)
-	for {
-		select {
-		case <-ctx.Done():
-			stop()
-			return LatenessResult{}, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		now := time.Now()
-		if now.Before(end) {
-			continue
-		}
-		busy, err := c.busy(ctx, now)
-		if err != nil {
-			stop()
-			return LatenessResult{}, err
-		}
-		if !busy {
-			break
-		}
-		if time.Now().After(deadline) {
-			stop()
-			left, _ := c.unfinished(ctx)
-			return LatenessResult{}, fmt.Errorf("lateness: %d messages still pending 30s after the stream ended", left)
-		}
+	if _, err := c.waitDrained(ctx, end, 100*time.Millisecond, 30*time.Second, time.Now); err != nil {
+		stop()
+		return LatenessResult{}, fmt.Errorf("lateness: %w", err)
 	}
 	stop()
 
