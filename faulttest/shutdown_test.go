@@ -7,10 +7,14 @@ import (
 	"github.com/aftercare/aftercare"
 )
 
-// send_timeout is generous: 200 sends at once to a Twilio that takes 2 s
-// each can need much longer on a loaded machine, and a send cut by its
-// timeout is not the graceful finish this test is about.
+// The send and Twilio timeouts are generous: 200 sends at once to a Twilio
+// that takes 2 s each can need much longer on a loaded machine (seen: the
+// default 10 s per request cut some, left them ambiguous and unrecorded),
+// and a send cut by its timeout is not the graceful finish this test is
+// about.
 var shutdownConfig = `
+twilio:
+  timeout: 1m
 dispatch:
   tick: "@every 1s"
   housekeeping: "@every 1s"
