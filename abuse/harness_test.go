@@ -122,8 +122,8 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	cfg.DB = filepath.Join(t.TempDir(), "abuse.db")
 	cfg.PublicURL = base
 	cfg.Secret = unsubSecret
-	cfg.Twilio = config.Twilio{AccountSID: accountSID, AuthToken: authToken, From: fromNumber, BaseURL: tw.URL(), Timeout: 5 * time.Second}
-	cfg.SMTP = config.SMTP{Host: mail.Host(), Port: mail.Port(), TLS: "none", From: "Glow Clinic <care@glow.example>", Timeout: 5 * time.Second}
+	cfg.Twilio = config.Twilio{AccountSID: accountSID, AuthToken: authToken, From: fromNumber, BaseURL: tw.URL(), Timeout: 30 * time.Second} // nothing waits for it to fire
+	cfg.SMTP = config.SMTP{Host: mail.Host(), Port: mail.Port(), TLS: "none", From: "Glow Clinic <care@glow.example>", Timeout: 30 * time.Second}
 	if o.smtpAuth {
 		cfg.SMTP.Username, cfg.SMTP.Password = smtpUser, smtpPassword
 	}

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"database/sql"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -89,5 +91,118 @@ func TestSmallRun(t *testing.T) {
 	}
 	if len(r.Figures) < 10 {
 		t.Errorf("%d figures", len(r.Figures))
+	}
+}
+
+// TestWaitDrainedReadsTheClockOnce is the burst's lost-texts flake made
+// certain: the clock passes the burst instant between two readings. Read
+// once per poll, the wait sees the due texts as pending; read twice (the
+// bug), it took "nothing due yet" and "past the instant" from different
+// readings and reported a drain of texts that were never sent.
+func TestWaitDrainedReadsTheClockOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Now()
+	b, err := newBase(ctx, filepath.Join(t.TempDir(), "drain.db"), now, now.Add(20*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := now.Add(time.Hour).Truncate(time.Millisecond) // the burst instant
+	sd, err := openSeeder(b, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sd.due(ctx, 5, "sms", at, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := sd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := openCounter(b.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	// A clock a millisecond short of the instant, then a millisecond
+	// further at every reading.
+	reading := at.Add(-time.Millisecond)
+	clock := func() time.Time {
+		t := reading
+		reading = reading.Add(time.Millisecond)
+		return t
+	}
+	if done, err := c.waitDrained(ctx, at, 0, 20*time.Millisecond, clock); err == nil {
+		t.Fatalf("drained at %s with 5 texts due and never sent", done)
+	}
+
+	// Once they are sent, it is drained.
+	db, err := sql.Open("sqlite", "file:"+b.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE messages SET status = 'sent' WHERE next_attempt_at = ?`, at.UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	reading = at.Add(-time.Millisecond)
+	if _, err := c.waitDrained(ctx, at, 0, 20*time.Millisecond, clock); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReleaseAfterSetup: texts seeded parked fall due only when released,
+// at an instant chosen then, so no setup is ever too slow for the burst;
+// a release that commits after its instant reports the later moment
+// instead of failing.
+func TestReleaseAfterSetup(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Now()
+	b, err := newBase(ctx, filepath.Join(t.TempDir(), "release.db"), now, now.Add(20*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parked := now.Add(parkedFor).Truncate(time.Millisecond)
+	sd, err := openSeeder(b, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sd.due(ctx, 5, "sms", parked, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := sd.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := openCounter(b.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	count := func(q string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := c.db.QueryRow(q, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	templateBefore := count(`SELECT count(*) FROM messages WHERE enrollment_id = ? AND next_attempt_at > ?`, b.template, parked.UnixMilli())
+
+	// A lead of minus a second: the commit necessarily comes after the
+	// instant, as on a machine too busy to finish the update in time.
+	before := time.Now()
+	at, due, err := release(ctx, b, parked, -time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !at.Before(before) || due.Before(before) || !due.After(at) {
+		t.Errorf("release: at %s, due %s; want at before the call (%s), due after both", at, due, before)
+	}
+	if n := count(`SELECT count(*) FROM messages WHERE send_at = ?1 AND next_attempt_at = ?1 AND stale_at = ?1 + 3600000`, at.UnixMilli()); n != 5 {
+		t.Errorf("%d texts released to %s, want 5", n, at)
+	}
+	if n := count(`SELECT count(*) FROM messages WHERE enrollment_id = ? AND next_attempt_at > ?`, b.template, parked.UnixMilli()); n != templateBefore || n == 0 {
+		t.Errorf("template enrollment: %d messages after the release, %d before", n, templateBefore)
 	}
 }

@@ -69,8 +69,8 @@ func runDispatch(ctx context.Context, dir string, n int, o daemonOptions, prof *
 	return r, nil
 }
 
-// runBurst makes n texts fall due at the same instant a few seconds after
-// the daemon (with its real cron scheduler) has started, and measures from
+// runBurst makes n texts fall due at the same instant, chosen once the
+// daemon (with its real cron scheduler) has started, and measures from
 // that instant until the last outcome is committed.
 func runBurst(ctx context.Context, dir string, n int, o daemonOptions, prof *profiler) (DrainResult, error) {
 	now := time.Now()
@@ -78,48 +78,33 @@ func runBurst(ctx context.Context, dir string, n int, o daemonOptions, prof *pro
 	if err != nil {
 		return DrainResult{}, err
 	}
-	// Seeding and starting take about a second per 100,000 texts.
-	lead := 3*time.Second + time.Duration(n)*20*time.Microsecond
-	at := time.Now().Add(lead).Truncate(time.Millisecond)
+	// The texts are seeded parked far ahead and made due only once the
+	// daemon is up, so however long seeding and starting take, the burst
+	// instant comes after them.
+	parked := now.Add(parkedFor).Truncate(time.Millisecond)
 	o.Cron = true
-	p, d, err := seedAndStart(ctx, b, now, n, at, 0, o)
+	p, d, err := seedAndStart(ctx, b, now, n, parked, 0, o)
 	if err != nil {
 		return DrainResult{}, err
 	}
 	defer p.Close()
 	defer d.Close()
-	if wait := time.Until(at); wait < 100*time.Millisecond {
-		return DrainResult{}, fmt.Errorf("burst: setup took too long (%s left before the burst)", wait)
-	}
 	pc, err := openCounter(b.path)
 	if err != nil {
 		return DrainResult{}, err
 	}
 	defer pc.Close()
+	// A longer update than lead only makes the instant later (see release).
+	_, at, err := release(ctx, b, parked, releaseLead(n))
+	if err != nil {
+		return DrainResult{}, err
+	}
 	stop := prof.start("burst")
 	c0 := cpuTime()
-	var done time.Time
-	for {
-		busy, err := pc.busy(ctx)
-		if err != nil {
-			stop()
-			return DrainResult{}, err
-		}
-		if !busy && time.Now().After(at) {
-			done = time.Now()
-			break
-		}
-		if time.Since(at) > 10*time.Minute {
-			stop()
-			left, _ := pc.unfinished(ctx)
-			return DrainResult{}, fmt.Errorf("burst: %d messages still pending after 10 minutes", left)
-		}
-		select {
-		case <-ctx.Done():
-			stop()
-			return DrainResult{}, ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
+	done, err := pc.waitDrained(ctx, at, 10*time.Millisecond, 10*time.Minute, time.Now)
+	if err != nil {
+		stop()
+		return DrainResult{}, fmt.Errorf("burst: %w", err)
 	}
 	cpu := cpuTime() - c0
 	stop()
@@ -134,6 +119,12 @@ func runBurst(ctx context.Context, dir string, n int, o daemonOptions, prof *pro
 		r.StartLatency = att[0].At.Sub(at).Seconds()
 	}
 	return r, nil
+}
+
+// releaseLead is how long before the burst instant release starts moving
+// n messages: enough for the update on an idle machine.
+func releaseLead(n int) time.Duration {
+	return 100*time.Millisecond + time.Duration(n)*5*time.Microsecond
 }
 
 // counter reads the outbox on its own read-only connection.
@@ -154,24 +145,52 @@ func (c *counter) Close() error { return c.db.Close() }
 // sending. It reads the first entry of two partial indexes, so polling it
 // takes next to nothing from the daemon it watches (counting the pending
 // entries every 10 ms did).
-func (c *counter) busy(ctx context.Context) (bool, error) {
+func (c *counter) busy(ctx context.Context, now time.Time) (bool, error) {
 	var b bool
 	err := c.db.QueryRowContext(ctx, `SELECT
 		EXISTS (SELECT 1 FROM messages WHERE status = 'scheduled' AND next_attempt_at <= ?) OR
-		EXISTS (SELECT 1 FROM messages WHERE status = 'sending')`, time.Now().UnixMilli()).Scan(&b)
+		EXISTS (SELECT 1 FROM messages WHERE status = 'sending')`, now.UnixMilli()).Scan(&b)
 	if err != nil {
 		return false, fmt.Errorf("look for unfinished messages: %w", err)
 	}
 	return b, nil
 }
 
+// waitDrained polls every so often until, at a moment on or after from,
+// no message due by that moment is still scheduled or sending, and returns
+// when it saw that. It reads the clock (now) once per poll for both
+// questions: with two readings, from could fall between them, and it would
+// report the drain finished before anything was due. It gives up when
+// messages are still pending limit after from.
+func (c *counter) waitDrained(ctx context.Context, from time.Time, every, limit time.Duration, now func() time.Time) (time.Time, error) {
+	for {
+		t := now()
+		busy, err := c.busy(ctx, t)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if !busy && !t.Before(from) {
+			return now(), nil
+		}
+		if t.Sub(from) > limit {
+			left, _ := c.unfinished(ctx, t)
+			return time.Time{}, fmt.Errorf("%d messages still pending %s after they fell due", left, limit)
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-time.After(every):
+		}
+	}
+}
+
 // unfinished counts messages due by now that are still scheduled or
 // sending.
-func (c *counter) unfinished(ctx context.Context) (int, error) {
+func (c *counter) unfinished(ctx context.Context, now time.Time) (int, error) {
 	var n int
 	err := c.db.QueryRowContext(ctx, `SELECT
 		(SELECT count(*) FROM messages WHERE status = 'scheduled' AND next_attempt_at <= ?) +
-		(SELECT count(*) FROM messages WHERE status = 'sending')`, time.Now().UnixMilli()).Scan(&n)
+		(SELECT count(*) FROM messages WHERE status = 'sending')`, now.UnixMilli()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count unfinished messages: %w", err)
 	}

@@ -21,8 +21,8 @@ type LatenessResult struct {
 
 // runLateness seeds rate*duration messages (texts and emails in the
 // proportions of the real plan) falling due one after another at a steady
-// rate, starting a few seconds after the daemon with its real cron
-// scheduler has started, and measures for each the time its outcome was
+// rate, starting once the daemon with its real cron scheduler has
+// started, and measures for each the time its outcome was
 // stamped (after the provider accepted it) minus its planned send time.
 func runLateness(ctx context.Context, dir string, rate float64, dur time.Duration, o daemonOptions, prof *profiler) (LatenessResult, error) {
 	now := time.Now()
@@ -38,8 +38,10 @@ func runLateness(ctx context.Context, dir string, rate float64, dur time.Duratio
 	if err != nil {
 		return LatenessResult{}, err
 	}
-	at := time.Now().Add(3 * time.Second).Truncate(time.Millisecond)
-	if err := sd.due(ctx, n, "", at, time.Duration(float64(time.Second)/rate)); err != nil {
+	// Parked far ahead, the stream is released once the daemon is up, so
+	// a slow setup can never make its first messages late.
+	parked := now.Add(parkedFor).Truncate(time.Millisecond)
+	if err := sd.due(ctx, n, "", parked, time.Duration(float64(time.Second)/rate)); err != nil {
 		sd.Close()
 		return LatenessResult{}, err
 	}
@@ -63,32 +65,15 @@ func runLateness(ctx context.Context, dir string, rate float64, dur time.Duratio
 	}
 	defer c.Close()
 
+	at, _, err := release(ctx, b, parked, releaseLead(n))
+	if err != nil {
+		return LatenessResult{}, err
+	}
 	stop := prof.start("lateness")
 	end := at.Add(dur)
-	deadline := end.Add(30 * time.Second)
-	for {
-		select {
-		case <-ctx.Done():
-			stop()
-			return LatenessResult{}, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		if time.Now().Before(end) {
-			continue
-		}
-		busy, err := c.busy(ctx)
-		if err != nil {
-			stop()
-			return LatenessResult{}, err
-		}
-		if !busy {
-			break
-		}
-		if time.Now().After(deadline) {
-			stop()
-			left, _ := c.unfinished(ctx)
-			return LatenessResult{}, fmt.Errorf("lateness: %d messages still pending 30s after the stream ended", left)
-		}
+	if _, err := c.waitDrained(ctx, end, 100*time.Millisecond, 30*time.Second, time.Now); err != nil {
+		stop()
+		return LatenessResult{}, fmt.Errorf("lateness: %w", err)
 	}
 	stop()
 

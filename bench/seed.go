@@ -273,3 +273,47 @@ func fileSize(path string) (int64, error) {
 	}
 	return fi.Size(), nil
 }
+
+// parkedFor is how far ahead of setup a phase parks the messages it will
+// release: far enough that no setup, however slow, reaches it, and short of
+// the template enrollment, whose messages start 20 hours ahead.
+const parkedFor = 10 * time.Hour
+
+// release makes messages parked from parked onwards fall due from at on:
+// it moves the send, stale and next-attempt times of every seeded message
+// (all but the template enrollment's) by at minus parked, in one
+// transaction, on its own connection beside the running daemon. at is
+// chosen once the setup has finished, lead after the transaction starts;
+// lead only needs to cover the update itself. Besides at (what the rows
+// say) it returns the instant the messages fell due: at, or, if the
+// machine was so busy that the commit began after at, the moment it began
+// (nobody could claim them earlier), so that a slow release shows as
+// lateness, never as a failure.
+func release(ctx context.Context, b base, parked time.Time, lead time.Duration) (at, due time.Time, err error) {
+	db, err := sql.Open("sqlite", "file:"+b.path+"?_pragma=busy_timeout(10000)&_txlock=immediate")
+	if err != nil {
+		return at, due, fmt.Errorf("open %s: %w", b.path, err)
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return at, due, fmt.Errorf("release: %w", err)
+	}
+	defer tx.Rollback()
+	at = time.Now().Add(lead).Truncate(time.Millisecond)
+	delta := at.UnixMilli() - parked.UnixMilli()
+	if _, err := tx.ExecContext(ctx, `UPDATE messages SET send_at = send_at + ?1, stale_at = stale_at + ?1,
+			next_attempt_at = next_attempt_at + ?1
+		WHERE enrollment_id <> ?2 AND status = 'scheduled' AND next_attempt_at >= ?3`,
+		delta, b.template, parked.UnixMilli()); err != nil {
+		return at, due, fmt.Errorf("release: %w", err)
+	}
+	committing := time.Now()
+	if err := tx.Commit(); err != nil {
+		return at, due, fmt.Errorf("release: %w", err)
+	}
+	if committing.After(at) {
+		return at, committing, nil
+	}
+	return at, at, nil
+}

@@ -103,17 +103,17 @@ func TestClockJumpMidPass(t *testing.T) {
 	h := newInproc(t, t0, func(c *config.Config) { c.Dispatch.Concurrency = 1 })
 	s := seedStore(t, h.app.Store, plan{patients: 4, sms: 1, staleIn: 2 * time.Hour, tag: "midpass",
 		at: func(int, int) time.Time { return t0 }}, t0, newYork)
-	h.tw.SetDelay(300 * time.Millisecond)
-	jumped := make(chan struct{})
-	go func() {
-		defer close(jumped)
-		waitUntil(t, "first send under way", 10*time.Second, func() bool { return len(h.tw.Attempts()) >= 1 })
-		h.clock.Advance(24 * time.Hour)
-	}()
-	if _, err := h.app.Dispatcher.RunOnce(context.Background()); err != nil {
+	// Twilio holds the first send until the clock has jumped, so the jump
+	// lands inside it however slowly the machine gets there.
+	h.tw.HangNext(1)
+	done := make(chan error, 1)
+	go func() { _, err := h.app.Dispatcher.RunOnce(context.Background()); done <- err }()
+	waitUntil(t, "first send held at Twilio", time.Minute, func() bool { return h.tw.Hanging() == 1 })
+	h.clock.Advance(24 * time.Hour)
+	h.tw.Release()
+	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	<-jumped
 	if _, err := h.app.Store.SkipStale(context.Background(), h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}

@@ -92,7 +92,7 @@ func TestCrashAnywhere(t *testing.T) {
 		d.kill()
 		killed++
 		// Let the SMTP server finish whatever the dead connections carried.
-		waitUntil(t, "smtp connections closed", 10*time.Second, func() bool { return f.mail.OpenConnections() == 0 })
+		waitUntil(t, "smtp connections closed", time.Minute, func() bool { return f.mail.OpenConnections() == 0 })
 		midSend := view.sendingIDs(aftercare.Email)
 		emailBound += min(len(midSend), crashConcurrency)
 		got := emailIDs(t, f.mail.Messages())
@@ -105,9 +105,9 @@ func TestCrashAnywhere(t *testing.T) {
 
 	// The last run delivers the rest and stops cleanly.
 	d := f.start()
-	d.waitFor("every message final", 90*time.Second, func() bool { return view.pending() == 0 })
+	d.waitFor("every message final", 3*time.Minute, func() bool { return view.pending() == 0 })
 	d.ready()
-	if code := d.term(60 * time.Second); code != 0 {
+	if code := d.term(2 * time.Minute); code != 0 {
 		t.Fatalf("final daemon exited %d\n%s", code, d.tail())
 	}
 

@@ -205,13 +205,13 @@ func (d *daemon) waitFor(what string, timeout time.Duration, cond func() bool) {
 // healthy waits for /healthz (process up and serving).
 func (d *daemon) healthy() {
 	d.t.Helper()
-	d.waitFor("daemon healthy", 30*time.Second, func() bool { st, _ := d.get("/healthz"); return st == 200 })
+	d.waitFor("daemon healthy", 3*time.Minute, func() bool { st, _ := d.get("/healthz"); return st == 200 })
 }
 
 // ready waits for /readyz to answer 200.
 func (d *daemon) ready() {
 	d.t.Helper()
-	d.waitFor("daemon ready", 30*time.Second, func() bool { st, _ := d.get("/readyz"); return st == 200 })
+	d.waitFor("daemon ready", 3*time.Minute, func() bool { st, _ := d.get("/readyz"); return st == 200 })
 }
 
 // kill sends SIGKILL and waits for the process to be gone.

@@ -45,7 +45,7 @@ func TestDatabaseLocked(t *testing.T) {
 
 	d := f.start()
 	d.healthy()
-	d.waitFor("sends in flight", 30*time.Second, func() bool { return len(f.tw.Attempts()) >= 16 })
+	d.waitFor("sends in flight", 3*time.Minute, func() bool { return len(f.tw.Attempts()) >= 16 })
 
 	lock := holdLock(t, f.db)
 	sentAtLock := view.count(aftercare.SMS, aftercare.StatusSent)
@@ -69,9 +69,9 @@ func TestDatabaseLocked(t *testing.T) {
 	}
 
 	f.tw.SetDelay(0)
-	d.waitFor("every message final after the lock", 60*time.Second, func() bool { return view.pending() == 0 })
+	d.waitFor("every message final after the lock", 3*time.Minute, func() bool { return view.pending() == 0 })
 	d.ready()
-	if code := d.term(30 * time.Second); code != 0 {
+	if code := d.term(2 * time.Minute); code != 0 {
 		t.Fatalf("exit %d\n%s", code, d.tail())
 	}
 	v := judge(t, view, f.tw, f.mail)

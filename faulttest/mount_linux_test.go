@@ -55,11 +55,11 @@ func TestDiskFull(t *testing.T) {
 
 	d := f.start()
 	d.healthy()
-	d.waitFor("sends in flight", 30*time.Second, func() bool { return len(f.tw.Attempts()) >= 16 })
+	d.waitFor("sends in flight", 3*time.Minute, func() bool { return len(f.tw.Attempts()) >= 16 })
 	filler := filepath.Join(fsDir, "filler")
 	fillDisk(t, filler)
 
-	d.waitFor("readyz reporting the full disk", 30*time.Second, func() bool { st, _ := d.get("/readyz"); return st == 503 })
+	d.waitFor("readyz reporting the full disk", 3*time.Minute, func() bool { st, _ := d.get("/readyz"); return st == 503 })
 	_, body := d.get("/readyz")
 	// Hold the disk full for a while: the daemon keeps trying.
 	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
@@ -74,9 +74,9 @@ func TestDiskFull(t *testing.T) {
 
 	f.tw.SetDelay(0)
 	view = openView(t, f.db)
-	d.waitFor("every message final once space is back", 60*time.Second, func() bool { return view.pending() == 0 })
+	d.waitFor("every message final once space is back", 3*time.Minute, func() bool { return view.pending() == 0 })
 	d.ready()
-	if code := d.term(30 * time.Second); code != 0 {
+	if code := d.term(2 * time.Minute); code != 0 {
 		t.Fatalf("exit %d\n%s", code, d.tail())
 	}
 	v := judge(t, view, f.tw, f.mail)
@@ -162,8 +162,8 @@ func TestReadOnlyDatabaseAtStart(t *testing.T) {
 	}
 	view := openView(t, f.db)
 	d = f.start()
-	d.waitFor("every message final", 60*time.Second, func() bool { return view.pending() == 0 })
-	if code := d.term(30 * time.Second); code != 0 {
+	d.waitFor("every message final", 3*time.Minute, func() bool { return view.pending() == 0 })
+	if code := d.term(2 * time.Minute); code != 0 {
 		t.Fatalf("exit %d\n%s", code, d.tail())
 	}
 	v := judge(t, view, f.tw, f.mail)

@@ -27,8 +27,11 @@ func TestProviderOutage(t *testing.T) {
 	goroutinesBefore := runtime.NumGoroutine()
 	const retryAfter = 5 * time.Minute
 	h := newInproc(t, t0, func(c *config.Config) {
-		c.Twilio.Timeout = 200 * time.Millisecond // per HTTP request: cuts the hang
-		c.Dispatch.SendTimeout = 2 * time.Second
+		// Per HTTP request: cuts the hang. Long enough that a request
+		// Twilio answers never meets it on a loaded machine (that would
+		// change the attempt counts below); only hung requests wait it out.
+		c.Twilio.Timeout = 2 * time.Second
+		c.Dispatch.SendTimeout = 10 * time.Second // a lookup and a create, each cut by the client
 		c.Dispatch.Lease = time.Minute
 	})
 	ctx := context.Background()
@@ -85,7 +88,7 @@ func TestProviderOutage(t *testing.T) {
 	if hungRequests < early {
 		t.Fatalf("only %d requests reached Twilio during the hang", hungRequests)
 	}
-	waitUntil(t, "hung requests given up", 10*time.Second, func() bool { return h.tw.Hanging() == 0 })
+	waitUntil(t, "hung requests given up", time.Minute, func() bool { return h.tw.Hanging() == 0 })
 	if got := len(h.tw.Sent()); got != 0 {
 		t.Fatalf("Twilio stored %d texts during the outage", got)
 	}
@@ -100,7 +103,7 @@ func TestProviderOutage(t *testing.T) {
 	if unanswered != late.sms {
 		t.Fatalf("%d create requests unanswered, want the %d scripted hangs", unanswered, late.sms)
 	}
-	waitUntil(t, "hung creates given up", 10*time.Second, func() bool { return h.tw.Hanging() == 0 })
+	waitUntil(t, "hung creates given up", time.Minute, func() bool { return h.tw.Hanging() == 0 })
 	if n, _ := h.app.Store.CountByStatus(ctx); n[aftercare.StatusSent] != 0 {
 		t.Fatalf("messages marked sent while Twilio never answered: %v", n)
 	}
@@ -166,7 +169,7 @@ func TestProviderOutage(t *testing.T) {
 	h.stop()
 	h.tw.Close()
 	h.mail.Close()
-	waitUntil(t, "connections to Twilio closed", 10*time.Second, func() bool { return h.dialer.open.Load() == 0 })
+	waitUntil(t, "connections to Twilio closed", time.Minute, func() bool { return h.dialer.open.Load() == 0 })
 	t.Logf("outage: %d create attempts, %d connections opened, %d requests hung in %d passes, %d creates cut by the timeout",
 		len(h.tw.Attempts()), h.dialer.total.Load(), hungRequests, passes, unanswered)
 	deadline := time.Now().Add(10 * time.Second)

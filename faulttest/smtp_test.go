@@ -29,10 +29,10 @@ func TestSMTPDownAtStart(t *testing.T) {
 
 	d := f.start()
 	d.ready()
-	d.waitFor("texts sent while email is down", 30*time.Second, func() bool {
+	d.waitFor("texts sent while email is down", 3*time.Minute, func() bool {
 		return view.count(aftercare.SMS, aftercare.StatusSent) == s.sms
 	})
-	d.waitFor("every email attempted", 30*time.Second, func() bool {
+	d.waitFor("every email attempted", 3*time.Minute, func() bool {
 		var n int
 		view.db.QueryRow(`SELECT count(*) FROM messages WHERE channel = 'email' AND status = 'scheduled' AND attempts >= 1 AND last_error <> ''`).Scan(&n)
 		return n == s.email
@@ -49,10 +49,10 @@ func TestSMTPDownAtStart(t *testing.T) {
 
 	// Back up: the retries (30 s ±20% after the first attempt) go through.
 	f.mail.SetDown(false)
-	d.waitFor("emails sent once SMTP is back", 90*time.Second, func() bool {
+	d.waitFor("emails sent once SMTP is back", 3*time.Minute, func() bool {
 		return view.count(aftercare.Email, aftercare.StatusSent) == s.email
 	})
-	if code := d.term(30 * time.Second); code != 0 {
+	if code := d.term(2 * time.Minute); code != 0 {
 		t.Fatalf("exit %d\n%s", code, d.tail())
 	}
 	v := judge(t, view, f.tw, f.mail)

@@ -75,7 +75,7 @@ func TestEnrollmentsWaitingTogetherShareOneTransaction(t *testing.T) {
 	<-entered
 	waitPending := func(n int) {
 		t.Helper()
-		for i := 0; i < 1000; i++ {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 			s.enrolls.mu.Lock()
 			got := len(s.enrolls.pending)
 			s.enrolls.mu.Unlock()

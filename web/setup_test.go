@@ -221,7 +221,7 @@ type client struct {
 
 func (w *world) client() *client {
 	jar, _ := cookiejar.New(nil)
-	return &client{t: w.t, w: w, http: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+	return &client{t: w.t, w: w, http: &http.Client{Jar: jar, Timeout: time.Minute, // nothing waits for it to fire
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 

@@ -110,6 +110,7 @@ type Server struct {
 	rcptFault map[string]*smtp.SMTPError
 	drops     int
 	delay     time.Duration
+	delaying  int // messages whose reply a delay holds now
 }
 
 type fault struct {
@@ -279,6 +280,15 @@ func (s *Server) SetDelay(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.delay = d
+}
+
+// Delaying returns how many messages the server has read to the final "."
+// and holds the reply to (SetDelay) right now: a test waits for it instead
+// of guessing how long the client needs to get there.
+func (s *Server) Delaying() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.delaying
 }
 
 // ClearFaults removes all pending faults, drops and the delay.
@@ -506,13 +516,23 @@ func (se *session) Data(r io.Reader) error {
 	s := se.s
 	s.mu.Lock()
 	delay, closing := s.delay, s.closing
+	if delay > 0 {
+		s.delaying++
+	}
 	s.mu.Unlock()
 	if delay > 0 {
 		timer := time.NewTimer(delay)
+		var cut bool
 		select {
 		case <-timer.C:
 		case <-closing:
 			timer.Stop()
+			cut = true
+		}
+		s.mu.Lock()
+		s.delaying--
+		s.mu.Unlock()
+		if cut {
 			return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "shutting down"}
 		}
 	}

@@ -50,9 +50,10 @@ func setup(t *testing.T, edit ...func(*twilio.Config)) fixture {
 		From:              clinicA,
 		BaseURL:           srv.URL(),
 		StatusCallbackURL: callback,
-		Timeout:           5 * time.Second,
-		HTTPClient:        &http.Client{Transport: tr},
-		Clock:             aftercare.ClockFunc(func() time.Time { return now }),
+		// Generous for a loaded machine: no test waits for it to fire.
+		Timeout:    30 * time.Second,
+		HTTPClient: &http.Client{Transport: tr},
+		Clock:      aftercare.ClockFunc(func() time.Time { return now }),
 	}
 	for _, e := range edit {
 		e(&cfg)
@@ -307,18 +308,43 @@ func TestSendCallerCancelWhileWaitingIsAmbiguous(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
 	f.srv.HangNext(1)
+	if e := classified(t, sendHung(t, f, message("x"))); e.Kind != notify.Ambiguous {
+		t.Errorf("error = %+v", e)
+	}
+}
+
+// sendHung sends m, waits until the loopback server holds the request
+// hanging (HangNext or SetHang must be in force), then cancels the send and
+// returns its error. The hang ends by the test's hand once it has been
+// seen, not by a timer that a busy machine could beat.
+func sendHung(t *testing.T, f fixture, m notify.Message) error {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { _, err := f.sender.Send(ctx, message("x")); done <- err }()
-	for deadline := time.Now().Add(5 * time.Second); f.srv.Hanging() == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("request never reached the server")
-		}
-	}
+	go func() { _, err := f.sender.Send(ctx, m); done <- err }()
+	waitHanging(t, f.srv, done)
 	cancel()
-	if e := classified(t, <-done); e.Kind != notify.Ambiguous {
-		t.Errorf("error = %+v", e)
+	return <-done
+}
+
+// waitHanging waits until srv holds a request hanging. It fails the test
+// if the call reports on done first (it never reached the hang) or after a
+// minute, far more than a loaded machine needs.
+func waitHanging(t *testing.T, srv *twiliotest.Server, done <-chan error) {
+	t.Helper()
+	deadline := time.NewTimer(time.Minute)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for srv.Hanging() == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("the call ended before it reached the hang: %v", err)
+		case <-deadline.C:
+			t.Fatal("the request never reached the server")
+		case <-tick.C:
+		}
 	}
 }
 
@@ -356,45 +382,57 @@ func TestHangCutByTimeoutLeaksNothing(t *testing.T) {
 	account := twiliotest.NewSID("AC")
 	srv := twiliotest.NewServer(nil, account, token)
 	tr := &http.Transport{}
-	s, err := twilio.New(twilio.Config{
-		AccountSID: account, AuthToken: token, From: clinicA, BaseURL: srv.URL(),
-		Timeout: 200 * time.Millisecond, HTTPClient: &http.Client{Transport: tr},
-		Clock: aftercare.ClockFunc(func() time.Time { return now }),
-	})
-	if err != nil {
+	sender := func(timeout time.Duration) *twilio.Sender {
+		s, err := twilio.New(twilio.Config{
+			AccountSID: account, AuthToken: token, From: clinicA, BaseURL: srv.URL(),
+			Timeout: timeout, HTTPClient: &http.Client{Transport: tr},
+			Clock: aftercare.ClockFunc(func() time.Time { return now }),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	// Only the hung request has a short timeout. The transport is shared,
+	// and the connection is opened first by a normal send, so the timeout
+	// has nothing to wait for but the hang: it cannot fire while a busy
+	// machine is still connecting (which would rightly be "nothing sent").
+	short, usual := sender(2*time.Second), sender(time.Minute)
+	ctx := context.Background()
+	if _, err := usual.Send(ctx, message("x")); err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
 
 	srv.HangNext(1)
-	start := time.Now()
-	_, err = s.Send(ctx, message("x"))
-	if e := classified(t, err); e.Kind != notify.Ambiguous {
-		t.Errorf("hang: %+v", e)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("timeout took %v", d)
+	_, err := short.Send(ctx, message("x"))
+	if e := classified(t, err); e.Kind != notify.Ambiguous || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("hang: %+v, want ambiguous, cut by the timeout", e)
 	}
 	// Error answers, whose bodies twilio-go never closes (and does not read
-	// to the end when they are not JSON), and a hung list.
+	// to the end when they are not JSON), and a hung list, cut by a cancel.
 	for i := range 10 {
 		if i%2 == 0 {
 			srv.FailNext(1, 400, 21610, "")
 		} else {
 			srv.HTML503Next(1)
 		}
-		if _, err := s.Send(ctx, message("x")); err == nil {
+		if _, err := usual.Send(ctx, message("x")); err == nil {
 			t.Fatal("want error")
 		}
 	}
 	srv.SetHang(true)
-	if _, err := s.Find(ctx, message("x"), now); classified(t, err).Kind != notify.Ambiguous {
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { _, err := usual.Find(fctx, message("x"), now); done <- err }()
+	waitHanging(t, srv, done)
+	cancel()
+	if err := <-done; classified(t, err).Kind != notify.Ambiguous {
 		t.Errorf("hung Find: %v", err)
 	}
 
 	srv.Close()
 	tr.CloseIdleConnections()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for runtime.NumGoroutine() > base {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<16)
@@ -464,11 +502,12 @@ func TestFindAfterAmbiguous500(t *testing.T) {
 
 func TestFindAfterHangThatWasNeverProcessed(t *testing.T) {
 	t.Parallel()
-	f := setup(t, func(c *twilio.Config) { c.Timeout = 100 * time.Millisecond })
+	// Only the hung request is cut short, by a cancel once the server
+	// holds it; the Find after it has the usual timeout.
+	f := setup(t)
 	f.srv.HangNext(1)
 	ctx := context.Background()
-	_, err := f.sender.Send(ctx, message("x"))
-	if e := classified(t, err); e.Kind != notify.Ambiguous {
+	if e := classified(t, sendHung(t, f, message("x"))); e.Kind != notify.Ambiguous {
 		t.Fatalf("send: %+v", e)
 	}
 	if sid, err := f.sender.Find(ctx, message("x"), now.Add(-time.Minute)); err != nil || sid != "" {

@@ -61,7 +61,7 @@ func newAPI(t *testing.T, srv *twiliotest.Server, account, user, pass string) *a
 	t.Cleanup(tr.CloseIdleConnections)
 	c := &client.Client{
 		Credentials: client.NewCredentials(user, pass),
-		HTTPClient:  &http.Client{Transport: rewriter{base: base, rt: tr}, Timeout: 5 * time.Second},
+		HTTPClient:  &http.Client{Transport: rewriter{base: base, rt: tr}, Timeout: time.Minute}, // nothing waits for it to fire
 	}
 	c.SetAccountSid(account)
 	return api.NewApiServiceWithClient(c)
@@ -434,7 +434,7 @@ func TestDelayHoldsCreatesAndStoresNothingWhenTheClientGivesUp(t *testing.T) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute) // generous for a loaded machine
 	for !cond() {
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<16)
