@@ -342,6 +342,9 @@ func (s *Store) ResendMessage(ctx context.Context, clinicID, id int64, by string
 	if err := insertEvent(ctx, tx, id, now, aftercare.StatusFailed, aftercare.StatusScheduled, detail); err != nil {
 		return aftercare.Message{}, err
 	}
+	if err := auditMessage(ctx, tx, now, aftercare.AuditResend, id, fmt.Sprintf("message %d", id)); err != nil {
+		return aftercare.Message{}, fmt.Errorf("resend message %d: %w", id, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return aftercare.Message{}, fmt.Errorf("resend message %d: %w", id, err)
 	}
