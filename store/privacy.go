@@ -399,3 +399,17 @@ func (s *Store) PurgeBodies(ctx context.Context, cutoff time.Time) (enrollments,
 	}
 	return len(ids), int(n), nil
 }
+
+// PatientClinicID returns the clinic of a patient (for the operator's CLI,
+// which names a patient by id alone).
+func (s *Store) PatientClinicID(ctx context.Context, patientID int64) (int64, error) {
+	var id int64
+	err := s.read.QueryRowContext(ctx, `SELECT clinic_id FROM patients WHERE id = ?`, patientID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, notFound("patient", patientID)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("find patient %d: %w", patientID, err)
+	}
+	return id, nil
+}
