@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/aftercare/aftercare/config"
 	"github.com/aftercare/aftercare/scheduler"
 	"github.com/aftercare/aftercare/store"
+	"github.com/aftercare/aftercare/web"
 )
 
 // Privacy housekeeping and the operator's privacy commands (issue 12).
@@ -96,14 +96,7 @@ func RunAudit(ctx context.Context, w io.Writer, cfg *config.Config, o AuditOptio
 // WriteAudit writes audit rows as CSV (csv true) or aligned text.
 func WriteAudit(w io.Writer, rows []aftercare.AuditEntry, asCSV bool) error {
 	if asCSV {
-		cw := csv.NewWriter(w)
-		cw.Write([]string{"id", "at", "clinic_id", "actor_kind", "actor_id", "actor_label", "ip", "action", "patient_id", "enrollment_id", "detail"})
-		for _, e := range rows {
-			cw.Write([]string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), id0(e.ClinicID), string(e.Actor.Kind),
-				id0(e.Actor.ID), csvSafe(e.Actor.Label), e.Actor.IP, string(e.Action), id0(e.PatientID), id0(e.EnrollmentID), csvSafe(e.Detail)})
-		}
-		cw.Flush()
-		return cw.Error()
+		return web.WriteAuditCSV(w, rows)
 	}
 	for _, e := range rows {
 		who := string(e.Actor.Kind)
@@ -129,16 +122,8 @@ func id0(n int64) string {
 	return strconv.FormatInt(n, 10)
 }
 
-// csvSafe keeps a spreadsheet from reading a cell as a formula.
-func csvSafe(s string) string {
-	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@') {
-		return "'" + s
-	}
-	return s
-}
-
-// ExportPatient writes a clinic's patient's export (JSON) to w, as the
-// operator at the command line.
+// ExportPatient writes a patient's export (JSON) to w, as the operator at
+// the command line; clinicID 0 looks the patient's clinic up.
 func ExportPatient(ctx context.Context, w io.Writer, cfg *config.Config, clinicID, patientID int64) error {
 	s, err := store.Open(ctx, cfg.DB, store.Options{})
 	if err != nil {
@@ -159,8 +144,8 @@ func ExportPatient(ctx context.Context, w io.Writer, cfg *config.Config, clinicI
 	return enc.Encode(x)
 }
 
-// ErasePatient erases a clinic's patient, as the operator at the command
-// line.
+// ErasePatient erases a patient, as the operator at the command line;
+// clinicID 0 looks the patient's clinic up.
 func ErasePatient(ctx context.Context, cfg *config.Config, clinicID, patientID int64) (store.Erasure, error) {
 	s, err := store.Open(ctx, cfg.DB, store.Options{})
 	if err != nil {

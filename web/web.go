@@ -65,6 +65,11 @@ type Store interface {
 	AcknowledgeConcern(ctx context.Context, clinicID, id int64, by string) error
 	ResolveConcern(ctx context.Context, clinicID, id int64, by string) error
 	StaffReply(ctx context.Context, clinicID, concernID int64, by, body string) (aftercare.Message, error)
+
+	RecordAudit(ctx context.Context, e aftercare.AuditEntry) error
+	AuditLog(ctx context.Context, f store.AuditFilter) ([]aftercare.AuditEntry, error)
+	ExportPatient(ctx context.Context, clinicID, patientID int64) (store.PatientExport, error)
+	ErasePatient(ctx context.Context, clinicID, patientID int64) (store.Erasure, error)
 }
 
 // Enroller validates, previews and stores enrollments (enroll.Service).
@@ -195,6 +200,9 @@ func (c *Console) Register(m Mux) {
 	h("POST /console/concerns/{id}/acknowledge", c.post(c.acknowledgeConcern))
 	h("POST /console/concerns/{id}/resolve", c.post(c.resolveConcern))
 	h("POST /console/concerns/{id}/reply", c.post(c.replyToConcern))
+	h("GET /console/audit", c.get(c.auditPage))
+	h("GET /console/patients/{id}/export", c.get(c.exportPatient))
+	h("POST /console/patients/{id}/erase", c.post(c.erasePatient))
 }
 
 func redirect(to string) http.HandlerFunc {
@@ -240,6 +248,7 @@ func (c *Console) get(h handler) http.HandlerFunc {
 			c.fail(w, r, nil, err)
 			return
 		}
+		r = r.WithContext(aftercare.WithActor(r.Context(), staffActor(r, s)))
 		if err := h(w, r, s); err != nil {
 			c.fail(w, r, s, err)
 		}
@@ -266,6 +275,7 @@ func (c *Console) post(h handler) http.HandlerFunc {
 				"this form has expired or did not come from this console; reload the page and try again"))
 			return
 		}
+		r = r.WithContext(aftercare.WithActor(r.Context(), staffActor(r, s)))
 		if err := h(w, r, s); err != nil {
 			c.fail(w, r, s, err)
 		}
@@ -396,7 +406,7 @@ func (c *Console) parseTemplates() error {
 		return fmt.Errorf("web console: parse templates: %w", err)
 	}
 	c.pages = make(map[string]*template.Template)
-	for _, p := range []string{"login", "enroll", "enrollment", "patients", "patient", "log", "error", "inbox"} {
+	for _, p := range []string{"login", "enroll", "enrollment", "patients", "patient", "log", "error", "inbox", "audit"} {
 		t, err := base.Clone()
 		if err != nil {
 			return fmt.Errorf("web console: parse templates: %w", err)
