@@ -228,6 +228,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	}
 	matched := c.checkPassword(users, password)
 	if len(matched) == 0 {
+		c.auditSignInFailed(r, users)
 		c.log.InfoContext(r.Context(), "console sign-in refused")
 		v.Error = "That email and password do not match an account."
 		c.render(w, r, http.StatusUnauthorized, "login", c.view(nil, "Sign in", "", v))
@@ -259,6 +260,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if err := c.startSession(w, r, u); err != nil {
 		c.fail(w, r, nil, err)
 		return
+	}
+	if err := c.store.RecordAudit(r.Context(), aftercare.AuditEntry{ClinicID: u.ClinicID, Action: aftercare.AuditSignIn,
+		Actor: aftercare.Actor{Kind: aftercare.ActorStaff, ID: u.ID, Label: u.Email, IP: clientIP(r)}}); err != nil {
+		c.log.ErrorContext(r.Context(), "audit sign-in", "err", err)
 	}
 	c.log.InfoContext(r.Context(), "console sign-in", "clinic_id", u.ClinicID, "user_id", u.ID)
 	http.Redirect(w, r, safeNext(v.Next), http.StatusSeeOther)

@@ -167,3 +167,24 @@ func csvSafe(s string) string {
 	}
 	return s
 }
+
+// auditSignInFailed records a refused sign-in with the client IP: against
+// each account with that email (in its clinic), or, for an unknown email,
+// as a row of no clinic (the operator's `aftercare audit` shows it).
+func (c *Console) auditSignInFailed(r *http.Request, users []store.User) {
+	ip := clientIP(r)
+	entries := []aftercare.AuditEntry{{Action: aftercare.AuditSignInFailed, Actor: aftercare.Actor{Kind: aftercare.ActorStaff, IP: ip},
+		Detail: "unknown email"}}
+	if len(users) > 0 {
+		entries = entries[:0]
+		for _, u := range users {
+			entries = append(entries, aftercare.AuditEntry{ClinicID: u.ClinicID, Action: aftercare.AuditSignInFailed,
+				Actor: aftercare.Actor{Kind: aftercare.ActorStaff, ID: u.ID, Label: u.Email, IP: ip}, Detail: "wrong password"})
+		}
+	}
+	for _, e := range entries {
+		if err := c.store.RecordAudit(r.Context(), e); err != nil {
+			c.log.ErrorContext(r.Context(), "audit failed sign-in", "err", err)
+		}
+	}
+}
