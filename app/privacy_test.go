@@ -132,3 +132,49 @@ func TestErasureLeavesNoTraceInTheFileOrTheAPI(t *testing.T) {
 }
 
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// The API records who read what (the key's id and prefix, the client IP)
+// and serves the clinic's trail with filters.
+func TestAPIReadsAreAuditedAndServedPerClinic(t *testing.T) {
+	h, enrollmentID := conversation(t)
+	h.enrollment(enrollmentID)
+	if code, body := h.raw("GET", "/v1/messages", h.key); code != 200 {
+		t.Fatalf("messages: %d %s", code, body)
+	}
+	h.api("POST", "/v1/enrollments/"+itoa(enrollmentID)+"/cancel", nil)
+	code, body := h.raw("GET", "/v1/audit?limit=50", h.key)
+	if code != 200 {
+		t.Fatalf("audit: %d %s", code, body)
+	}
+	var out struct {
+		Audit []aftercare.AuditEntry `json:"audit"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[aftercare.AuditAction]aftercare.Actor{}
+	for _, r := range out.Audit {
+		if r.ClinicID != h.clinic.ID {
+			t.Fatalf("row of clinic %d in clinic %d's audit", r.ClinicID, h.clinic.ID)
+		}
+		seen[r.Action] = r.Actor
+	}
+	for _, a := range []aftercare.AuditAction{aftercare.AuditEnroll, aftercare.AuditViewEnrollment, aftercare.AuditSearch, aftercare.AuditCancel} {
+		actor, ok := seen[a]
+		if !ok {
+			t.Errorf("no %s row in %s", a, body)
+			continue
+		}
+		if actor.Kind != aftercare.ActorAPIKey || actor.ID == 0 || actor.IP != "127.0.0.1" || actor.Label == "" || !strings.HasPrefix(h.key, actor.Label) {
+			t.Errorf("%s actor %+v, want the API key from 127.0.0.1", a, actor)
+		}
+	}
+	code, body = h.raw("GET", "/v1/audit?action=view_enrollment&patient_id=x&since=soon&limit=0", h.key)
+	if code != 422 || !strings.Contains(string(body), "patient_id") || !strings.Contains(string(body), "since") || !strings.Contains(string(body), "limit") {
+		t.Fatalf("bad filters: %d %s, want 422 naming every field", code, body)
+	}
+	code, body = h.raw("GET", "/v1/audit?action=cancel", h.key)
+	if code != 200 || strings.Count(string(body), `"action":"cancel"`) != 1 || strings.Contains(string(body), `"action":"enroll"`) {
+		t.Fatalf("action filter: %d %s", code, body)
+	}
+}
