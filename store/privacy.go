@@ -198,7 +198,15 @@ func (s *Store) ErasePatient(ctx context.Context, clinicID, patientID int64) (Er
 		ch   aftercare.Channel
 		addr string
 	}{{p.SMSOptOut, aftercare.SMS, p.Phone}, {p.EmailOptOut, aftercare.Email, p.Email}} {
-		if !o.out || o.addr == "" {
+		if o.addr == "" {
+			continue
+		}
+		if !o.out {
+			// Opted back in since an earlier erasure of this address: that
+			// opt-out no longer holds.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM erased_optouts WHERE hash = ?`, optOutHash(key, clinicID, o.ch, o.addr)); err != nil {
+				return fail(err)
+			}
 			continue
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO erased_optouts(hash, clinic_id, channel, opted_out_at, erased_at)
