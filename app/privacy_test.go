@@ -33,12 +33,22 @@ func (h *harness) raw(method, path, key string) (int, []byte) {
 // identity is what must be nowhere after the erasure of the patient the
 // conversation harness enrolls (their phone in two spellings, email, last
 // name and words of their reply).
-var identity = []string{patientPhone, "4155550123", "ana@example.com", "Diaz", "swollen", "yellow pus"}
+var identity = []string{patientPhone, "4155550123", "ana@example.com", "ana.diaz.moreno@example.com", "Diaz", "Moreno", "swollen", "yellow pus"}
 
 func TestErasureLeavesNoTraceInTheFileOrTheAPI(t *testing.T) {
 	h, enrollmentID := conversation(t)
 	ctx := context.Background()
 	h.text(patientPhone, fromNumber, "my face is so swollen and there is yellow pus")
+	h.runUntil(h.clock.Now().Add(time.Hour))
+	// Enrolled again under a longer name and another address: the
+	// patient's row is rewritten and its old copy freed inside its page.
+	if code, out := h.api("POST", "/v1/enrollments", map[string]any{
+		"first_name": "Ana", "last_name": "Diaz Moreno", "phone": patientPhone, "email": "ana.diaz.moreno@example.com",
+		"timezone": "America/New_York", "sms_consent": true, "email_consent": true,
+		"treated_at": h.clock.Now().Format(time.RFC3339), "session_number": 2, "series_length": 3,
+	}); code != 201 {
+		t.Fatalf("enroll again: %d %v", code, out)
+	}
 	h.runUntil(h.clock.Now().Add(time.Hour))
 	h.text(patientPhone, fromNumber, "STOP")
 	h.runUntil(h.clock.Now().Add(time.Hour))
@@ -117,7 +127,7 @@ func TestErasureLeavesNoTraceInTheFileOrTheAPI(t *testing.T) {
 
 	// The same number enrolled again stays opted out of texts.
 	texts := len(h.tw.Sent())
-	id2 := h.enroll(h.clock.Now(), patientPhone, 2, 3)
+	id2 := h.enroll(h.clock.Now(), patientPhone, 3, 3)
 	h.runUntil(h.clock.Now().Add(48 * time.Hour))
 	if got := h.textsTo(texts, patientPhone); len(got) != 0 {
 		t.Fatalf("texts to the erased, opted-out number after enrolling it again: %+v", got)
