@@ -47,6 +47,9 @@ type Options struct {
 	// ManualScheduling leaves cron off: the caller runs the dispatcher and
 	// housekeeping itself (tests on a virtual clock, the demo).
 	ManualScheduling bool
+	// MetricsListener, if set, is served instead of listening on
+	// Config.Metrics.Listen (when that is set).
+	MetricsListener net.Listener
 }
 
 // App is a running aftercare daemon.
@@ -72,6 +75,9 @@ type App struct {
 	closers  []func() error
 	serveErr chan error
 	manual   bool
+
+	metricsHTTP *http.Server
+	metricsLn   net.Listener
 }
 
 // New builds the app: opens (and migrates) the database, loads the
@@ -90,7 +96,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
 	}
-	a := &App{Config: cfg, clock: o.Clock, log: o.Log, ln: o.Listener, manual: o.ManualScheduling}
+	a := &App{Config: cfg, clock: o.Clock, log: o.Log, ln: o.Listener, manual: o.ManualScheduling, metricsLn: o.MetricsListener}
 	ok := false
 	defer func() {
 		if !ok {
@@ -337,7 +343,8 @@ func (a *App) Start(ctx context.Context) error {
 		a.ln = ln
 	}
 	a.http = &http.Server{
-		Handler:           a.API.Handler(),
+		Handler:           a.securityHeaders(a.API.Handler()),
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -353,7 +360,10 @@ func (a *App) Start(ctx context.Context) error {
 		}
 		a.sched = sched
 	}
-	a.serveErr = make(chan error, 1)
+	a.serveErr = make(chan error, 2)
+	if err := a.startMetrics(); err != nil {
+		return err
+	}
 	go func() { a.serveErr <- a.http.Serve(ln) }()
 
 	if a.manual {
@@ -404,6 +414,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.http != nil {
 		if err := a.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop http: %w", err))
+		}
+	}
+	if a.metricsHTTP != nil {
+		if err := a.metricsHTTP.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop metrics http: %w", err))
 		}
 	}
 	if a.sched != nil {

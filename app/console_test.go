@@ -55,7 +55,7 @@ func TestConsoleIsServedAndAddedUserSignsIn(t *testing.T) {
 	if _, _, err := app.AddUser(ctx, cfg, app.UserOptions{ClinicID: clinic.ID, Email: "staff@glow.example", PasswordFile: pwFile}); aftercare.ErrorCode(err) != aftercare.ECONFLICT {
 		t.Errorf("adding the same user twice: %v", err)
 	}
-	if _, _, err := app.AddUser(ctx, cfg, app.UserOptions{ClinicID: clinic.ID, Email: "b@glow.example", Stdin: strings.NewReader("short\n")}); err == nil || !strings.Contains(err.Error(), "at least 10") {
+	if _, _, err := app.AddUser(ctx, cfg, app.UserOptions{ClinicID: clinic.ID, Email: "b@glow.example", Stdin: strings.NewReader("short\n")}); err == nil || !strings.Contains(err.Error(), "at least 12") {
 		t.Errorf("short password from stdin: %v", err)
 	}
 	if _, _, err := app.AddUser(ctx, cfg, app.UserOptions{ClinicID: 99, Email: "b@glow.example", Stdin: strings.NewReader("long enough password\n")}); aftercare.ErrorCode(err) != aftercare.ENOTFOUND {

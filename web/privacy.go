@@ -17,8 +17,8 @@ import (
 )
 
 // staffActor is the signed-in user, for the audit trail.
-func staffActor(r *http.Request, s *store.Session) aftercare.Actor {
-	return aftercare.Actor{Kind: aftercare.ActorStaff, ID: s.UserID, Label: s.Email, IP: clientIP(r)}
+func (c *Console) staffActor(r *http.Request, s *store.Session) aftercare.Actor {
+	return aftercare.Actor{Kind: aftercare.ActorStaff, ID: s.UserID, Label: s.Email, IP: c.clientIP(r)}
 }
 
 // auditView is the audit page.
@@ -41,8 +41,7 @@ var auditActions = []aftercare.AuditAction{
 }
 
 // auditPage shows the clinic's audit trail with filters (patient, user,
-// action, dates) and a CSV export (format=csv). Every signed-in user of
-// the clinic sees it until roles land; then clinic admins only.
+// action, dates) and a CSV export (format=csv), to the clinic's admins.
 func (c *Console) auditPage(w http.ResponseWriter, r *http.Request, s *store.Session) error {
 	q := r.URL.Query()
 	get := func(k string) string {
@@ -172,7 +171,7 @@ func csvSafe(s string) string {
 // each account with that email (in its clinic), or, for an unknown email,
 // as a row of no clinic (the operator's `aftercare audit` shows it).
 func (c *Console) auditSignInFailed(r *http.Request, users []store.User) {
-	ip := clientIP(r)
+	ip := c.clientIP(r)
 	entries := []aftercare.AuditEntry{{Action: aftercare.AuditSignInFailed, Actor: aftercare.Actor{Kind: aftercare.ActorStaff, IP: ip},
 		Detail: "unknown email"}}
 	if len(users) > 0 {
@@ -186,5 +185,15 @@ func (c *Console) auditSignInFailed(r *http.Request, users []store.User) {
 		if err := c.store.RecordAudit(r.Context(), e); err != nil {
 			c.log.ErrorContext(r.Context(), "audit failed sign-in", "err", err)
 		}
+	}
+}
+
+// adminOnly lets only the clinic's admins do what (audit, erasure).
+func (c *Console) adminOnly(what string, h handler) handler {
+	return func(w http.ResponseWriter, r *http.Request, s *store.Session) error {
+		if s.Role != store.RoleAdmin {
+			return aftercare.Errorf(aftercare.EFORBIDDEN, "only the clinic's admins can %s", what)
+		}
+		return h(w, r, s)
 	}
 }

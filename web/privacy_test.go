@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/store"
@@ -18,7 +19,7 @@ import (
 // view and the erasure, by them and from their IP, on the audit page.
 func TestEraseAndAuditInBrowser(t *testing.T) {
 	w := newWorld(t, options{})
-	u := w.addUser(w.clinic.ID, "frontdesk@glow.example")
+	u := w.addAdmin(w.clinic.ID, "frontdesk@glow.example")
 	v := w.enrollPatient(w.clinic, "Zoe", "+14155550161")
 	w.runDue()
 	pid := itoa(v.Patient.ID)
@@ -75,8 +76,9 @@ func TestEraseAndAuditInBrowser(t *testing.T) {
 // The audit page's CSV and filters, and another clinic's rows unseen.
 func TestAuditCSVIsClinicScoped(t *testing.T) {
 	w := newWorld(t, options{})
-	w.addUser(w.clinic.ID, "frontdesk@glow.example")
-	w.addUser(w.other.ID, "other@else.example")
+	admin := w.addAdmin(w.clinic.ID, "frontdesk@glow.example")
+	w.addUser(w.clinic.ID, "staff@glow.example")
+	w.addAdmin(w.other.ID, "other@else.example")
 	mine := w.enrollPatient(w.clinic, "Ana", "+14155550123")
 	theirs := w.enrollPatient(w.other, "Bob", "+14155550124")
 	c := w.client()
@@ -92,7 +94,7 @@ func TestAuditCSVIsClinicScoped(t *testing.T) {
 	o.signIn("other@else.example")
 	o.get("/console/patients/" + itoa(theirs.Patient.ID))
 
-	r := c.get("/console/audit?" + url.Values{"format": {"csv"}, "action": {"view_patient"}}.Encode())
+	r := c.get("/console/audit?" + url.Values{"format": {"csv"}, "action": {"view_patient"}, "actor_id": {itoa(admin.ID)}}.Encode())
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/csv") {
 		t.Fatalf("csv: %d %s", r.status, r.header.Get("Content-Type"))
 	}
@@ -103,8 +105,31 @@ func TestAuditCSVIsClinicScoped(t *testing.T) {
 	if r := c.get("/console/audit?since=yesterday"); r.status != http.StatusUnprocessableEntity {
 		t.Fatalf("bad date: %d", r.status)
 	}
+	// Staff who are not admins neither read the trail nor erase.
+	st := w.client()
+	csrf := st.signIn("staff@glow.example")
+	if r := st.get("/console/audit"); r.status != http.StatusForbidden {
+		t.Fatalf("audit page for staff: %d, want 403", r.status)
+	}
+	if r := st.post("/console/patients/"+itoa(mine.Patient.ID)+"/erase", url.Values{"csrf_token": {csrf}, "confirm": {"Ana Test"}}); r.status != http.StatusForbidden {
+		t.Fatalf("erase by staff: %d, want 403", r.status)
+	}
 	x := c.get("/console/patients/" + itoa(mine.Patient.ID) + "/export")
 	if x.status != 200 || !strings.Contains(x.body, `"+14155550123"`) || !strings.Contains(x.body, `"audit"`) {
 		t.Fatalf("export: %d %.300s", x.status, x.body)
 	}
+}
+
+// addAdmin creates a clinic admin (bcrypt at its lowest cost: tests only).
+func (w *world) addAdmin(clinicID int64, email string) store.User {
+	w.t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	u, err := w.store.CreateUserWithRole(context.Background(), clinicID, email, string(h), store.RoleAdmin)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return u
 }

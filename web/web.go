@@ -21,11 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
-	"golang.org/x/time/rate"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
@@ -42,6 +38,7 @@ var staticFS embed.FS
 // Store is what the console reads and writes. Every patient, enrollment and
 // message lookup takes the clinic id from the session.
 type Store interface {
+	AccountStore
 	UsersByEmail(ctx context.Context, email string) ([]store.User, error)
 	CreateSession(ctx context.Context, s store.Session) error
 	SessionByToken(ctx context.Context, tokenHash string) (store.Session, error)
@@ -99,13 +96,28 @@ type Options struct {
 	SecureCookies bool
 	// Steps are the protocol's steps in order, for labels and the log filter.
 	Steps []Step
-	// SessionTTL is how long a sign-in lasts. Default 12 hours.
+	// SessionTTL is a sign-in's absolute lifetime, however busy. Default
+	// 12 hours.
 	SessionTTL time.Duration
-	// LoginEvery and LoginBurst rate-limit sign-in attempts per client IP
-	// and email: LoginBurst attempts at once, then one per LoginEvery.
-	// Defaults: 5, then one a minute.
-	LoginEvery time.Duration
-	LoginBurst int
+	// SessionIdle ends a session unused for this long. Default 30 minutes.
+	SessionIdle time.Duration
+	// Limits configure the sign-in throttle; zero fields take
+	// DefaultLimits().
+	Limits Limits
+	// TrustedProxyHeader names the header in which the reverse proxy in
+	// front of the daemon passes the client's address (X-Forwarded-For,
+	// X-Real-IP, ...). Empty: the connection's address is the client's.
+	TrustedProxyHeader string
+	// PasswordChecks bounds the bcrypt checks running at once. Default:
+	// one less than GOMAXPROCS (at least 1), so one core always stays for
+	// the API and the dispatcher.
+	PasswordChecks int
+	// PasswordWait is how long a sign-in waits for a free check before
+	// 503 (default 2 s); at most 4 per slot wait, the rest get 503 at once.
+	PasswordWait time.Duration
+	// PasswordCheck compares a bcrypt hash and a password; default
+	// bcrypt.CompareHashAndPassword. Tests wrap it to count the work done.
+	PasswordCheck func(hash, password []byte) error
 	// BcryptCost is the cost of the password check made for an unknown
 	// email, which should match the cost of the stored hashes
 	// (HashPassword uses bcrypt.DefaultCost, the default). Tests lower both.
@@ -122,13 +134,16 @@ type Console struct {
 	steps    []Step
 	titles   map[string]string
 	ttl      time.Duration
-	limiter  *limiter
 	pages    map[string]*template.Template
 	static   http.Handler
 
-	cost      int
-	dummyOnce sync.Once
-	dummy     []byte
+	idle        time.Duration
+	limits      Limits
+	proxyHeader string
+	checks      *gate
+	compare     func(hash, password []byte) error
+	cost        int
+	dummy       []byte
 }
 
 // New builds the console and parses its templates.
@@ -145,22 +160,18 @@ func New(o Options) (*Console, error) {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
-	if o.LoginEvery <= 0 {
-		o.LoginEvery = time.Minute
-	}
-	if o.LoginBurst <= 0 {
-		o.LoginBurst = 5
-	}
-	if o.BcryptCost < bcrypt.MinCost || o.BcryptCost > bcrypt.MaxCost {
-		o.BcryptCost = bcrypt.DefaultCost
-	}
 	c := &Console{store: o.Store, enroller: o.Enroller, clock: o.Clock, log: o.Log, secure: o.SecureCookies,
-		steps: o.Steps, titles: make(map[string]string, len(o.Steps)), ttl: o.SessionTTL,
-		limiter: newLimiter(rate.Every(o.LoginEvery), o.LoginBurst, 10000), cost: o.BcryptCost}
+		steps: o.Steps, titles: make(map[string]string, len(o.Steps)), ttl: o.SessionTTL}
+	if err := c.configureSignIn(o); err != nil {
+		return nil, err
+	}
 	for _, s := range o.Steps {
 		c.titles[s.Key] = s.Title
 	}
 	if err := c.parseTemplates(); err != nil {
+		return nil, err
+	}
+	if err := c.parseAccountPages(); err != nil {
 		return nil, err
 	}
 	sub, err := fs.Sub(staticFS, "static")
@@ -187,6 +198,7 @@ func (c *Console) Register(m Mux) {
 	h("GET /console/login", c.loginPage)
 	h("POST /console/login", c.login)
 	h("POST /console/logout", c.post(c.logout))
+	c.registerAccounts(h)
 
 	h("GET /console/enroll", c.get(c.enrollPage))
 	h("POST /console/enroll", c.post(c.enrollSubmit))
@@ -200,9 +212,9 @@ func (c *Console) Register(m Mux) {
 	h("POST /console/concerns/{id}/acknowledge", c.post(c.acknowledgeConcern))
 	h("POST /console/concerns/{id}/resolve", c.post(c.resolveConcern))
 	h("POST /console/concerns/{id}/reply", c.post(c.replyToConcern))
-	h("GET /console/audit", c.get(c.auditPage))
+	h("GET /console/audit", c.get(c.adminOnly("read the audit trail", c.auditPage)))
 	h("GET /console/patients/{id}/export", c.get(c.exportPatient))
-	h("POST /console/patients/{id}/erase", c.post(c.erasePatient))
+	h("POST /console/patients/{id}/erase", c.post(c.adminOnly("erase a patient", c.erasePatient)))
 }
 
 func redirect(to string) http.HandlerFunc {
@@ -248,7 +260,7 @@ func (c *Console) get(h handler) http.HandlerFunc {
 			c.fail(w, r, nil, err)
 			return
 		}
-		r = r.WithContext(aftercare.WithActor(r.Context(), staffActor(r, s)))
+		r = r.WithContext(aftercare.WithActor(r.Context(), c.staffActor(r, s)))
 		if err := h(w, r, s); err != nil {
 			c.fail(w, r, s, err)
 		}
@@ -275,7 +287,7 @@ func (c *Console) post(h handler) http.HandlerFunc {
 				"this form has expired or did not come from this console; reload the page and try again"))
 			return
 		}
-		r = r.WithContext(aftercare.WithActor(r.Context(), staffActor(r, s)))
+		r = r.WithContext(aftercare.WithActor(r.Context(), c.staffActor(r, s)))
 		if err := h(w, r, s); err != nil {
 			c.fail(w, r, s, err)
 		}

@@ -5,6 +5,7 @@
 //	aftercare preview  print the plan for a treatment without storing anything
 //	aftercare clinic add   create a clinic and print its API key
 //	aftercare user add     add a staff account for the web console
+//	aftercare user list|disable|reset-password   manage staff accounts
 //	aftercare check    verify provider configuration
 //	aftercare log      print the delivery log; --follow tails new events
 package main
@@ -37,6 +38,9 @@ commands:
   preview       print the plan for a treatment without storing anything
   clinic add    create a clinic and print its API key
   user add      add a clinic staff account for the web console (/console/)
+  user list     list a clinic's staff accounts
+  user disable  disable a staff account; its sessions end at once
+  user reset-password  set a new password; the user's sessions end at once
   check         verify the configuration (providers, public URL) and say what is missing
   log           print the delivery log (--clinic ID or --all; --follow tails new events)
   audit         print the audit trail (--clinic N --patient N --action A --since DATE --csv)
@@ -69,11 +73,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		err = clinicAdd(ctx, args[2:], stdout, stderr)
 	case "user":
-		if len(args) < 2 || args[1] != "add" {
-			fmt.Fprintln(stderr, "usage: aftercare user add --clinic ID --email EMAIL [--password-file FILE]")
+		sub := ""
+		if len(args) > 1 {
+			sub = args[1]
+		}
+		switch sub {
+		case "add":
+			err = userAdd(ctx, args[2:], os.Stdin, stdout, stderr)
+		case "list":
+			err = userList(ctx, args[2:], stdout, stderr)
+		case "disable":
+			err = userDisable(ctx, args[2:], stdout, stderr)
+		case "reset-password":
+			err = userResetPassword(ctx, args[2:], os.Stdin, stdout, stderr)
+		default:
+			fmt.Fprint(stderr, userUsage)
 			return 2
 		}
-		err = userAdd(ctx, args[2:], os.Stdin, stdout, stderr)
 	case "audit":
 		err = auditCmd(ctx, args[1:], stdout, stderr)
 	case "patient":
@@ -296,11 +312,19 @@ func logCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return app.RunLog(ctx, stdout, cfg, o)
 }
 
+const userUsage = `usage:
+  aftercare user add --clinic ID --email EMAIL [--role admin|staff] [--password-file FILE]
+  aftercare user list --clinic ID
+  aftercare user disable --clinic ID --email EMAIL
+  aftercare user reset-password --clinic ID --email EMAIL [--password-file FILE]
+`
+
 func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs, cfgPath := newFlags("user add", stderr)
 	o := app.UserOptions{Stdin: stdin, Prompt: stderr}
 	fs.Int64Var(&o.ClinicID, "clinic", 0, "clinic id, as printed by `clinic add` (required)")
 	fs.StringVar(&o.Email, "email", "", "the staff member's email, their sign-in name (required)")
+	fs.StringVar(&o.Role, "role", "", "admin (manages users) or staff (default: admin for a clinic's first user, else staff)")
 	fs.StringVar(&o.PasswordFile, "password-file", "", "file holding the password (default: prompt, or the first line of standard input)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -316,7 +340,81 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "user %d %s added to clinic %d %q\n", u.ID, u.Email, c.ID, c.Name)
+	fmt.Fprintf(stdout, "user %d %s (%s) added to clinic %d %q\n", u.ID, u.Email, u.Role, c.ID, c.Name)
 	fmt.Fprintf(stdout, "sign in at %s\n", app.ConsoleURL(cfg))
+	return nil
+}
+
+// clinicEmailFlags parses --config, --clinic and (if email is set) --email.
+func clinicEmailFlags(name string, args []string, stderr io.Writer, email *string, extra func(*flag.FlagSet)) (*config.Config, int64, error) {
+	fs, cfgPath := newFlags(name, stderr)
+	clinic := fs.Int64("clinic", 0, "clinic id (required)")
+	if email != nil {
+		fs.StringVar(email, "email", "", "the user's email (required)")
+	}
+	if extra != nil {
+		extra(fs)
+	}
+	if err := parse(fs, args); err != nil {
+		return nil, 0, err
+	}
+	if *clinic <= 0 || (email != nil && *email == "") {
+		if email != nil {
+			return nil, 0, usageError{fmt.Errorf("%s needs --clinic and --email", name)}
+		}
+		return nil, 0, usageError{fmt.Errorf("%s needs --clinic", name)}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	return cfg, *clinic, err
+}
+
+func userList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, clinicID, err := clinicEmailFlags("user list", args, stderr, nil, nil)
+	if err != nil {
+		return err
+	}
+	us, c, err := app.ListUsers(ctx, cfg, clinicID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "clinic %d %q: %d users\n", c.ID, c.Name, len(us))
+	for _, u := range us {
+		status := "active"
+		if !u.DisabledAt.IsZero() {
+			status = "disabled " + u.DisabledAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\n", u.ID, u.Email, u.Role, status)
+	}
+	return nil
+}
+
+func userDisable(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var email string
+	cfg, clinicID, err := clinicEmailFlags("user disable", args, stderr, &email, nil)
+	if err != nil {
+		return err
+	}
+	u, err := app.DisableUser(ctx, cfg, clinicID, email)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "user %d %s disabled; their sessions have ended\n", u.ID, u.Email)
+	return nil
+}
+
+func userResetPassword(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	o := app.UserOptions{Stdin: stdin, Prompt: stderr}
+	cfg, clinicID, err := clinicEmailFlags("user reset-password", args, stderr, &o.Email, func(fs *flag.FlagSet) {
+		fs.StringVar(&o.PasswordFile, "password-file", "", "file holding the new password (default: prompt, or the first line of standard input)")
+	})
+	if err != nil {
+		return err
+	}
+	o.ClinicID = clinicID
+	u, err := app.ResetPassword(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "password of user %d %s reset; their sessions have ended\n", u.ID, u.Email)
 	return nil
 }
