@@ -121,6 +121,10 @@ func (s *Store) CreateUserWithRole(ctx context.Context, clinicID int64, email, p
 	}
 	u.ID, _ = res.LastInsertId()
 	u.CreatedAt = now.Truncate(time.Millisecond)
+	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{At: now, ClinicID: clinicID, Action: aftercare.AuditUserAdded,
+		Detail: fmt.Sprintf("user %d %s as %s", u.ID, email, role)}); err != nil {
+		return u, fmt.Errorf("create user: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return u, fmt.Errorf("create user: %w", err)
 	}

@@ -134,3 +134,34 @@ func TestRetentionPurgesBodiesAfterTheEnrollmentEnds(t *testing.T) {
 		t.Fatalf("active enrollment purged: %+v %v", v.Messages, err)
 	}
 }
+
+func TestUserChangesAreAudited(t *testing.T) {
+	s, _, c := setup(t)
+	admin := aftercare.Actor{Kind: aftercare.ActorStaff, ID: 1, Label: "boss@glow.example", IP: "198.51.100.7"}
+	ctx := aftercare.WithActor(context.Background(), admin)
+	u, err := s.CreateUserWithRole(ctx, c.ID, "new@glow.example", "x", store.RoleStaff)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPassword(ctx, c.ID, u.ID, "y"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DisableUser(ctx, c.ID, u.ID); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := s.AuditLog(context.Background(), store.AuditFilter{ClinicID: c.ID, ActorKind: aftercare.ActorStaff, ActorID: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []aftercare.AuditAction
+	for _, r := range rows {
+		got = append(got, r.Action)
+		if r.Actor != admin {
+			t.Errorf("row %+v: actor %+v", r, r.Actor)
+		}
+	}
+	want := []aftercare.AuditAction{aftercare.AuditUserDisabled, aftercare.AuditPasswordReset, aftercare.AuditUserAdded}
+	if len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("audit %v, want %v", got, want)
+	}
+}
