@@ -85,3 +85,15 @@ func ActorFrom(ctx context.Context) Actor {
 	}
 	return Actor{Kind: ActorDaemon}
 }
+
+// More audit actions (issue 12).
+const (
+	// AuditRetention records the retention purge of message bodies, reply
+	// texts and old audit rows (by the daemon).
+	AuditRetention AuditAction = "retention_purge"
+)
+
+// ConsentErasedOptOut is the method of a revocation carried over from an
+// erased patient's opt-out: the same address, enrolled again, stays opted
+// out until the patient consents anew (START).
+const ConsentErasedOptOut ConsentMethod = "erased_opt_out"

@@ -326,6 +326,23 @@ func hostileCases(h *harness, w world) []hostile {
 		{"PATCH", "/v1/enrollments/" + itoa(w.enrollmentA)}, {"GET", "/v1/enrollments/" + itoa(w.enrollmentA) + "/cancel"}, {"DELETE", "/v1/messages"}} {
 		add(hostile{m.method + " " + m.path, request{method: m.method, path: m.path, key: h.keyA, ctype: "application/json", body: []byte(`{}`)}, 405})
 	}
+	// Privacy endpoints (issue 12): another clinic's patient is 404 and
+	// nothing is erased; bad ids and filters are 422, all without a write.
+	add(hostile{"B exports A's patient", request{method: "GET", path: "/v1/patients/" + itoa(w.patientA) + "/export", key: h.keyB}, 404},
+		hostile{"B erases A's patient", request{method: "DELETE", path: "/v1/patients/" + itoa(w.patientA), key: h.keyB}, 404},
+		hostile{"A erases B's patient", request{method: "DELETE", path: "/v1/patients/" + itoa(w.patientB), key: h.keyA}, 404},
+		hostile{"revoked key erases A's patient", request{method: "DELETE", path: "/v1/patients/" + itoa(w.patientA), key: w.revokedKey}, 401},
+		hostile{"erase without a key", request{method: "DELETE", path: "/v1/patients/" + itoa(w.patientA)}, 401},
+		hostile{"audit without a key", request{method: "GET", path: "/v1/audit"}, 401},
+		hostile{"erase missing patient", request{method: "DELETE", path: "/v1/patients/999999", key: h.keyA}, 404})
+	for _, id := range []string{"0", "-1", "abc", "99999999999999999999", "1;DROP%20TABLE%20patients"} {
+		add(hostile{"erase patient id " + id, request{method: "DELETE", path: "/v1/patients/" + id, key: h.keyA}, 422},
+			hostile{"export patient id " + id, request{method: "GET", path: "/v1/patients/" + id + "/export", key: h.keyA}, 422})
+	}
+	for _, q := range []string{"patient_id=0", "patient_id=1%20OR%201%3D1", "actor_kind=root", "since=yesterday", "until=2026-13-01",
+		"limit=0", "limit=100000", "before=-5", "action=" + strings.Repeat("a", 41)} {
+		add(hostile{"audit filter " + q, request{method: "GET", path: "/v1/audit?" + q, key: h.keyA}, 422})
+	}
 	for _, q := range []string{"status=bogus", "status=%27%20OR%201%3D1--", "channel=fax", "limit=0", "limit=1001", "limit=-1", "limit=abc",
 		"after=-1", "after=x", "from=yesterday", "to=2026-13-01T00:00:00Z", "patient_id=0", "patient_id=1%20OR%201%3D1", "step=" + strings.Repeat("s", 65)} {
 		add(hostile{"messages filter " + q, request{method: "GET", path: "/v1/messages?" + q, key: h.keyA}, 422})
@@ -503,14 +520,15 @@ func TestHostileInputAcceptedVerbatim(t *testing.T) {
 		if e, ok := c.mod["email"]; ok && p["email"] != e {
 			t.Errorf("%s: email stored as %q", c.name, p["email"])
 		}
-		// Exactly one patient, one enrollment, two consents and the plan
-		// were added; nothing else changed.
+		// Exactly one patient, one enrollment, two consents, the plan and
+		// two audit rows (the enrollment and the read of it) were added;
+		// nothing else changed.
 		n := len(g["messages"].([]any))
 		if planLen == -1 {
 			planLen = n
 		}
 		after := h.tableCounts()
-		want := map[string]int{"patients": 1, "enrollments": 1, "consents": 2, "messages": planLen, "events": planLen}
+		want := map[string]int{"patients": 1, "enrollments": 1, "consents": 2, "messages": planLen, "events": planLen, "audit_log": 2}
 		for table, d := range want {
 			if after[table]-beforeCounts[table] != d {
 				t.Errorf("%s: %s grew by %d, want %d", c.name, table, after[table]-beforeCounts[table], d)

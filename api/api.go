@@ -30,10 +30,16 @@ const MaxBodyBytes = 64 << 10
 
 // Store is what the API reads and writes.
 type Store interface {
-	ClinicByAPIKey(ctx context.Context, key string) (aftercare.Clinic, error)
+	// APIKeyAuth authenticates a key: its clinic, the key's id and prefix.
+	APIKeyAuth(ctx context.Context, key string) (aftercare.Clinic, int64, string, error)
 	Enrollment(ctx context.Context, clinicID, id int64) (store.EnrollmentView, error)
 	CancelEnrollment(ctx context.Context, clinicID, id int64, reason string) (int, error)
 	Messages(ctx context.Context, f store.MessageFilter) ([]aftercare.Message, error)
+
+	RecordAudit(ctx context.Context, e aftercare.AuditEntry) error
+	AuditLog(ctx context.Context, f store.AuditFilter) ([]aftercare.AuditEntry, error)
+	ExportPatient(ctx context.Context, clinicID, patientID int64) (store.PatientExport, error)
+	ErasePatient(ctx context.Context, clinicID, patientID int64) (store.Erasure, error)
 }
 
 // Enroller validates, plans and stores enrollments.
@@ -98,6 +104,9 @@ func New(d Deps) *Server {
 	s.mux.Handle("GET /v1/enrollments/{id}", s.auth(s.getEnrollment))
 	s.mux.Handle("POST /v1/enrollments/{id}/cancel", s.auth(s.cancelEnrollment))
 	s.mux.Handle("GET /v1/messages", s.auth(s.listMessages))
+	s.mux.Handle("GET /v1/audit", s.auth(s.listAudit))
+	s.mux.Handle("GET /v1/patients/{id}/export", s.auth(s.exportPatient))
+	s.mux.Handle("DELETE /v1/patients/{id}", s.auth(s.erasePatient))
 	return s
 }
 
@@ -265,12 +274,15 @@ func (s *Server) auth(h http.HandlerFunc) http.Handler {
 			s.writeError(w, r, aftercare.Errorf(aftercare.EUNAUTHORIZED, "invalid or revoked API key"))
 			return
 		}
-		c, err := s.store.ClinicByAPIKey(r.Context(), key)
+		c, keyID, prefix, err := s.store.APIKeyAuth(r.Context(), key)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), clinicKey{}, c)))
+		ctx := context.WithValue(r.Context(), clinicKey{}, c)
+		// Who acts, for the audit trail the store writes.
+		ctx = aftercare.WithActor(ctx, aftercare.Actor{Kind: aftercare.ActorAPIKey, ID: keyID, Label: prefix, IP: remoteIP(r)})
+		h(w, r.WithContext(ctx))
 	})
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -116,6 +117,11 @@ func (s *Server) getEnrollment(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if err := s.store.RecordAudit(r.Context(), aftercare.AuditEntry{ClinicID: clinic.ID, Action: aftercare.AuditViewEnrollment,
+		PatientID: v.Patient.ID, EnrollmentID: id}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, v)
 }
 
@@ -162,6 +168,11 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	if msgs == nil {
 		msgs = []aftercare.Message{}
+	}
+	if err := s.store.RecordAudit(r.Context(), aftercare.AuditEntry{ClinicID: clinic.ID, Action: aftercare.AuditSearch,
+		PatientID: f.PatientID, Detail: fmt.Sprintf("API delivery log: %d messages", len(msgs))}); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	resp := map[string]any{"messages": msgs}
 	if len(msgs) == f.Limit {

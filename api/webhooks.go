@@ -83,7 +83,9 @@ func (s *Server) EnableWebhooks(w Webhooks) {
 		if sid == "" || f["From"] == "" {
 			return aftercare.FieldError("MessageSid", "MessageSid and From are required")
 		}
-		_, err := w.Inbound.HandleReply(r.Context(), inbound.Reply{ProviderID: sid, From: f["From"], To: f["To"], Body: f["Body"]})
+		// The patient acts (an opt-out by STOP, a reply filed as a concern).
+		ctx := aftercare.WithActor(r.Context(), aftercare.Actor{Kind: aftercare.ActorPatient, Label: "sms reply"})
+		_, err := w.Inbound.HandleReply(ctx, inbound.Reply{ProviderID: sid, From: f["From"], To: f["To"], Body: f["Body"]})
 		return err
 	}))
 	// GET and HEAD of a link only show a page with one button: mail
@@ -104,7 +106,8 @@ func (s *Server) EnableWebhooks(w Webhooks) {
 		tok := r.PathValue("token")
 		link, err := w.Unsubscriber.UnsubscribeLink(r.Context(), tok)
 		if err == nil {
-			link.Clinic, err = w.Unsubscriber.Unsubscribe(r.Context(), tok)
+			ctx := aftercare.WithActor(r.Context(), aftercare.Actor{Kind: aftercare.ActorPatient, Label: "unsubscribe link", IP: remoteIP(r)})
+			link.Clinic, err = w.Unsubscriber.Unsubscribe(ctx, tok)
 		}
 		s.unsubscribePage(rw, r, unsubscribeData{Lang: link.Language, Clinic: link.Clinic, Done: true}, err)
 	})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os/user"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,14 +18,10 @@ import (
 // update` and `key add/list/revoke`. Each opens the configured database,
 // acts as the CLI actor (the OS user) for the audit trail, and closes it.
 
-// CLIActor returns a context that carries the operator at the command line
-// (their OS user name) for the audit trail.
-func CLIActor(ctx context.Context) context.Context {
-	name := "unknown"
-	if u, err := user.Current(); err == nil && u.Username != "" {
-		name = u.Username
-	}
-	return aftercare.WithActor(ctx, aftercare.Actor{Kind: aftercare.ActorCLI, Label: name})
+// CLIContext returns a context that carries the operator at the command
+// line (CLIActor) for the audit trail.
+func CLIContext(ctx context.Context) context.Context {
+	return aftercare.WithActor(ctx, CLIActor())
 }
 
 func withStore[T any](ctx context.Context, cfg *config.Config, f func(s *store.Store) (T, error)) (T, error) {
@@ -165,7 +160,7 @@ func UpdateClinic(ctx context.Context, cfg *config.Config, id int64, changes map
 		if err != nil {
 			return result{}, flagErrors(err)
 		}
-		if err := s.UpdateClinic(CLIActor(ctx), c); err != nil {
+		if err := s.UpdateClinic(CLIContext(ctx), c); err != nil {
 			return result{}, err
 		}
 		var changed []string
@@ -202,7 +197,7 @@ func AddKey(ctx context.Context, cfg *config.Config, clinicID int64, label strin
 		secret string
 	}
 	m, err := withStore(ctx, cfg, func(s *store.Store) (made, error) {
-		k, secret, err := s.CreateAPIKey(CLIActor(ctx), clinicID, label)
+		k, secret, err := s.CreateAPIKey(CLIContext(ctx), clinicID, label)
 		return made{k, secret}, err
 	})
 	return m.k, m.secret, err
@@ -238,7 +233,7 @@ func ListKeys(ctx context.Context, w io.Writer, cfg *config.Config, clinicID int
 // from the next request on.
 func RevokeKey(ctx context.Context, cfg *config.Config, clinicID, keyID int64) error {
 	_, err := withStore(ctx, cfg, func(s *store.Store) (struct{}, error) {
-		return struct{}{}, s.RevokeAPIKey(CLIActor(ctx), clinicID, keyID)
+		return struct{}{}, s.RevokeAPIKey(CLIContext(ctx), clinicID, keyID)
 	})
 	return err
 }

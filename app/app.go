@@ -317,6 +317,7 @@ func (a *App) Jobs() []scheduler.Job {
 	}
 	// Re-alerts of unacknowledged red flags, alert fallbacks, undeliverable alerts.
 	jobs = append(jobs, scheduler.Job{Name: "conversations", Spec: spec, Run: a.Inbound.RunOnce})
+	jobs = append(jobs, a.privacyJob())
 	if _, ok := a.Senders[aftercare.SMS].(statusFetcher); ok {
 		jobs = append(jobs, a.reconcileJob())
 	}

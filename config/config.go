@@ -42,6 +42,18 @@ type Config struct {
 	SMS        SMS        `yaml:"sms"`
 	Web        Web        `yaml:"web"`
 	Metrics    Metrics    `yaml:"metrics"`
+	Privacy    Privacy    `yaml:"privacy"`
+}
+
+// Privacy sets how long aftercare keeps what it holds about patients.
+type Privacy struct {
+	// AuditRetention is how many days audit rows are kept (default 2190:
+	// six years, HIPAA's documentation period). 0 keeps them forever.
+	AuditRetention int `yaml:"audit_retention"`
+	// BodyRetentionDays is how many days after an enrollment ends its
+	// message bodies and its patient's reply texts are purged, leaving the
+	// delivery log's metadata (default 400). 0 keeps them forever.
+	BodyRetentionDays int `yaml:"body_retention_days"`
 }
 
 // Web configures the web console's sign-in.
@@ -157,9 +169,10 @@ func Default() *Config {
 			BatchSize: 500, Concurrency: 16, Lease: 2 * time.Minute, SendTimeout: 30 * time.Second,
 			SMSRate: 10, EmailRate: 10,
 		},
-		SMTP:   SMTP{Port: 587, TLS: "starttls", Timeout: 15 * time.Second},
-		Twilio: Twilio{Timeout: 10 * time.Second},
-		Web:    Web{SessionIdle: 30 * time.Minute, SessionLifetime: 12 * time.Hour, PasswordResetTTL: 30 * time.Minute},
+		SMTP:    SMTP{Port: 587, TLS: "starttls", Timeout: 15 * time.Second},
+		Twilio:  Twilio{Timeout: 10 * time.Second},
+		Web:     Web{SessionIdle: 30 * time.Minute, SessionLifetime: 12 * time.Hour, PasswordResetTTL: 30 * time.Minute},
+		Privacy: Privacy{AuditRetention: 2190, BodyRetentionDays: 400},
 	}
 }
 
@@ -321,6 +334,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DB == "" {
 		bad("db", "must name the SQLite file")
+	}
+	if c.Privacy.AuditRetention < 0 {
+		bad("privacy.audit_retention", "must be a number of days (0 keeps the audit trail forever)")
+	}
+	if c.Privacy.BodyRetentionDays < 0 {
+		bad("privacy.body_retention_days", "must be a number of days (0 keeps message bodies forever)")
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "must be host:port, got %q", c.Listen)

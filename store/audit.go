@@ -145,3 +145,29 @@ func nullID(id int64) any {
 	}
 	return id
 }
+
+// auditPatient writes an audit row about a patient inside tx, its clinic
+// read from the patient's row, with the actor the context carries.
+func auditPatient(ctx context.Context, ex execer, at time.Time, action aftercare.AuditAction, patientID, enrollmentID int64, detail string) error {
+	a := aftercare.ActorFrom(ctx)
+	_, err := ex.ExecContext(ctx, `INSERT INTO audit_log (clinic_id, at, actor_kind, actor_id, actor_label, ip, action, patient_id, enrollment_id, detail)
+		SELECT clinic_id, ?, ?, ?, ?, ?, ?, id, ?, ? FROM patients WHERE id = ?`,
+		ms(at), string(a.Kind), nullID(a.ID), a.Label, a.IP, string(action), nullID(enrollmentID), detail, patientID)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// auditMessage writes an audit row about a message's patient and
+// enrollment inside tx.
+func auditMessage(ctx context.Context, ex execer, at time.Time, action aftercare.AuditAction, messageID int64, detail string) error {
+	a := aftercare.ActorFrom(ctx)
+	_, err := ex.ExecContext(ctx, `INSERT INTO audit_log (clinic_id, at, actor_kind, actor_id, actor_label, ip, action, patient_id, enrollment_id, detail)
+		SELECT clinic_id, ?, ?, ?, ?, ?, ?, patient_id, enrollment_id, ? FROM messages WHERE id = ?`,
+		ms(at), string(a.Kind), nullID(a.ID), a.Label, a.IP, string(action), detail, messageID)
+	if err != nil {
+		return fmt.Errorf("audit %s: %w", action, err)
+	}
+	return nil
+}

@@ -121,6 +121,10 @@ func (s *Store) CreateUserWithRole(ctx context.Context, clinicID int64, email, p
 	}
 	u.ID, _ = res.LastInsertId()
 	u.CreatedAt = now.Truncate(time.Millisecond)
+	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{At: now, ClinicID: clinicID, Action: aftercare.AuditUserAdded,
+		Detail: fmt.Sprintf("user %d %s as %s", u.ID, email, role)}); err != nil {
+		return u, fmt.Errorf("create user: %w", err)
+	}
 	if err := tx.Commit(); err != nil {
 		return u, fmt.Errorf("create user: %w", err)
 	}
@@ -364,6 +368,9 @@ func (s *Store) ResendMessage(ctx context.Context, clinicID, id int64, by string
 	}
 	if err := insertEvent(ctx, tx, id, now, aftercare.StatusFailed, aftercare.StatusScheduled, detail); err != nil {
 		return aftercare.Message{}, err
+	}
+	if err := auditMessage(ctx, tx, now, aftercare.AuditResend, id, fmt.Sprintf("message %d", id)); err != nil {
+		return aftercare.Message{}, fmt.Errorf("resend message %d: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return aftercare.Message{}, fmt.Errorf("resend message %d: %w", id, err)

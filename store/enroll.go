@@ -84,6 +84,9 @@ type EnrollmentView struct {
 // One commit per enrollment was a third of an enrollment's time on the
 // single writer connection.
 func (s *Store) CreateEnrollment(ctx context.Context, in NewEnrollment) (EnrollmentView, bool, error) {
+	if _, err := s.optOutKey(ctx); err != nil {
+		return EnrollmentView{}, false, fmt.Errorf("enroll: %w", err)
+	}
 	j := &enrollJob{ctx: ctx, in: in, done: make(chan struct{}), lead: make(chan struct{})}
 	// Plan outside the writer, for the patient as given.
 	if msgs, err := in.Plan(in.Patient, in.Enrollment); err == nil {
@@ -256,6 +259,13 @@ func (s *Store) enrollTx(ctx context.Context, tx *sql.Tx, j *enrollJob) (int64, 
 		consents = append(consents, c)
 	}
 
+	carried := false
+	if isNew {
+		if carried, err = s.carryErasedOptOuts(ctx, tx, &p, now); err != nil {
+			return 0, false, err
+		}
+	}
+
 	e := in.Enrollment
 	e.ClinicID, e.PatientID, e.CreatedAt = clinicID, p.ID, now
 	var dups []aftercare.Enrollment
@@ -281,6 +291,10 @@ func (s *Store) enrollTx(ctx context.Context, tx *sql.Tx, j *enrollJob) (int64, 
 		if _, err := endPending(ctx, tx, now, aftercare.StatusCancelled, reason, "enrollment_id = ?", d.ID); err != nil {
 			return 0, false, fmt.Errorf("enroll: replace enrollment %d: %w", d.ID, err)
 		}
+		if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{At: now, ClinicID: clinicID, Action: aftercare.AuditCancel,
+			PatientID: p.ID, EnrollmentID: d.ID, Detail: fmt.Sprintf("replaced by enrollment %d", e.ID)}); err != nil {
+			return 0, false, fmt.Errorf("enroll: %w", err)
+		}
 	}
 
 	if err := supersede(ctx, tx, p.ID, e, now); err != nil {
@@ -297,7 +311,12 @@ func (s *Store) enrollTx(ctx context.Context, tx *sql.Tx, j *enrollJob) (int64, 
 	if err != nil {
 		return 0, false, err
 	}
-	if isNew {
+	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{At: now, ClinicID: clinicID, Action: aftercare.AuditEnroll,
+		PatientID: p.ID, EnrollmentID: e.ID, Detail: fmt.Sprintf("%s session %d of %d, %d messages", e.Treatment,
+			e.SessionNumber, e.SeriesLength, len(stored))}); err != nil {
+		return 0, false, fmt.Errorf("enroll: %w", err)
+	}
+	if isNew && !carried {
 		// A new patient has no other consents, enrollments or replies:
 		// the view is exactly what was just written, and reading it back
 		// (six queries) was a sixth of an enrollment's time.
@@ -666,12 +685,13 @@ func (s *Store) CancelEnrollment(ctx context.Context, clinicID, id int64, reason
 		return 0, fmt.Errorf("cancel enrollment %d: %w", id, err)
 	}
 	defer tx.Rollback()
-	var exists int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM enrollments WHERE id = ? AND clinic_id = ?`, id, clinicID).Scan(&exists); err != nil {
-		return 0, fmt.Errorf("cancel enrollment %d: %w", id, err)
-	}
-	if exists == 0 {
+	var patientID int64
+	err = tx.QueryRowContext(ctx, `SELECT patient_id FROM enrollments WHERE id = ? AND clinic_id = ?`, id, clinicID).Scan(&patientID)
+	if errors.Is(err, sql.ErrNoRows) {
 		return 0, notFound("enrollment", id)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("cancel enrollment %d: %w", id, err)
 	}
 	now := s.now().UTC()
 	if _, err := tx.ExecContext(ctx, qCancelEnrollment, ms(now), id, clinicID); err != nil {
@@ -682,6 +702,10 @@ func (s *Store) CancelEnrollment(ctx context.Context, clinicID, id int64, reason
 	}
 	n, err := endPending(ctx, tx, now, aftercare.StatusCancelled, reason, "enrollment_id = ?", id)
 	if err != nil {
+		return 0, fmt.Errorf("cancel enrollment %d: %w", id, err)
+	}
+	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{At: now, ClinicID: clinicID, Action: aftercare.AuditCancel,
+		PatientID: patientID, EnrollmentID: id, Detail: fmt.Sprintf("%s; %d messages cancelled", reason, n)}); err != nil {
 		return 0, fmt.Errorf("cancel enrollment %d: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {

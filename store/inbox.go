@@ -126,12 +126,8 @@ func (s *Store) AcknowledgeConcern(ctx context.Context, clinicID, id int64, by s
 	if _, err := s.ConcernAt(ctx, clinicID, id); err != nil {
 		return err
 	}
-	_, err := s.write.ExecContext(ctx, `UPDATE concerns SET status = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?
-		WHERE id = ? AND clinic_id = ? AND status = 'open'`, ms(s.now().UTC()), by, id, clinicID)
-	if err != nil {
-		return fmt.Errorf("acknowledge concern %d: %w", id, err)
-	}
-	return nil
+	return s.concernChange(ctx, id, "acknowledged", `UPDATE concerns SET status = 'acknowledged', acknowledged_at = ?1, acknowledged_by = ?2
+		WHERE id = ?3 AND clinic_id = ?4 AND status = 'open'`, ms(s.now().UTC()), by, id, clinicID)
 }
 
 // ResolveConcern closes a concern (by a staff member): the patient's next
@@ -141,12 +137,35 @@ func (s *Store) ResolveConcern(ctx context.Context, clinicID, id int64, by strin
 		return err
 	}
 	now := ms(s.now().UTC())
-	_, err := s.write.ExecContext(ctx, `UPDATE concerns SET status = 'resolved', resolved_at = ?, resolved_by = ?,
+	return s.concernChange(ctx, id, "resolved", `UPDATE concerns SET status = 'resolved', resolved_at = ?, resolved_by = ?,
 		acknowledged_at = CASE WHEN acknowledged_at = 0 THEN ? ELSE acknowledged_at END,
 		acknowledged_by = CASE WHEN acknowledged_by = '' THEN ? ELSE acknowledged_by END
 		WHERE id = ? AND clinic_id = ? AND status <> 'resolved'`, now, by, now, by, id, clinicID)
+}
+
+// concernChange runs one update of a concern and, when it changed the
+// concern, its audit row, in one transaction.
+func (s *Store) concernChange(ctx context.Context, id int64, what, q string, args ...any) error {
+	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("resolve concern %d: %w", id, err)
+		return fmt.Errorf("%s concern %d: %w", what, id, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("%s concern %d: %w", what, id, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		var patientID int64
+		if err := tx.QueryRowContext(ctx, `SELECT patient_id FROM concerns WHERE id = ?`, id).Scan(&patientID); err != nil {
+			return fmt.Errorf("%s concern %d: %w", what, id, err)
+		}
+		if err := auditPatient(ctx, tx, s.now().UTC(), aftercare.AuditConcern, patientID, 0, fmt.Sprintf("concern %d %s", id, what)); err != nil {
+			return fmt.Errorf("%s concern %d: %w", what, id, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s concern %d: %w", what, id, err)
 	}
 	return nil
 }
@@ -195,6 +214,10 @@ func (s *Store) StaffReply(ctx context.Context, clinicID, concernID int64, by, b
 		acknowledged_at = CASE WHEN acknowledged_at = 0 THEN ? ELSE acknowledged_at END,
 		acknowledged_by = CASE WHEN acknowledged_by = '' THEN ? ELSE acknowledged_by END
 		WHERE id = ?`, ms(now), ms(now), by, c.ID); err != nil {
+		return aftercare.Message{}, fmt.Errorf("staff reply: %w", err)
+	}
+	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{At: now, ClinicID: c.ClinicID, Action: aftercare.AuditStaffReply,
+		PatientID: c.PatientID, EnrollmentID: enrollmentID, Detail: fmt.Sprintf("concern %d, message %d", c.ID, stored[0].ID)}); err != nil {
 		return aftercare.Message{}, fmt.Errorf("staff reply: %w", err)
 	}
 	if err := tx.Commit(); err != nil {

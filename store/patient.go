@@ -141,6 +141,13 @@ func setOptOut(ctx context.Context, tx *sql.Tx, now time.Time, patientID int64, 
 		aftercare.ConsentWordingVersion, detail); err != nil {
 		return 0, err
 	}
+	action := aftercare.AuditOptIn
+	if optOut {
+		action = aftercare.AuditOptOut
+	}
+	if err := auditPatient(ctx, tx, t, action, patientID, 0, fmt.Sprintf("%s (%s)", ch, method)); err != nil {
+		return 0, err
+	}
 	if !optOut {
 		return 0, nil
 	}

@@ -144,6 +144,10 @@ func (s *Store) DisableUser(ctx context.Context, clinicID, userID int64) (User, 
 	if _, err := tx.ExecContext(ctx, qDeleteUserSessions, userID); err != nil {
 		return u, fmt.Errorf("disable user %d: end sessions: %w", userID, err)
 	}
+	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{At: now, ClinicID: clinicID, Action: aftercare.AuditUserDisabled,
+		Detail: fmt.Sprintf("user %d %s", userID, u.Email)}); err != nil {
+		return u, fmt.Errorf("disable user %d: %w", userID, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return u, fmt.Errorf("disable user %d: %w", userID, err)
 	}
@@ -169,6 +173,10 @@ func (s *Store) SetPassword(ctx context.Context, clinicID, userID int64, passwor
 	}
 	if _, err := tx.ExecContext(ctx, qDeleteUserSessions, userID); err != nil {
 		return fmt.Errorf("set password of user %d: end sessions: %w", userID, err)
+	}
+	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{ClinicID: clinicID, Action: aftercare.AuditPasswordReset,
+		Detail: fmt.Sprintf("user %d", userID)}); err != nil {
+		return fmt.Errorf("set password of user %d: %w", userID, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("set password of user %d: %w", userID, err)

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aftercare/aftercare"
@@ -39,6 +40,9 @@ type Store struct {
 	reads map[string]*sql.Stmt
 	// enrolls groups concurrent enrollments into shared transactions.
 	enrolls enrollQueue
+	// optKey is the HMAC key of erased opt-outs, loaded once.
+	optKeyMu sync.Mutex
+	optKey   []byte
 }
 
 // Options tune Open.
@@ -90,6 +94,10 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	// claim's path.
 	w.Add("_pragma", "temp_store(MEMORY)")
 	w.Add("_pragma", "wal_autocheckpoint(4000)")
+	// Freed space inside a page is zeroed (FAST: no extra I/O), so an
+	// updated row leaves no old copy of a patient's details in its page;
+	// an erasure turns it fully on (see ErasePatient).
+	w.Add("_pragma", "secure_delete(FAST)")
 	write, err := sql.Open("sqlite", "file:"+path+"?"+w.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)

@@ -217,6 +217,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	matched := c.checkPassword(users, password)
 	release()
 	if len(matched) == 0 {
+		c.auditSignInFailed(r, users)
 		c.log.InfoContext(ctx, "console sign-in refused")
 		blocked, err := c.recordFailure(ctx, now, account, ip)
 		if err != nil {
@@ -259,6 +260,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if err := c.startSession(w, r, u); err != nil {
 		c.fail(w, r, nil, err)
 		return
+	}
+	if err := c.store.RecordAudit(ctx, aftercare.AuditEntry{ClinicID: u.ClinicID, Action: aftercare.AuditSignIn,
+		Actor: aftercare.Actor{Kind: aftercare.ActorStaff, ID: u.ID, Label: u.Email, IP: c.clientIP(r)}}); err != nil {
+		c.log.ErrorContext(ctx, "audit sign-in", "err", err)
 	}
 	c.log.InfoContext(ctx, "console sign-in", "clinic_id", u.ClinicID, "user_id", u.ID)
 	http.Redirect(w, r, safeNext(v.Next), http.StatusSeeOther)

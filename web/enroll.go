@@ -318,6 +318,10 @@ func (c *Console) enrollmentPage(w http.ResponseWriter, r *http.Request, s *stor
 	if err != nil {
 		return err
 	}
+	if err := c.store.RecordAudit(r.Context(), aftercare.AuditEntry{ClinicID: s.ClinicID, Action: aftercare.AuditViewEnrollment,
+		PatientID: v.Patient.ID, EnrollmentID: id}); err != nil {
+		return err
+	}
 	d := enrollmentView{V: v, Zone: v.Patient.Timezone, CanGo: !v.Enrollment.Cancelled}
 	switch r.URL.Query().Get("done") {
 	case "saved":

@@ -26,11 +26,11 @@ type AdminStore interface {
 
 // registerAdmin adds the admin's pages and the password reset pages.
 func (c *Console) registerAdmin(h func(string, http.HandlerFunc)) {
-	h("GET /console/keys", c.get(c.adminOnly(c.keysPage)))
-	h("POST /console/keys", c.post(c.adminOnly(c.addKey)))
-	h("POST /console/keys/{id}/revoke", c.post(c.adminOnly(c.revokeKey)))
-	h("GET /console/settings", c.get(c.adminOnly(c.settingsPage)))
-	h("POST /console/settings", c.post(c.adminOnly(c.saveSettings)))
+	h("GET /console/keys", c.get(c.adminOnly("manage its API keys", c.keysPage)))
+	h("POST /console/keys", c.post(c.adminOnly("manage its API keys", c.addKey)))
+	h("POST /console/keys/{id}/revoke", c.post(c.adminOnly("manage its API keys", c.revokeKey)))
+	h("GET /console/settings", c.get(c.adminOnly("change its settings", c.settingsPage)))
+	h("POST /console/settings", c.post(c.adminOnly("change its settings", c.saveSettings)))
 
 	h("GET /console/forgot", c.forgotPage)
 	h("POST /console/forgot", c.forgot)
@@ -75,7 +75,7 @@ func (c *Console) renderKeys(w http.ResponseWriter, r *http.Request, s *store.Se
 // key is never put in a URL, and the page is not cached).
 func (c *Console) addKey(w http.ResponseWriter, r *http.Request, s *store.Session) error {
 	label := r.PostForm.Get("label")
-	k, secret, err := c.store.CreateAPIKey(c.staffActor(r, s), s.ClinicID, label)
+	k, secret, err := c.store.CreateAPIKey(c.staffContext(r, s), s.ClinicID, label)
 	if aftercare.ErrorCode(err) == aftercare.EINVALID {
 		return c.renderKeys(w, r, s, http.StatusUnprocessableEntity, keysView{Label: label, Error: "Label " + aftercare.AllErrors(err)[0].Message + "."}, "")
 	}
@@ -91,7 +91,7 @@ func (c *Console) revokeKey(w http.ResponseWriter, r *http.Request, s *store.Ses
 	if err != nil {
 		return err
 	}
-	if err := c.store.RevokeAPIKey(c.staffActor(r, s), s.ClinicID, id); err != nil {
+	if err := c.store.RevokeAPIKey(c.staffContext(r, s), s.ClinicID, id); err != nil {
 		return err
 	}
 	c.log.InfoContext(r.Context(), "console: api key revoked", "clinic_id", s.ClinicID, "user_id", s.UserID, "key_id", id)

@@ -80,6 +80,10 @@ func (c *Console) logPage(w http.ResponseWriter, r *http.Request, s *store.Sessi
 	if err != nil {
 		return err
 	}
+	if err := c.store.RecordAudit(r.Context(), aftercare.AuditEntry{ClinicID: s.ClinicID, Action: aftercare.AuditSearch,
+		Detail: fmt.Sprintf("console delivery log: %d messages", len(entries))}); err != nil {
+		return err
+	}
 	v.Entries = entries
 	page := func(off int) string {
 		u := url.Values{}

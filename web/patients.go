@@ -49,6 +49,11 @@ func (c *Console) patientsPage(w http.ResponseWriter, r *http.Request, s *store.
 	if err != nil {
 		return err
 	}
+	// A search is recorded (its size, never the words: they may be a name).
+	if err := c.store.RecordAudit(r.Context(), aftercare.AuditEntry{ClinicID: s.ClinicID, Action: aftercare.AuditSearch,
+		Detail: fmt.Sprintf("console patient list, query of %d characters: %d patients", len([]rune(q)), len(ps))}); err != nil {
+		return err
+	}
 	c.render(w, r, http.StatusOK, "patients", c.view(s, "Patients", "patients",
 		patientsView{Q: q, Patients: ps, Searched: strings.TrimSpace(q) != "", Concerns: concerns}))
 	return nil
@@ -82,6 +87,10 @@ func (c *Console) patientPage(w http.ResponseWriter, r *http.Request, s *store.S
 	if err != nil {
 		return err
 	}
+	if err := c.store.RecordAudit(r.Context(), aftercare.AuditEntry{ClinicID: s.ClinicID, Action: aftercare.AuditViewPatient,
+		PatientID: pv.Patient.ID}); err != nil {
+		return err
+	}
 	d := patientView{P: pv, Zone: pv.Patient.Timezone}
 	concerns, err := c.store.UnresolvedConcerns(r.Context(), s.ClinicID)
 	if err != nil {
@@ -106,6 +115,8 @@ func (c *Console) patientPage(w http.ResponseWriter, r *http.Request, s *store.S
 		d.Done = "Acknowledged: staff will not be alerted again about it."
 	case "resent":
 		d.Done = "The message is scheduled again and will be sent shortly."
+	case "erased":
+		d.Done = "The patient is erased: their identity, messages' text and replies are gone."
 	}
 	c.render(w, r, http.StatusOK, "patient", c.view(s, fullName(pv.Patient), "patients", d))
 	return nil

@@ -16,22 +16,12 @@ import (
 // and settings.
 func (c *Console) isAdmin(s *store.Session) bool { return s != nil && s.Role == store.RoleAdmin }
 
-// adminOnly refuses a handler to users who are not the clinic's admins.
-func (c *Console) adminOnly(h handler) handler {
-	return func(w http.ResponseWriter, r *http.Request, s *store.Session) error {
-		if !c.isAdmin(s) {
-			return aftercare.Errorf(aftercare.EFORBIDDEN, "only the clinic's admins can manage its API keys and settings")
-		}
-		return h(w, r, s)
-	}
-}
-
 // requestIP is the client address the audit trail and the reset limits
 // record.
 func (c *Console) requestIP(r *http.Request) string { return c.clientIP(r) }
 
-// staffActor returns the request's context carrying the signed-in user as
-// the audit trail's actor.
-func (c *Console) staffActor(r *http.Request, s *store.Session) context.Context {
-	return aftercare.WithActor(r.Context(), aftercare.Actor{Kind: aftercare.ActorStaff, ID: s.UserID, Label: s.Email, IP: c.requestIP(r)})
+// staffContext returns the request's context carrying the signed-in user
+// as the audit trail's actor.
+func (c *Console) staffContext(r *http.Request, s *store.Session) context.Context {
+	return aftercare.WithActor(r.Context(), c.staffActor(r, s))
 }

@@ -151,7 +151,7 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, s *store.
 		return nil
 	}
 	changed := store.ChangedClinicFields(old, checked)
-	if err := c.store.UpdateClinic(c.staffActor(r, s), checked); err != nil {
+	if err := c.store.UpdateClinic(c.staffContext(r, s), checked); err != nil {
 		return err
 	}
 	c.log.InfoContext(r.Context(), "console: clinic settings saved", "clinic_id", s.ClinicID, "user_id", s.UserID,

@@ -67,6 +67,10 @@ type Store interface {
 	StaffReply(ctx context.Context, clinicID, concernID int64, by, body string) (aftercare.Message, error)
 
 	AdminStore
+	RecordAudit(ctx context.Context, e aftercare.AuditEntry) error
+	AuditLog(ctx context.Context, f store.AuditFilter) ([]aftercare.AuditEntry, error)
+	ExportPatient(ctx context.Context, clinicID, patientID int64) (store.PatientExport, error)
+	ErasePatient(ctx context.Context, clinicID, patientID int64) (store.Erasure, error)
 }
 
 // Enroller validates, previews and stores enrollments (enroll.Service).
@@ -231,6 +235,9 @@ func (c *Console) Register(m Mux) {
 	h("POST /console/concerns/{id}/resolve", c.post(c.resolveConcern))
 	h("POST /console/concerns/{id}/reply", c.post(c.replyToConcern))
 	c.registerAdmin(h)
+	h("GET /console/audit", c.get(c.adminOnly("read the audit trail", c.auditPage)))
+	h("GET /console/patients/{id}/export", c.get(c.exportPatient))
+	h("POST /console/patients/{id}/erase", c.post(c.adminOnly("erase a patient", c.erasePatient)))
 }
 
 func redirect(to string) http.HandlerFunc {
@@ -276,6 +283,7 @@ func (c *Console) get(h handler) http.HandlerFunc {
 			c.fail(w, r, nil, err)
 			return
 		}
+		r = r.WithContext(aftercare.WithActor(r.Context(), c.staffActor(r, s)))
 		if err := h(w, r, s); err != nil {
 			c.fail(w, r, s, err)
 		}
@@ -302,6 +310,7 @@ func (c *Console) post(h handler) http.HandlerFunc {
 				"this form has expired or did not come from this console; reload the page and try again"))
 			return
 		}
+		r = r.WithContext(aftercare.WithActor(r.Context(), c.staffActor(r, s)))
 		if err := h(w, r, s); err != nil {
 			c.fail(w, r, s, err)
 		}
@@ -436,7 +445,7 @@ func (c *Console) parseTemplates() error {
 	}
 	c.pages = make(map[string]*template.Template)
 	for _, p := range []string{"login", "enroll", "enrollment", "patients", "patient", "log", "error", "inbox",
-		"keys", "settings", "forgot", "reset"} {
+		"keys", "settings", "forgot", "reset", "audit"} {
 		t, err := base.Clone()
 		if err != nil {
 			return fmt.Errorf("web console: parse templates: %w", err)

@@ -51,6 +51,9 @@ commands:
   user reset-password  set a new password; the user's sessions end at once
   check         verify the configuration (providers, public URL) and say what is missing
   log           print the delivery log (--clinic ID or --all; --follow tails new events)
+  audit         print the audit trail (--clinic N --patient N --action A --since DATE --csv)
+  patient export ID      print everything held about a patient (JSON)
+  patient erase ID --yes erase a patient (keeps delivery counts and opt-outs, without identity)
 
 Every command takes --config FILE (YAML); environment variables override it
 (AFTERCARE_DB, AFTERCARE_LISTEN, TWILIO_*, SMTP_*; see README).
@@ -93,6 +96,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprint(stderr, userUsage)
 			return 2
 		}
+	case "audit":
+		err = auditCmd(ctx, args[1:], stdout, stderr)
+	case "patient":
+		if len(args) < 3 || (args[1] != "export" && args[1] != "erase") {
+			fmt.Fprintln(stderr, "usage: aftercare patient export ID | aftercare patient erase ID --yes")
+			return 2
+		}
+		err = patientCmd(ctx, args[1], args[2:], stdout, stderr)
 	case "check":
 		err = check(ctx, args[1:], stdout, stderr)
 	case "log":
