@@ -7,6 +7,7 @@
 //	aftercare user add     add a staff account for the web console
 //	aftercare check    verify provider configuration
 //	aftercare log      print the delivery log; --follow tails new events
+//	aftercare backup FILE  write an online, consistent copy of the database
 package main
 
 import (
@@ -39,6 +40,7 @@ commands:
   user add      add a clinic staff account for the web console (/console/)
   check         verify the configuration (providers, public URL) and say what is missing
   log           print the delivery log (--clinic ID or --all; --follow tails new events)
+  backup FILE   write a consistent copy of the database to FILE (0600), also while serve runs
 
 Every command takes --config FILE (YAML); environment variables override it
 (AFTERCARE_DB, AFTERCARE_LISTEN, TWILIO_*, SMTP_*; see README).
@@ -75,6 +77,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = check(ctx, args[1:], stdout, stderr)
 	case "log":
 		err = logCmd(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = backup(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -303,5 +307,29 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	fmt.Fprintf(stdout, "user %d %s added to clinic %d %q\n", u.ID, u.Email, c.ID, c.Name)
 	fmt.Fprintf(stdout, "sign in at %s\n", app.ConsoleURL(cfg))
+	return nil
+}
+
+func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := newFlags("backup", stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: aftercare backup [--config FILE] DEST") }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() != 1 {
+		return usageError{errors.New("backup needs one destination file: aftercare backup [--config FILE] DEST")}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	dest := fs.Arg(0)
+	if err := app.Backup(ctx, cfg, dest); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backed up %s to %s\n", cfg.DB, dest)
 	return nil
 }
