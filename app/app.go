@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -125,11 +126,15 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	a.Dispatcher = scheduler.NewDispatcher(a.Store, a.Senders, o.Clock, o.Log, scheduler.Config{
-		BatchSize:    cfg.Dispatch.BatchSize,
-		Lease:        cfg.Dispatch.Lease,
-		Concurrency:  cfg.Dispatch.Concurrency,
-		SendTimeout:  cfg.Dispatch.SendTimeout,
-		Rate:         map[aftercare.Channel]float64{aftercare.SMS: cfg.Dispatch.SMSRate, aftercare.Email: cfg.Dispatch.EmailRate},
+		BatchSize:   cfg.Dispatch.BatchSize,
+		Lease:       cfg.Dispatch.Lease,
+		Concurrency: cfg.Dispatch.Concurrency,
+		SendTimeout: cfg.Dispatch.SendTimeout,
+		Rate:        map[aftercare.Channel]float64{aftercare.SMS: cfg.Dispatch.SMSRate, aftercare.Email: cfg.Dispatch.EmailRate},
+		SenderRate:  map[aftercare.Channel]float64{aftercare.SMS: cfg.Dispatch.SenderRate},
+		SenderConcurrency: map[aftercare.Channel]int{aftercare.Email: cmp.Or(cfg.Dispatch.EmailConcurrency,
+			scheduler.DefaultEmailConcurrency)},
+		Senders:      senderLimits(cfg.Dispatch.Senders),
 		Quiet:        quiet,
 		Prepare:      a.prepare,
 		OnBadAddress: a.onBadAddress,
@@ -233,9 +238,16 @@ func (a *App) senders(o Options) (map[aftercare.Channel]notify.Sender, error) {
 // opened a new connection (a TCP and TLS handshake each, and thousands of
 // sockets left in TIME_WAIT during a burst).
 func twilioHTTPClient(concurrency int) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = max(concurrency, 2)
-	return &http.Client{Transport: tr}
+	return &http.Client{Transport: twilio.NewTransport(max(concurrency, 2))}
+}
+
+// senderLimits converts the configured per-sender limits.
+func senderLimits(in map[string]config.SenderLimit) map[string]scheduler.SenderLimit {
+	out := make(map[string]scheduler.SenderLimit, len(in))
+	for k, v := range in {
+		out[k] = scheduler.SenderLimit{Rate: v.Rate, Concurrency: v.Concurrency}
+	}
+	return out
 }
 
 // publicURL joins the configured public base URL and path ("" when no
