@@ -116,8 +116,8 @@ type Error struct {
 	// sender down (see scheduler's adaptive limits) rather than counting a
 	// failed attempt.
 	Throttled bool
-	Action     Action
-	Err        error // underlying error
+	Action    Action
+	Err       error // underlying error
 }
 
 func (e *Error) Error() string {
