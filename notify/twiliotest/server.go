@@ -29,7 +29,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 	"unicode/utf16"
 )
@@ -108,9 +107,16 @@ type Server struct {
 	peak      map[string]int
 }
 
+// TB is the part of testing.TB the server uses (a *testing.T or
+// *testing.B is one); the package does not import testing, so programs
+// such as aftercare-bench can run the server too.
+type TB interface {
+	Cleanup(func())
+}
+
 // NewServer starts a server on 127.0.0.1 for one account. If t is not nil
 // the server is closed when the test ends.
-func NewServer(t testing.TB, accountSID, authToken string) *Server {
+func NewServer(t TB, accountSID, authToken string) *Server {
 	s := &Server{
 		accountSID: accountSID,
 		authToken:  authToken,
