@@ -48,6 +48,10 @@ type Options struct {
 	// ManualScheduling leaves cron off: the caller runs the dispatcher and
 	// housekeeping itself (tests on a virtual clock, the demo).
 	ManualScheduling bool
+	// Synchronous overrides the database writer's synchronous setting
+	// ("" = FULL, the durable default; "NORMAL" only to measure what
+	// durability costs, as aftercare-bench does).
+	Synchronous string
 }
 
 // App is a running aftercare daemon.
@@ -113,7 +117,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, fmt.Errorf("load protocol: %w", err)
 	}
 
-	a.Store, err = store.Open(ctx, cfg.DB, store.Options{Clock: o.Clock})
+	a.Store, err = store.Open(ctx, cfg.DB, store.Options{Clock: o.Clock, Synchronous: o.Synchronous})
 	if err != nil {
 		return nil, err
 	}
