@@ -40,8 +40,10 @@ type durable struct{ idx []int }
 //
 // Each message goes to its sender's lane (see senderKey); the loop starts
 // the earliest due message among the lanes able to send now, so the order
-// is earliest due first across senders, and within a sender exactly due
-// order. A lane is able to send when its sender and its channel are not
+// is earliest due first across senders, and each sender's sends start in
+// its due order (sends in flight together may reach the provider in any
+// order among them; a patient's next text waits for the previous one, so
+// one patient's texts arrive in order). A lane is able to send when its sender and its channel are not
 // paused (429), have a rate token, and have fewer sends in flight than
 // their adaptive windows; globally at most Concurrency sends are in
 // flight and at most Window messages have reached a provider without a
@@ -95,6 +97,9 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 
 	var st Stats
 	inflight, undurable := 0, 0
+	// A patient's next text waits while an earlier one is in flight, so a
+	// patient's messages reach the provider in due order.
+	busyPatients := map[int64]int{}
 	releaseAll := func(reason string) {
 		for _, ln := range lanes {
 			for _, i := range ln.q {
@@ -113,6 +118,7 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 		chs.take(now)
 		ln.s.inflight++
 		chs.inflight++
+		busyPatients[batch[i].Message.PatientID]++
 		inflight++
 		undurable++
 		rec.inflight.Add(1)
@@ -135,7 +141,7 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 				continue
 			}
 			chs := d.channelFor(ln.s.ch)
-			if ln.s.inflight >= ln.s.window() || chs.inflight >= chs.window() {
+			if ln.s.inflight >= ln.s.window() || chs.inflight >= chs.window() || busyPatients[batch[ln.q[0]].Message.PatientID] > 0 {
 				continue // woken by a finished send
 			}
 			if w := max(ln.s.wait(now), chs.wait(now)); w > 0 {
@@ -242,6 +248,7 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 				chs := d.channelFor(ln.s.ch)
 				inflight--
 				chs.inflight--
+				busyPatients[batch[ev.i].Message.PatientID]--
 				if ev.throttle != nil {
 					ln.s.inflight--
 					undurable--

@@ -299,3 +299,37 @@ func TestEarliestDueFirstAcrossSenders(t *testing.T) {
 		t.Fatalf("arrival order:\n%q\nwant due order:\n%q", got, want)
 	}
 }
+
+// TestPatientTextsArriveInOrder: a patient's texts due together reach
+// Twilio in due order even with many sends in flight: the next waits for
+// the previous answer.
+func TestPatientTextsArriveInOrder(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	tw, sms := loopTwilio(t, e)
+	tw.SetDelay(5 * time.Millisecond) // answers take a moment: sends overlap
+	const n = 12
+	e.enroll(t, "+14155550123", aftercare.SMS, n, time.Hour)
+	e.enroll(t, "+14155550124", aftercare.SMS, n, time.Hour)
+	d := e.limitedDispatcher(sms, scheduler.Config{Concurrency: 16})
+	e.clock.Set(t0.Add(30 * time.Minute))
+	st, err := d.RunOnce(context.Background())
+	if err != nil || st.Sent != 2*n {
+		t.Fatalf("RunOnce: %+v, %v; want %d sent", st, err, 2*n)
+	}
+	for _, to := range []string{"+14155550123", "+14155550124"} {
+		var got []time.Time
+		for _, m := range tw.Sent() {
+			if m.To == to {
+				sent, err := e.store.MessageByProviderID(context.Background(), m.SID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, sent.SendAt)
+			}
+		}
+		if len(got) != n || !slices.IsSortedFunc(got, func(a, b time.Time) int { return a.Compare(b) }) {
+			t.Fatalf("texts to %s reached Twilio with due times %v, want %d in due order", to, got, n)
+		}
+	}
+}
