@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/aftercare/aftercare/store"
 )
@@ -89,5 +90,59 @@ func TestBackup(t *testing.T) {
 	var ok string
 	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&ok); err != nil || ok != "ok" {
 		t.Fatalf("integrity_check = %q, %v", ok, err)
+	}
+}
+
+// TestRestoreFlagsWhatMayHaveGoneOut: a restored backup replaces the
+// database (moved aside, not deleted), is 0600, and every message due by
+// the restore that the backup still holds as scheduled is flagged
+// ambiguous (looked up at the provider before any send); later ones are
+// left alone.
+func TestRestoreFlagsWhatMayHaveGoneOut(t *testing.T) {
+	t.Parallel()
+	s, _, c := setup(t)
+	enroll(t, s, c, "+14155550123", 1, 5) // due t0, t0+1m, ... t0+4m
+	ctx := context.Background()
+	bak := filepath.Join(t.TempDir(), "b.db")
+	if err := store.Backup(ctx, s.Path(), bak); err != nil {
+		t.Fatal(err)
+	}
+	dbPath := filepath.Join(t.TempDir(), "live.db")
+	if err := os.WriteFile(dbPath, []byte("the damaged database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, moved, err := store.Restore(ctx, bak, dbPath, t0.Add(150*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("flagged %d messages, want the 3 due by the restore", n)
+	}
+	if b, err := os.ReadFile(moved); err != nil || string(b) != "the damaged database" {
+		t.Errorf("replaced database not kept at %q: %q, %v", moved, b, err)
+	}
+	if fi, err := os.Stat(dbPath); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("restored file: %v, %v; want mode 600", fi, err)
+	}
+	r, err := store.Open(ctx, dbPath, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	msgs, err := r.Messages(ctx, store.MessageFilter{ClinicID: c.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	amb := 0
+	for _, m := range msgs {
+		if m.Ambiguous {
+			amb++
+			if m.NextAttemptAt.After(t0.Add(150 * time.Second)) {
+				t.Errorf("message %d due %s flagged though not due by the restore", m.ID, m.NextAttemptAt)
+			}
+		}
+	}
+	if amb != 3 || len(msgs) != 5 {
+		t.Fatalf("%d of %d messages flagged ambiguous, want 3 of 5", amb, len(msgs))
 	}
 }

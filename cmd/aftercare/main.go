@@ -8,6 +8,7 @@
 //	aftercare check    verify provider configuration
 //	aftercare log      print the delivery log; --follow tails new events
 //	aftercare backup FILE  write an online, consistent copy of the database
+//	aftercare restore FILE put a backup in place (daemon stopped)
 package main
 
 import (
@@ -41,6 +42,8 @@ commands:
   check         verify the configuration (providers, public URL) and say what is missing
   log           print the delivery log (--clinic ID or --all; --follow tails new events)
   backup FILE   write a consistent copy of the database to FILE (0600), also while serve runs
+  restore FILE  replace the database with a backup (serve must be stopped); messages that
+                may have gone out since the backup are checked at the provider before sending
 
 Every command takes --config FILE (YAML); environment variables override it
 (AFTERCARE_DB, AFTERCARE_LISTEN, TWILIO_*, SMTP_*; see README).
@@ -79,6 +82,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = logCmd(ctx, args[1:], stdout, stderr)
 	case "backup":
 		err = backup(ctx, args[1:], stdout, stderr)
+	case "restore":
+		err = restore(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -331,5 +336,32 @@ func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	fmt.Fprintf(stdout, "backed up %s to %s\n", cfg.DB, dest)
+	return nil
+}
+
+func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := newFlags("restore", stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: aftercare restore [--config FILE] BACKUP") }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() != 1 {
+		return usageError{errors.New("restore needs one backup file: aftercare restore [--config FILE] BACKUP")}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	n, moved, err := app.Restore(ctx, cfg, fs.Arg(0), time.Now())
+	if err != nil {
+		return err
+	}
+	if moved != "" {
+		fmt.Fprintf(stdout, "moved the replaced database to %s\n", moved)
+	}
+	fmt.Fprintf(stdout, "restored %s from %s; %d messages that may have gone out since will be checked at the provider first\n", cfg.DB, fs.Arg(0), n)
 	return nil
 }
