@@ -13,11 +13,14 @@ import (
 
 // backupConfig: four sends in flight against a Twilio answering in 50 ms,
 // so the plan takes several seconds however fast the machine is, and the
-// backup lands mid-dispatch.
+// backup lands mid-dispatch; small claims, so that most texts sent after
+// the backup were still scheduled in it (not sending, which any restart
+// treats as ambiguous).
 const backupConfig = `
 dispatch:
   tick: "@every 1s"
   housekeeping: "@every 1s"
+  batch_size: 8
   concurrency: 4
   email_concurrency: 2
   lease: 2m
