@@ -41,9 +41,11 @@ type durable struct{ idx []int }
 // Each message goes to its sender's lane (see senderKey); the loop starts
 // the earliest due message among the lanes able to send now, so the order
 // is earliest due first across senders, and each sender's sends start in
-// its due order (sends in flight together may reach the provider in any
-// order among them; a patient's next text waits for the previous one, so
-// one patient's texts arrive in order). A lane is able to send when its sender and its channel are not
+// its due order, except that a patient's next message waits (letting the
+// sender's later messages to other patients pass) while their previous
+// one is in flight: one patient's messages reach the provider in order,
+// while sends in flight together for different patients may arrive in any
+// order among them. A lane is able to send when its sender and its channel are not
 // paused (429), have a rate token, and have fewer sends in flight than
 // their adaptive windows; globally at most Concurrency sends are in
 // flight and at most Window messages have reached a provider without a
@@ -109,9 +111,19 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 			ln.q = nil
 		}
 	}
-	start := func(ln *lane, now time.Time) {
-		i := ln.q[0]
-		ln.q = ln.q[1:]
+	// next is the position in ln's queue of the first message whose
+	// patient has nothing in flight (-1 if none).
+	next := func(ln *lane) int {
+		for k, i := range ln.q {
+			if busyPatients[batch[i].Message.PatientID] == 0 {
+				return k
+			}
+		}
+		return -1
+	}
+	start := func(ln *lane, k int, now time.Time) {
+		i := ln.q[k]
+		ln.q = append(ln.q[:k], ln.q[k+1:]...)
 		queued--
 		chs := d.channelFor(ln.s.ch)
 		ln.s.take(now)
@@ -133,16 +145,21 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 	}
 	// pick returns the ready lane whose next message is due first, or the
 	// earliest time a lane waiting on a pause or rate becomes ready.
-	pick := func(now time.Time) (*lane, time.Time) {
+	pick := func(now time.Time) (*lane, int, time.Time) {
 		var best *lane
+		bestK := -1
 		var wake time.Time
 		for _, ln := range lanes {
 			if len(ln.q) == 0 {
 				continue
 			}
 			chs := d.channelFor(ln.s.ch)
-			if ln.s.inflight >= ln.s.window() || chs.inflight >= chs.window() || busyPatients[batch[ln.q[0]].Message.PatientID] > 0 {
+			if ln.s.inflight >= ln.s.window() || chs.inflight >= chs.window() {
 				continue // woken by a finished send
+			}
+			k := next(ln)
+			if k < 0 {
+				continue // likewise
 			}
 			if w := max(ln.s.wait(now), chs.wait(now)); w > 0 {
 				if t := now.Add(w); wake.IsZero() || t.Before(wake) {
@@ -150,11 +167,11 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 				}
 				continue
 			}
-			if best == nil || ln.q[0] < best.q[0] {
-				best = ln
+			if best == nil || ln.q[k] < best.q[bestK] {
+				best, bestK = ln, k
 			}
 		}
-		return best, wake
+		return best, bestK, wake
 	}
 	// deferLanes hands back the queued messages that could not start
 	// within deferAfter (all of them if force), each at the time its
@@ -212,12 +229,12 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 		var wake time.Time
 		now := d.clock.Now()
 		for queued > 0 && inflight < d.cfg.Concurrency && undurable < d.cfg.Window {
-			ln, w := pick(now)
+			ln, k, w := pick(now)
 			if ln == nil {
 				wake = w
 				break
 			}
-			start(ln, now)
+			start(ln, k, now)
 			idleWaits = 0
 		}
 		if queued > 0 && inflight == 0 && undurable == 0 && !wake.IsZero() && (idleWaits > 0 || wake.Sub(now) > deferAfter) {
