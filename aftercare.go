@@ -89,8 +89,12 @@ type Clinic struct {
 	BookingURL string `json:"booking_url,omitempty"`
 	// AlertEmail receives red-flag alerts from patient replies.
 	AlertEmail string `json:"alert_email,omitempty"`
-	// OnCallPhone receives red-flag alerts by SMS when set.
+	// OnCallPhone receives red-flag alerts by SMS when set. A clinic has
+	// at least one alert route: AlertEmail or OnCallPhone.
 	OnCallPhone string `json:"on_call_phone,omitempty"`
+	// AfterHoursPhone is the number patients are given to call outside
+	// opening hours (optional; E.164).
+	AfterHoursPhone string `json:"after_hours_phone,omitempty"`
 	// SMSFrom is the clinic's Twilio number; MessagingServiceSID overrides it.
 	SMSFrom             string    `json:"sms_from,omitempty"`
 	MessagingServiceSID string    `json:"messaging_service_sid,omitempty"`
@@ -130,8 +134,74 @@ const (
 )
 
 // ConsentWordingVersion is the version of the consent wording shown to
-// patients by this release; recorded with each consent as evidence.
-const ConsentWordingVersion = "2026-11-v1"
+// patients by this release; recorded with each consent as evidence. Bump
+// it whenever the wording changes meaning, and keep the old wording in
+// consentWordings.
+const ConsentWordingVersion = "2026-12-v2"
+
+// ConsentWording is what a patient is told they agree to, per channel, in
+// one version. The numbers in it are the default protocol's (a test plans
+// enrollments and checks them).
+type ConsentWording struct {
+	Version string `json:"version"`
+	// Intro introduces both channels ("The patient agrees to ...").
+	Intro string `json:"intro"`
+	// SMS and Email are the words for each channel's consent.
+	SMS   string `json:"sms"`
+	Email string `json:"email"`
+	// Note says where an old version's words come from, when they were
+	// not stored as such at the time.
+	Note string `json:"note,omitempty"`
+}
+
+// consentWordings holds every consent wording a release has shown, newest
+// first: consent records name a version, and the words behind it stay
+// retrievable as evidence.
+var consentWordings = []ConsentWording{
+	{
+		Version: "2026-12-v2",
+		Intro:   "The patient agrees to receive aftercare advice from the clinic after this treatment:",
+		SMS: "By text message: up to 23 texts over about 6 weeks, most of them in the first 2 weeks, " +
+			"and at most 3 in a day; after the last session of a series, one more about 6 months later. " +
+			"Message and data rates may apply. Reply STOP at any time to end them, or HELP for help.",
+		Email: "By email: up to 4 emails over about 6 weeks, the first with the full care guide; " +
+			"after the last session of a series, one more about 6 months later. " +
+			"Every email has an unsubscribe link that ends them.",
+	},
+	{
+		Version: "2026-11-v1",
+		Intro:   "Consent: the patient agrees to receive aftercare advice by",
+		SMS:     "Text message (SMS)",
+		Email:   "Email",
+		Note: "Version 2026-11-v1 stored no wording of its own; these are the words the enroll form showed " +
+			"beside its checkboxes, with the hint \"Recorded as consent given at the front desk, with today's date. " +
+			"Patients can reply STOP or unsubscribe at any time.\" It did not say how many messages to expect.",
+	},
+}
+
+// ConsentWordingFor returns the wording of a consent version; ok is false
+// for a version no release has shown.
+func ConsentWordingFor(version string) (w ConsentWording, ok bool) {
+	for _, w := range consentWordings {
+		if w.Version == version {
+			return w, true
+		}
+	}
+	return ConsentWording{}, false
+}
+
+// ConsentWordings returns every consent wording, newest first.
+func ConsentWordings() []ConsentWording {
+	return append([]ConsentWording(nil), consentWordings...)
+}
+
+// For returns the words for one channel.
+func (w ConsentWording) For(ch Channel) string {
+	if ch == Email {
+		return w.Email
+	}
+	return w.SMS
+}
 
 // Consent is evidence of a patient granting or revoking one channel.
 type Consent struct {
@@ -195,7 +265,15 @@ type Message struct {
 	Recipient string `json:"recipient,omitempty"`
 	// Urgent messages (replies to a patient's text, red-flag alerts) are
 	// exempt from quiet hours: someone is waiting for them.
-	Urgent    bool      `json:"urgent,omitempty"`
+	Urgent bool `json:"urgent,omitempty"`
+	// Answer marks a text answering a message the patient sent: it may
+	// reach a patient who opted out of texts (they wrote to us); nothing
+	// else may.
+	Answer bool `json:"answer,omitempty"`
+	// ConcernID is the concern (see Concern) an alert or answer is about.
+	ConcernID int64 `json:"concern_id,omitempty"`
+	// SentBy names the staff member who wrote a text from the console.
+	SentBy    string    `json:"sent_by,omitempty"`
 	SentAt    time.Time `json:"sent_at,omitzero"`
 	UpdatedAt time.Time `json:"updated_at"`
 	Events    []Event   `json:"events,omitempty"`
@@ -209,6 +287,58 @@ type Event struct {
 	From      Status    `json:"from,omitempty"`
 	To        Status    `json:"to"`
 	Detail    string    `json:"detail,omitempty"`
+}
+
+// HasAlertRoute reports whether the clinic can be told about a red flag:
+// by alert email or by text to an on-call phone.
+func (c Clinic) HasAlertRoute() bool { return c.AlertEmail != "" || c.OnCallPhone != "" }
+
+// ConcernKind says why a concern needs the clinic.
+type ConcernKind string
+
+// Concern kinds.
+const (
+	// ConcernQuestion is an ordinary reply nobody at the clinic answered yet.
+	ConcernQuestion ConcernKind = "question"
+	// ConcernRedFlag is a reply that reads like a complication.
+	ConcernRedFlag ConcernKind = "red_flag"
+)
+
+// ConcernStatus is where a concern stands.
+type ConcernStatus string
+
+// Concern statuses.
+const (
+	ConcernOpen         ConcernStatus = "open"
+	ConcernAcknowledged ConcernStatus = "acknowledged"
+	ConcernResolved     ConcernStatus = "resolved"
+)
+
+// Concern groups a patient's replies that need someone at the clinic: one
+// per patient until it is resolved. Staff are alerted once per concern
+// (again only if nobody acknowledged it in time) and the patient gets one
+// answer per concern, however many texts they send.
+type Concern struct {
+	ID             int64         `json:"id"`
+	ClinicID       int64         `json:"clinic_id"`
+	PatientID      int64         `json:"patient_id"`
+	Kind           ConcernKind   `json:"kind"`
+	Status         ConcernStatus `json:"status"`
+	Emergency      bool          `json:"emergency,omitempty"`
+	Signs          string        `json:"signs,omitempty"` // which sign matched which words
+	OpenedAt       time.Time     `json:"opened_at"`
+	LastReplyAt    time.Time     `json:"last_reply_at"`
+	Replies        int           `json:"replies"`
+	AlertedAt      time.Time     `json:"alerted_at,omitzero"`
+	Alerts         int           `json:"alerts"`
+	AnsweredAt     time.Time     `json:"answered_at,omitzero"`
+	AcknowledgedAt time.Time     `json:"acknowledged_at,omitzero"`
+	AcknowledgedBy string        `json:"acknowledged_by,omitempty"`
+	ResolvedAt     time.Time     `json:"resolved_at,omitzero"`
+	ResolvedBy     string        `json:"resolved_by,omitempty"`
+	// AlertFailedAt is set when no route could deliver an alert about it.
+	AlertFailedAt time.Time `json:"alert_failed_at,omitzero"`
+	AlertFailure  string    `json:"alert_failure,omitempty"`
 }
 
 // Reply is an inbound SMS from a patient.

@@ -64,3 +64,30 @@ func ErrorMessage(err error) string {
 	}
 	return "internal error"
 }
+
+// AllErrors returns every domain error in err's tree, depth first (an
+// error made with errors.Join of field errors gives each of them, in
+// order). ErrorCode and ErrorMessage read the first.
+func AllErrors(err error) []*Error {
+	var out []*Error
+	var walk func(error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		if e, ok := err.(*Error); ok {
+			out = append(out, e)
+			return
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			walk(u.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}

@@ -96,6 +96,9 @@ type harnessOptions struct {
 	emailRate float64
 	logLevel  slog.Level
 	smtpAuth  bool
+	// proxyHeader is web.trusted_proxy_header (sign-in tests use it to
+	// come from many addresses).
+	proxyHeader string
 }
 
 func newHarness(t testing.TB, o harnessOptions) *harness {
@@ -125,6 +128,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		cfg.SMTP.Username, cfg.SMTP.Password = smtpUser, smtpPassword
 	}
 	cfg.Dispatch.SMSRate, cfg.Dispatch.EmailRate = o.smsRate, o.emailRate
+	cfg.Web.TrustedProxyHeader = o.proxyHeader
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

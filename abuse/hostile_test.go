@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"mime/multipart"
 	"net/url"
 	"sort"
 	"strconv"
@@ -70,7 +71,7 @@ func setupWorld(t *testing.T, h *harness) world {
 	}
 
 	// A third clinic whose key has been revoked.
-	c, key, err := h.app.Store.CreateClinic(context.Background(), aftercare.Clinic{Name: "Closed Clinic", Phone: "+14155550222", Timezone: "America/New_York"})
+	c, key, err := h.app.Store.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Closed Clinic", Phone: "+14155550222", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,9 +594,13 @@ func TestHostileInputAcceptedVerbatim(t *testing.T) {
 		t.Fatalf("red flag: %d", r.status)
 	}
 	h.runUntil(h.clock.Now().Add(time.Minute))
+	// Clinic B ("Mallory") texted this number last: the reply is B's.
 	checkedAlert := false
 	for _, m := range h.mail.Messages() {
-		if len(m.To) == 0 || m.To[0] != "staff@glow.example" {
+		if len(m.To) > 0 && m.To[0] == "staff@glow.example" {
+			t.Error("clinic A's staff got a reply that belongs to clinic B")
+		}
+		if len(m.To) == 0 || m.To[0] != "staff@other.example" {
 			continue
 		}
 		p, err := smtptest.Parse(m.Data)
@@ -612,7 +617,7 @@ func TestHostileInputAcceptedVerbatim(t *testing.T) {
 	}
 
 	// The unsubscribe page escapes a clinic name with HTML in it.
-	evil, key, err := h.app.Store.CreateClinic(context.Background(), aftercare.Clinic{Name: `<b onmouseover="alert(1)">Evil & Co</b>`,
+	evil, key, err := h.app.Store.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: `<b onmouseover="alert(1)">Evil & Co</b>`,
 		Phone: "+14155550333", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
@@ -725,5 +730,74 @@ func TestReplayedWebhooksAndLinks(t *testing.T) {
 	// One alert per channel for the red flag however often it came.
 	if n := h.count(`SELECT count(*) FROM messages WHERE step = 'alert_staff'`); n != 2 {
 		t.Errorf("%d staff alerts queued, want 2 (email and on-call text)", n)
+	}
+}
+
+// TestUnsubscribeLinkOpenedByScanner: mail scanners and link previews open
+// every link of an email (GET or HEAD). Opening a valid unsubscribe link
+// only shows a page with one button and changes nothing; the button's POST,
+// or a mail client's RFC 8058 one-click POST, unsubscribes.
+func TestUnsubscribeLinkOpenedByScanner(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	w := setupWorld(t, h)
+	tok := inbound.SignUnsubscribe([]byte(unsubSecret), w.patientA, h.clinicA.ID, h.clock.Now().Add(time.Hour))
+	path := "/unsubscribe/" + tok
+	optedOut := func() bool {
+		p, err := h.app.Store.Patient(context.Background(), h.clinicA.ID, w.patientA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.EmailOptOut
+	}
+	before := h.snapshot()
+	for i := 0; i < 3; i++ {
+		for _, method := range []string{"GET", "HEAD"} {
+			r := h.do(request{method: method, path: path})
+			if r.status != 200 {
+				t.Fatalf("%s: %d %s", method, r.status, r.body)
+			}
+			if method == "GET" && (!strings.Contains(string(r.body), `<form method="post">`) ||
+				!strings.Contains(string(r.body), `<button type="submit" id="unsubscribe">Unsubscribe</button>`) ||
+				!strings.Contains(string(r.body), "Stop aftercare emails?") || !strings.Contains(string(r.body), `lang="en"`)) {
+				t.Fatalf("GET shows no confirmation button:\n%s", r.body)
+			}
+		}
+	}
+	// A POST that is neither the button nor one-click changes nothing.
+	for _, r := range []request{
+		{method: "POST", path: path},
+		{method: "POST", path: path, ctype: "application/x-www-form-urlencoded", body: []byte("List-Unsubscribe=Yes")},
+		{method: "POST", path: path, ctype: "application/json", body: []byte(`{"List-Unsubscribe":"One-Click"}`)},
+	} {
+		if got := h.do(r); got.status != 400 {
+			t.Errorf("POST %q %q: %d, want 400", r.ctype, r.body, got.status)
+		}
+	}
+	if d := before.diff(h.snapshot()); d != "" || optedOut() {
+		t.Fatalf("opening the link changed: %s (opted out: %v)", d, optedOut())
+	}
+	// The button (the same body as RFC 8058 one-click) unsubscribes.
+	r := h.do(request{method: "POST", path: path, ctype: "application/x-www-form-urlencoded", body: []byte("List-Unsubscribe=One-Click")})
+	if r.status != 200 || !strings.Contains(string(r.body), "You are unsubscribed") || !optedOut() {
+		t.Fatalf("POST one-click: %d, opted out %v\n%s", r.status, optedOut(), r.body)
+	}
+	if n := h.count(`SELECT count(*) FROM messages WHERE patient_id = ? AND channel = 'email' AND status = 'scheduled'`, w.patientA); n != 0 {
+		t.Errorf("%d emails still scheduled after unsubscribing", n)
+	}
+	// Opened again, the page says so and offers no button.
+	r = h.do(request{method: "GET", path: path})
+	if r.status != 200 || !strings.Contains(string(r.body), "already unsubscribed") || strings.Contains(string(r.body), "<form") {
+		t.Errorf("GET after unsubscribing: %d\n%s", r.status, r.body)
+	}
+
+	// RFC 8058 allows the one-click POST as multipart/form-data too.
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	mw.WriteField("List-Unsubscribe", "One-Click")
+	mw.Close()
+	tokB := inbound.SignUnsubscribe([]byte(unsubSecret), w.patientB, h.clinicB.ID, h.clock.Now().Add(time.Hour))
+	r = h.do(request{method: "POST", path: "/unsubscribe/" + tokB, ctype: mw.FormDataContentType(), body: mp.Bytes()})
+	if p, err := h.app.Store.Patient(context.Background(), h.clinicB.ID, w.patientB); r.status != 200 || err != nil || !p.EmailOptOut {
+		t.Errorf("multipart one-click: %d, opted out %v (%v)", r.status, p.EmailOptOut, err)
 	}
 }

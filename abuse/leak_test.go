@@ -62,6 +62,23 @@ func TestLogsLeakNothing(t *testing.T) {
 			t.Fatalf("reply %q: %d", body, r.status)
 		}
 	}
+	// An ordinary question (answered automatically, into the inbox), a
+	// symptom texted to a number no clinic sends from, and the red flag
+	// left unacknowledged long enough to be alerted again.
+	question := "is it normal to be this red on day two of healing?"
+	for _, in := range []struct{ from, to, body string }{
+		{"+14155550124", fromNumber, question},
+		{"+14155550125", "+14155550998", "weird stranger number rash message"},
+	} {
+		f := twiliotest.InboundForm(accountSID, in.from, in.to, in.body)
+		if r := h.webhook("/webhooks/twilio/inbound", f, authToken); r.status != 200 {
+			t.Fatalf("reply %q: %d", in.body, r.status)
+		}
+	}
+	h.runUntil(h.clock.Now().Add(20 * time.Minute))
+	if err := h.app.Inbound.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
 	unsub := ""
 	for _, m := range h.mail.Messages() {
 		p, err := m.Parse()
@@ -104,9 +121,10 @@ func TestLogsLeakNothing(t *testing.T) {
 	for _, e := range emails {
 		personal = append(personal, needle{"email " + e, e})
 	}
-	for _, r := range replies[:1] {
-		personal = append(personal, needle{"reply body", r[5:35]})
+	for _, r := range append(replies[:1:1], question, "weird stranger number rash message") {
+		personal = append(personal, needle{"reply body", r[5:30]})
 	}
+	personal = append(personal, needle{"unknown number", "+14155550998"}, needle{"unknown number digits", "4155550998"})
 	rows, err := h.db.Query(`SELECT id, body, html_body, subject FROM messages`)
 	if err != nil {
 		t.Fatal(err)

@@ -66,7 +66,7 @@ func TestSpikeDrain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	clinic, _, err := st.CreateClinic(ctx, aftercare.Clinic{Name: "Glow Clinic", Phone: "+14155550111", Timezone: "America/New_York"})
+	clinic, _, err := st.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow Clinic", Phone: "+14155550111", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
 	}

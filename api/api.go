@@ -14,12 +14,14 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -38,6 +40,7 @@ type Store interface {
 type Enroller interface {
 	Enroll(ctx context.Context, clinic aftercare.Clinic, req enroll.Request, idemKey string) (store.EnrollmentView, bool, error)
 	Preview(clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, error)
+	Summarize(clinic aftercare.Clinic, req enroll.Request, msgs []aftercare.Message) protocol.Summary
 }
 
 // Check is a named readiness check. An error from Run makes the daemon
@@ -103,16 +106,75 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 
 // Handler returns the server's handler with panic recovery and access logs.
 func (s *Server) Handler() http.Handler {
-	return s.recover(s.accessLog(s.mux))
+	return s.recover(s.accessLog(http.HandlerFunc(s.route)))
 }
 
-// errorBody is the JSON shape of every error.
+// route serves a request from the mux, answering a path no route serves
+// (404) or a method a path does not take (405, with Allow) in JSON like
+// every other API answer. The console's pages (/console/) keep the mux's
+// plain answers.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	h, pattern := s.mux.Handler(r)
+	if pattern != "" || strings.HasPrefix(r.URL.Path, "/console/") {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	// No pattern: the mux's own 404 or 405 handler. Run it on a recorder
+	// to learn which, and the methods the path takes.
+	rec := &headerRecorder{header: http.Header{}}
+	h.ServeHTTP(rec, r)
+	if rec.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", rec.header.Get("Allow"))
+		s.fail(w, r, &httpError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
+			msg: fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, rec.header.Get("Allow"))})
+		return
+	}
+	s.fail(w, r, &httpError{status: http.StatusNotFound, code: "not_found", msg: "no such endpoint: " + r.Method + " " + r.URL.Path})
+}
+
+// headerRecorder keeps the status and headers a handler writes and drops
+// its body.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header         { return h.header }
+func (h *headerRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (h *headerRecorder) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+// errorBody is the JSON shape of every error. Error is the first problem
+// (what clients read today); Errors lists every problem with the input at
+// once, field by field, in the order of the request's fields.
 type errorBody struct {
 	Error struct {
 		Code    string `json:"code"`
 		Field   string `json:"field,omitempty"`
 		Message string `json:"message"`
 	} `json:"error"`
+	Errors   []fieldProblem   `json:"errors,omitempty"`
+	Warnings []enroll.Warning `json:"warnings,omitempty"`
+	// Existing points at the active enrollment a duplicate would repeat.
+	Existing *existingEnrollment `json:"existing_enrollment,omitempty"`
+}
+
+// fieldProblem is one entry of errorBody.Errors.
+type fieldProblem struct {
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+// existingEnrollment is the pointer a 409 for a duplicate enrollment gives.
+type existingEnrollment struct {
+	ID        int64     `json:"id"`
+	URL       string    `json:"url"`
+	PatientID int64     `json:"patient_id"`
+	TreatedAt time.Time `json:"treated_at"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // HTTPStatus maps a domain error code to an HTTP status.
@@ -144,6 +206,22 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.As(err, &de) {
 		body.Error.Field = de.Field
 		body.Error.Message = de.Message
+	}
+	if all := aftercare.AllErrors(err); code == aftercare.EINVALID && len(all) > 0 {
+		for _, e := range all {
+			body.Errors = append(body.Errors, fieldProblem{Field: e.Field, Message: e.Message})
+		}
+	}
+	var ws *warned
+	if errors.As(err, &ws) {
+		body.Warnings = ws.warnings
+	}
+	var dup *store.DuplicateEnrollmentError
+	if errors.As(err, &dup) {
+		e := dup.Existing
+		body.Error.Code = "duplicate_enrollment"
+		body.Existing = &existingEnrollment{ID: e.ID, URL: "/v1/enrollments/" + strconv.FormatInt(e.ID, 10),
+			PatientID: e.PatientID, TreatedAt: e.TreatedAt, CreatedAt: e.CreatedAt}
 	}
 	if status >= 500 {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "route", r.Pattern, "err", err)

@@ -50,11 +50,11 @@ func setup(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, keyA, err := s.CreateClinic(context.Background(), aftercare.Clinic{Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
+	a, keyA, err := s.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, keyB, err := s.CreateClinic(context.Background(), aftercare.Clinic{Name: "Other", Phone: "+442071838750", Timezone: "Europe/London"})
+	b, keyB, err := s.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Other", Phone: "+442071838750", Timezone: "Europe/London"})
 	if err != nil {
 		t.Fatal(err)
 	}

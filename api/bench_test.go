@@ -35,7 +35,7 @@ func BenchmarkCreateEnrollment(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, key, err := s.CreateClinic(context.Background(), aftercare.Clinic{Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
+	_, key, err := s.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -24,8 +25,9 @@ func (s *Server) createEnrollment(w http.ResponseWriter, r *http.Request) {
 	}
 	v, created, err := s.enroller.Enroll(r.Context(), clinic, req, r.Header.Get("Idempotency-Key"))
 	done()
+	warnings := enroll.Warnings(req)
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, withWarnings(err, warnings))
 		return
 	}
 	status := http.StatusOK
@@ -35,7 +37,30 @@ func (s *Server) createEnrollment(w http.ResponseWriter, r *http.Request) {
 		s.log.InfoContext(r.Context(), "patient enrolled", "clinic_id", clinic.ID, "enrollment_id", v.Enrollment.ID,
 			"patient_id", v.Patient.ID, "messages", len(v.Messages))
 	}
-	writeJSON(w, status, v)
+	writeJSON(w, status, enrollmentAnswer{EnrollmentView: v, Warnings: warnings})
+}
+
+// enrollmentAnswer is the answer to an enrollment: the stored enrollment
+// and what in the request looks like a mistake (warnings, e.g. an email
+// domain typo), which did not stop it.
+type enrollmentAnswer struct {
+	store.EnrollmentView
+	Warnings []enroll.Warning `json:"warnings,omitempty"`
+}
+
+// warned carries a request's warnings with its error to the error body.
+type warned struct {
+	error
+	warnings []enroll.Warning
+}
+
+func (w *warned) Unwrap() error { return w.error }
+
+func withWarnings(err error, ws []enroll.Warning) error {
+	if len(ws) == 0 {
+		return err
+	}
+	return &warned{error: err, warnings: ws}
 }
 
 func (s *Server) previewEnrollment(w http.ResponseWriter, r *http.Request) {
@@ -46,11 +71,29 @@ func (s *Server) previewEnrollment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msgs, err := s.enroller.Preview(clinic, req)
+	warnings := enroll.Warnings(req)
 	if err != nil {
-		s.fail(w, r, err)
+		s.fail(w, r, withWarnings(err, warnings))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+	out := make([]previewMessage, len(msgs))
+	for i, m := range msgs {
+		out[i].Message = m
+		out[i].Segments, out[i].Encoding = protocol.TextCost(m)
+	}
+	resp := map[string]any{"messages": out, "summary": s.enroller.Summarize(clinic, req, msgs)}
+	if len(warnings) > 0 {
+		resp["warnings"] = warnings
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// previewMessage is a previewed message with what a text costs: its SMS
+// segments and encoding ("gsm-7", or "ucs-2" for a name outside GSM-7).
+type previewMessage struct {
+	aftercare.Message
+	Segments int    `json:"segments,omitempty"`
+	Encoding string `json:"encoding,omitempty"`
 }
 
 func pathID(r *http.Request) (int64, error) {

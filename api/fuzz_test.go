@@ -50,6 +50,10 @@ func (unsubscriber) Unsubscribe(ctx context.Context, token string) (string, erro
 	return "", aftercare.Errorf(aftercare.ENOTFOUND, "this unsubscribe link is not valid or has expired")
 }
 
+func (unsubscriber) UnsubscribeLink(ctx context.Context, token string) (api.UnsubscribeLink, error) {
+	return api.UnsubscribeLink{}, aftercare.Errorf(aftercare.ENOTFOUND, "this unsubscribe link is not valid or has expired")
+}
+
 func fuzzSetup(tb testing.TB) *fuzzEnv {
 	tb.Helper()
 	ctx := context.Background()

@@ -24,9 +24,22 @@ type Inbound interface {
 
 // Unsubscriber opts a patient out of email from a signed link.
 type Unsubscriber interface {
+	// UnsubscribeLink verifies token and returns what its confirmation
+	// page shows. It changes nothing: mail scanners open links.
+	UnsubscribeLink(ctx context.Context, token string) (UnsubscribeLink, error)
 	// Unsubscribe verifies token and opts its patient out of email,
 	// returning the clinic's name for the confirmation page.
 	Unsubscribe(ctx context.Context, token string) (clinicName string, err error)
+}
+
+// UnsubscribeLink is what the page of a valid unsubscribe link shows.
+type UnsubscribeLink struct {
+	Clinic string
+	// Language is the patient's language ("en", "es"); the page falls
+	// back to English for one it has no words for.
+	Language string
+	// Already is true when the patient is already unsubscribed.
+	Already bool
 }
 
 // Webhooks configures the provider endpoints.
@@ -73,34 +86,121 @@ func (s *Server) EnableWebhooks(w Webhooks) {
 		_, err := w.Inbound.HandleReply(r.Context(), inbound.Reply{ProviderID: sid, From: f["From"], To: f["To"], Body: f["Body"]})
 		return err
 	}))
-	unsub := func(rw http.ResponseWriter, r *http.Request) {
-		name, err := w.Unsubscriber.Unsubscribe(r.Context(), r.PathValue("token"))
-		rw.Header().Set("Content-Type", "text/html; charset=utf-8")
-		rw.Header().Set("Cache-Control", "no-store")
-		rw.Header().Set("Referrer-Policy", "no-referrer")
-		data := map[string]string{"Clinic": name}
-		status := http.StatusOK
-		if err != nil {
-			status = HTTPStatus(aftercare.ErrorCode(err))
-			if status >= 500 {
-				s.log.ErrorContext(r.Context(), "unsubscribe failed", "err", err)
-			}
-			data["Error"] = aftercare.ErrorMessage(err)
+	// GET and HEAD of a link only show a page with one button: mail
+	// scanners and link previews open every link in an email. POST
+	// unsubscribes: the button, or a mail client's RFC 8058 one-click
+	// request (body List-Unsubscribe=One-Click).
+	s.mux.HandleFunc("GET /unsubscribe/{token}", func(rw http.ResponseWriter, r *http.Request) {
+		link, err := w.Unsubscriber.UnsubscribeLink(r.Context(), r.PathValue("token"))
+		page := unsubscribeData{Lang: link.Language, Clinic: link.Clinic, Already: link.Already, Confirm: !link.Already}
+		s.unsubscribePage(rw, r, page, err)
+	})
+	s.mux.HandleFunc("POST /unsubscribe/{token}", func(rw http.ResponseWriter, r *http.Request) {
+		if !oneClick(r) {
+			s.unsubscribePage(rw, r, unsubscribeData{}, &httpError{status: http.StatusBadRequest, code: "bad_form",
+				msg: "this request did not come from the unsubscribe button"})
+			return
 		}
-		rw.WriteHeader(status)
-		_ = unsubscribePage.Execute(rw, data)
+		tok := r.PathValue("token")
+		link, err := w.Unsubscriber.UnsubscribeLink(r.Context(), tok)
+		if err == nil {
+			link.Clinic, err = w.Unsubscriber.Unsubscribe(r.Context(), tok)
+		}
+		s.unsubscribePage(rw, r, unsubscribeData{Lang: link.Language, Clinic: link.Clinic, Done: true}, err)
+	})
+}
+
+// oneClick reports whether a POST carries List-Unsubscribe=One-Click, as
+// the confirmation button and RFC 8058 clients send it (urlencoded or
+// multipart).
+func oneClick(r *http.Request) bool {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch mt {
+	case "application/x-www-form-urlencoded":
+		if r.ParseForm() != nil {
+			return false
+		}
+	case "multipart/form-data":
+		if r.ParseMultipartForm(MaxBodyBytes) != nil {
+			return false
+		}
+	default:
+		return false
 	}
-	s.mux.HandleFunc("GET /unsubscribe/{token}", unsub)
-	s.mux.HandleFunc("POST /unsubscribe/{token}", unsub)
+	return r.PostForm.Get("List-Unsubscribe") == "One-Click"
+}
+
+// unsubscribeData is what the unsubscribe page shows.
+type unsubscribeData struct {
+	Lang, Clinic, Error string
+	Confirm             bool // show the button
+	Already, Done       bool
+	T                   unsubscribeText
+}
+
+// unsubscribeText is the unsubscribe page's words in one language.
+type unsubscribeText struct {
+	ConfirmTitle, ConfirmLead, Button, DoneTitle, Done, AlreadyTitle, Texts, InvalidTitle, Invalid string
+}
+
+// unsubscribeWords are the page's words by language; add a language here.
+// Patients see the words of their language, or English.
+var unsubscribeWords = map[string]unsubscribeText{
+	"en": {
+		ConfirmTitle: "Stop aftercare emails?",
+		ConfirmLead:  "Press the button to stop receiving aftercare emails from",
+		Button:       "Unsubscribe",
+		DoneTitle:    "You are unsubscribed",
+		Done:         "You will no longer receive aftercare emails from",
+		AlreadyTitle: "You are already unsubscribed",
+		Texts:        "Texts, if you agreed to them, are not affected: reply STOP to any text to end those too. If anything about your skin worries you, call your clinic.",
+		InvalidTitle: "This link is not valid",
+		Invalid:      "If you keep receiving emails you do not want, reply to one of them or call your clinic.",
+	},
+}
+
+func (s *Server) unsubscribePage(rw http.ResponseWriter, r *http.Request, d unsubscribeData, err error) {
+	t, ok := unsubscribeWords[d.Lang]
+	if !ok {
+		d.Lang, t = "en", unsubscribeWords["en"]
+	}
+	d.T = t
+	status := http.StatusOK
+	if err != nil {
+		var he *httpError
+		if errors.As(err, &he) {
+			status, d.Error = he.status, he.msg
+		} else {
+			status = HTTPStatus(aftercare.ErrorCode(err))
+			d.Error = aftercare.ErrorMessage(err)
+		}
+		if status >= 500 {
+			s.log.ErrorContext(r.Context(), "unsubscribe failed", "method", r.Method, "err", err)
+		}
+		d.Confirm, d.Done, d.Already = false, false, false
+	}
+	h := rw.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Robots-Tag", "noindex")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	rw.WriteHeader(status)
+	_ = unsubscribePage.Execute(rw, d)
 }
 
 var unsubscribePage = template.Must(template.New("unsub").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{if .Error}}Link not valid{{else}}Unsubscribed{{end}}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}</style></head>
-<body>{{if .Error}}<h1>This link is not valid</h1><p>{{.Error}}. If you keep receiving emails you do not want, reply to one of them or call your clinic.</p>
-{{else}}<h1>You are unsubscribed</h1><p>You will no longer receive aftercare emails from {{.Clinic}}.</p>
-<p>Texts, if you agreed to them, are not affected: reply STOP to any text to end those too. If anything about your skin worries you, call your clinic.</p>{{end}}
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{{if .Error}}{{.T.InvalidTitle}}{{else if .Confirm}}{{.T.ConfirmTitle}}{{else if .Already}}{{.T.AlreadyTitle}}{{else}}{{.T.DoneTitle}}{{end}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}
+button{font:inherit;font-size:1.1rem;padding:.6rem 1.4rem;border-radius:.4rem;border:1px solid #1d4ed8;background:#1d4ed8;color:#fff;cursor:pointer}</style></head>
+<body>{{if .Error}}<h1>{{.T.InvalidTitle}}</h1><p>{{.Error}}. {{.T.Invalid}}</p>
+{{else if .Confirm}}<h1>{{.T.ConfirmTitle}}</h1><p>{{.T.ConfirmLead}} {{.Clinic}}.</p>
+<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit" id="unsubscribe">{{.T.Button}}</button></form>
+<p>{{.T.Texts}}</p>
+{{else}}<h1>{{if .Already}}{{.T.AlreadyTitle}}{{else}}{{.T.DoneTitle}}{{end}}</h1><p>{{.T.Done}} {{.Clinic}}.</p>
+<p>{{.T.Texts}}</p>{{end}}
 </body></html>
 `))
 

@@ -52,6 +52,9 @@ type Options struct {
 	// ("" = FULL, the durable default; "NORMAL" only to measure what
 	// durability costs, as aftercare-bench does).
 	Synchronous string
+	// MetricsListener, if set, is served instead of listening on
+	// Config.Metrics.Listen (when that is set).
+	MetricsListener net.Listener
 }
 
 // App is a running aftercare daemon.
@@ -77,6 +80,9 @@ type App struct {
 	closers  []func() error
 	serveErr chan error
 	manual   bool
+
+	metricsHTTP *http.Server
+	metricsLn   net.Listener
 }
 
 // New builds the app: opens (and migrates) the database, loads the
@@ -95,7 +101,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	if o.Stdout == nil {
 		o.Stdout = os.Stdout
 	}
-	a := &App{Config: cfg, clock: o.Clock, log: o.Log, ln: o.Listener, manual: o.ManualScheduling}
+	a := &App{Config: cfg, clock: o.Clock, log: o.Log, ln: o.Listener, manual: o.ManualScheduling, metricsLn: o.MetricsListener}
 	ok := false
 	defer func() {
 		if !ok {
@@ -150,10 +156,12 @@ func New(ctx context.Context, o Options) (*App, error) {
 			{Name: "database", Run: a.Store.Ping},
 			{Name: "scheduler", Run: a.schedulerReady},
 			{Name: "providers", Run: a.providersReady},
+			{Name: "clinics", Run: a.clinicsReady},
 		},
 	})
 	a.Inbound = &inbound.Service{Store: a.Store, Protocol: a.Protocol, Clock: o.Clock, Log: o.Log,
 		DefaultFrom: cfg.Twilio.From, ClassifyReceipt: twilio.ClassifyStatusCallback,
+		NoOptOutConfirmation: !cfg.SMS.ConfirmOptOut(),
 		Fallback: func(ctx context.Context, patientID int64, msgs []aftercare.Message) {
 			a.fallbackToEmail(ctx, patientID, msgs)
 		}}
@@ -186,6 +194,11 @@ func (a *App) senders(o Options) (map[aftercare.Channel]notify.Sender, error) {
 				return nil, fmt.Errorf("open console notifier file: %w", err)
 			}
 			a.closers = append(a.closers, f.Close)
+			// It holds patients' messages: private even if an older
+			// version created it with the umask's mode.
+			if err := f.Chmod(0o600); err != nil {
+				return nil, fmt.Errorf("chmod console notifier file: %w", err)
+			}
 			w = f
 		}
 		con = console.New(w, cfg.Console.Format, a.clock.Now)
@@ -314,6 +327,12 @@ func (a *App) schedulerReady(ctx context.Context) error {
 func (a *App) Jobs() []scheduler.Job {
 	jobs := []scheduler.Job{scheduler.DispatchJob(a.Dispatcher, a.Config.Dispatch.Tick)}
 	jobs = append(jobs, scheduler.Housekeeping(a.Store, a.clock, a.log, a.Config.Dispatch.Housekeeping)...)
+	spec := a.Config.Dispatch.Housekeeping
+	if spec == "" {
+		spec = "@every 15s"
+	}
+	// Re-alerts of unacknowledged red flags, alert fallbacks, undeliverable alerts.
+	jobs = append(jobs, scheduler.Job{Name: "conversations", Spec: spec, Run: a.Inbound.RunOnce})
 	if _, ok := a.Senders[aftercare.SMS].(statusFetcher); ok {
 		jobs = append(jobs, a.reconcileJob())
 	}
@@ -339,7 +358,8 @@ func (a *App) Start(ctx context.Context) error {
 		a.ln = ln
 	}
 	a.http = &http.Server{
-		Handler:           a.API.Handler(),
+		Handler:           a.securityHeaders(a.API.Handler()),
+		MaxHeaderBytes:    MaxHeaderBytes,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -355,7 +375,10 @@ func (a *App) Start(ctx context.Context) error {
 		}
 		a.sched = sched
 	}
-	a.serveErr = make(chan error, 1)
+	a.serveErr = make(chan error, 2)
+	if err := a.startMetrics(); err != nil {
+		return err
+	}
 	go func() { a.serveErr <- a.http.Serve(ln) }()
 
 	if a.manual {
@@ -406,6 +429,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if a.http != nil {
 		if err := a.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop http: %w", err))
+		}
+	}
+	if a.metricsHTTP != nil {
+		if err := a.metricsHTTP.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop metrics http: %w", err))
 		}
 	}
 	if a.sched != nil {

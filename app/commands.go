@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -62,6 +63,8 @@ type PreviewItem struct {
 	Reason  string `json:"reason,omitempty"`
 	Subject string `json:"subject,omitempty"`
 	Body    string `json:"body"`
+	// Segments is what a text costs in SMS segments.
+	Segments int `json:"segments,omitempty"`
 }
 
 // Preview prints the plan an enrollment would get, storing nothing.
@@ -106,6 +109,7 @@ func Preview(w io.Writer, cfg *config.Config, o PreviewOptions) error {
 		items[i] = PreviewItem{Step: m.Step, Channel: string(m.Channel), Day: m.Occurrence,
 			SendAt: m.SendAt.In(loc).Format(time.RFC3339), StaleAt: m.StaleAt.In(loc).Format(time.RFC3339),
 			Status: string(m.Status), Reason: m.Reason, Subject: m.Subject, Body: m.Body}
+		items[i].Segments, _ = protocol.TextCost(m)
 	}
 	if o.JSON {
 		enc := json.NewEncoder(w)
@@ -113,7 +117,7 @@ func Preview(w io.Writer, cfg *config.Config, o PreviewOptions) error {
 		return enc.Encode(items)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEND AT (LOCAL)\tCHANNEL\tSTEP\tSTATUS\tTEXT")
+	fmt.Fprintln(tw, "SEND AT (LOCAL)\tCHANNEL\tSEGMENTS\tSTEP\tSTATUS\tTEXT")
 	for i, it := range items {
 		text := it.Body
 		if it.Subject != "" {
@@ -122,34 +126,81 @@ func Preview(w io.Writer, cfg *config.Config, o PreviewOptions) error {
 		if it.Status == string(aftercare.StatusSkipped) {
 			text = "(" + it.Reason + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", msgs[i].SendAt.In(loc).Format("Mon 02 Jan 15:04 MST"), it.Channel, it.Step, it.Status, oneLine(text, 70))
+		segs := ""
+		if it.Segments > 0 {
+			segs = fmt.Sprint(it.Segments)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", msgs[i].SendAt.In(loc).Format("Mon 02 Jan 15:04 MST"), it.Channel, segs, it.Step, it.Status, oneLine(text, 70))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	sum := p.Summarize(msgs, treated, now)
+	fmt.Fprintf(w, "\n%d texts (%d SMS segments", sum.Texts, sum.Segments)
+	if sum.UnicodeTexts > 0 {
+		fmt.Fprintf(w, "; %d as Unicode", sum.UnicodeTexts)
+	}
+	fmt.Fprintf(w, "), %d emails.\n", sum.Emails)
+	for _, n := range sum.Notes {
+		fmt.Fprintln(w, n)
+	}
+	return nil
+}
+
+// ValidClinic normalizes a clinic's phones and addresses and reports every
+// problem at once (one line each): name, phone, time zone, and at least
+// one alert route (alert email or on-call phone) so a red flag reaches
+// someone.
+func ValidClinic(c aftercare.Clinic) (aftercare.Clinic, error) {
+	var errs []string
+	phone, err := enroll.NormalizePhone(c.Phone, "US")
+	if err != nil {
+		errs = append(errs, "phone: "+err.Error())
+	} else {
+		c.Phone = phone
+	}
+	region := "US"
+	if err == nil {
+		region = enroll.RegionOf(phone)
+	}
+	if err := enroll.ValidTimezone(c.Timezone); err != nil {
+		errs = append(errs, "tz: "+err.Error())
+	}
+	if strings.TrimSpace(c.Name) == "" {
+		errs = append(errs, "name: required")
+	}
+	if c.OnCallPhone != "" {
+		if c.OnCallPhone, err = enroll.NormalizePhone(c.OnCallPhone, region); err != nil {
+			errs = append(errs, "on-call-phone: "+err.Error())
+		}
+	}
+	if c.AfterHoursPhone != "" {
+		if c.AfterHoursPhone, err = enroll.NormalizePhone(c.AfterHoursPhone, region); err != nil {
+			errs = append(errs, "after-hours-phone: "+err.Error())
+		}
+	}
+	if c.AlertEmail != "" {
+		if c.AlertEmail, err = enroll.NormalizeEmail(c.AlertEmail); err != nil {
+			errs = append(errs, "alert-email: "+err.Error())
+		}
+	}
+	if c.AlertEmail == "" && c.OnCallPhone == "" && !slices.ContainsFunc(errs, func(e string) bool {
+		return strings.HasPrefix(e, "alert-email") || strings.HasPrefix(e, "on-call-phone")
+	}) {
+		errs = append(errs, "alert-email / on-call-phone: "+store.ErrNoAlertRoute+" (--alert-email, --on-call-phone)")
+	}
+	if len(errs) > 0 {
+		return c, aftercare.Errorf(aftercare.EINVALID, "%s", strings.Join(errs, "\n"))
+	}
+	return c, nil
 }
 
 // AddClinic creates a clinic in the configured database and returns it with
 // its API key (shown once).
 func AddClinic(ctx context.Context, cfg *config.Config, c aftercare.Clinic) (aftercare.Clinic, string, error) {
-	phone, err := enroll.NormalizePhone(c.Phone, "US")
+	c, err := ValidClinic(c)
 	if err != nil {
 		return c, "", err
-	}
-	c.Phone = phone
-	if err := enroll.ValidTimezone(c.Timezone); err != nil {
-		return c, "", err
-	}
-	if strings.TrimSpace(c.Name) == "" {
-		return c, "", aftercare.FieldError("name", "required")
-	}
-	if c.OnCallPhone != "" {
-		if c.OnCallPhone, err = enroll.NormalizePhone(c.OnCallPhone, enroll.RegionOf(phone)); err != nil {
-			return c, "", aftercare.FieldError("on-call-phone", "%v", err)
-		}
-	}
-	if c.AlertEmail != "" {
-		if c.AlertEmail, err = enroll.NormalizeEmail(c.AlertEmail); err != nil {
-			return c, "", aftercare.FieldError("alert-email", "%v", err)
-		}
 	}
 	s, err := store.Open(ctx, cfg.DB, store.Options{})
 	if err != nil {

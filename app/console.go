@@ -26,7 +26,10 @@ func (a *App) mountConsole(ctx context.Context) error {
 	}
 	c, err := web.New(web.Options{
 		Store: a.Store, Enroller: a.Enroll, Clock: a.clock, Log: a.log, Steps: steps,
-		SecureCookies: strings.HasPrefix(strings.ToLower(a.Config.PublicURL), "https://"),
+		SecureCookies:      strings.HasPrefix(strings.ToLower(a.Config.PublicURL), "https://"),
+		SessionTTL:         a.Config.Web.SessionLifetime,
+		SessionIdle:        a.Config.Web.SessionIdle,
+		TrustedProxyHeader: a.Config.Web.TrustedProxyHeader,
 	})
 	if err != nil {
 		return err
@@ -45,10 +48,14 @@ func ConsoleURL(cfg *config.Config) string {
 	return base + "/console/login"
 }
 
-// UserOptions describe a staff user to add to a clinic.
+// UserOptions describe a staff user to add to a clinic, or whose password
+// to reset.
 type UserOptions struct {
 	ClinicID int64
 	Email    string
+	// Role is admin or staff; empty means admin for a clinic's first user
+	// (someone must manage the others), staff after that.
+	Role string
 	// PasswordFile holds the password (one trailing newline is ignored).
 	// Without it the password is read from Stdin: prompted for twice
 	// without echo on a terminal, else the first line.
@@ -60,7 +67,8 @@ type UserOptions struct {
 
 // AddUser creates a clinic staff account for the web console. The password
 // never comes from a command-line flag (flags show up in ps and shell
-// history); it is stored only as a bcrypt hash.
+// history); it must pass the password policy (web.CheckPassword) and is
+// stored only as a bcrypt hash.
 func AddUser(ctx context.Context, cfg *config.Config, o UserOptions) (store.User, aftercare.Clinic, error) {
 	email, err := web.NormalizeEmail(o.Email)
 	if err != nil {
@@ -69,13 +77,9 @@ func AddUser(ctx context.Context, cfg *config.Config, o UserOptions) (store.User
 	if o.ClinicID <= 0 {
 		return store.User{}, aftercare.Clinic{}, aftercare.FieldError("clinic", "must be a clinic id (see `aftercare clinic add`)")
 	}
-	password, err := readPassword(o)
-	if err != nil {
-		return store.User{}, aftercare.Clinic{}, err
-	}
-	hash, err := web.HashPassword(password)
-	if err != nil {
-		return store.User{}, aftercare.Clinic{}, err
+	role := store.Role(o.Role)
+	if role != "" && !role.Valid() {
+		return store.User{}, aftercare.Clinic{}, aftercare.FieldError("role", "must be admin or staff, got %q", o.Role)
 	}
 	s, err := store.Open(ctx, cfg.DB, store.Options{})
 	if err != nil {
@@ -86,8 +90,93 @@ func AddUser(ctx context.Context, cfg *config.Config, o UserOptions) (store.User
 	if err != nil {
 		return store.User{}, aftercare.Clinic{}, err
 	}
-	u, err := s.CreateUser(ctx, clinic.ID, email, hash)
+	if role == "" {
+		us, err := s.Users(ctx, clinic.ID)
+		if err != nil {
+			return store.User{}, clinic, err
+		}
+		role = store.RoleAdmin
+		for _, u := range us {
+			if u.Role == store.RoleAdmin && u.DisabledAt.IsZero() {
+				role = store.RoleStaff
+			}
+		}
+	}
+	password, err := readPassword(o)
+	if err != nil {
+		return store.User{}, clinic, err
+	}
+	hash, err := web.HashPassword(password, email, clinic.Name)
+	if err != nil {
+		return store.User{}, clinic, err
+	}
+	u, err := s.CreateUserWithRole(ctx, clinic.ID, email, hash, role)
 	return u, clinic, err
+}
+
+// ListUsers returns a clinic's users, active first.
+func ListUsers(ctx context.Context, cfg *config.Config, clinicID int64) ([]store.User, aftercare.Clinic, error) {
+	s, err := store.Open(ctx, cfg.DB, store.Options{})
+	if err != nil {
+		return nil, aftercare.Clinic{}, err
+	}
+	defer s.Close()
+	clinic, err := s.Clinic(ctx, clinicID)
+	if err != nil {
+		return nil, clinic, err
+	}
+	us, err := s.Users(ctx, clinicID)
+	return us, clinic, err
+}
+
+// DisableUser disables a clinic's user by email; their sessions end at
+// once. The clinic's last admin cannot be disabled.
+func DisableUser(ctx context.Context, cfg *config.Config, clinicID int64, email string) (store.User, error) {
+	email, err := web.NormalizeEmail(email)
+	if err != nil {
+		return store.User{}, err
+	}
+	s, err := store.Open(ctx, cfg.DB, store.Options{})
+	if err != nil {
+		return store.User{}, err
+	}
+	defer s.Close()
+	u, err := s.UserByEmail(ctx, clinicID, email)
+	if err != nil {
+		return u, err
+	}
+	return s.DisableUser(ctx, clinicID, u.ID)
+}
+
+// ResetPassword sets a clinic's user's password (read like AddUser's, and
+// held to the same policy) and ends all their sessions.
+func ResetPassword(ctx context.Context, cfg *config.Config, o UserOptions) (store.User, error) {
+	email, err := web.NormalizeEmail(o.Email)
+	if err != nil {
+		return store.User{}, err
+	}
+	s, err := store.Open(ctx, cfg.DB, store.Options{})
+	if err != nil {
+		return store.User{}, err
+	}
+	defer s.Close()
+	clinic, err := s.Clinic(ctx, o.ClinicID)
+	if err != nil {
+		return store.User{}, err
+	}
+	u, err := s.UserByEmail(ctx, clinic.ID, email)
+	if err != nil {
+		return u, err
+	}
+	password, err := readPassword(o)
+	if err != nil {
+		return u, err
+	}
+	hash, err := web.HashPassword(password, email, clinic.Name)
+	if err != nil {
+		return u, err
+	}
+	return u, s.SetPassword(ctx, clinic.ID, u.ID, hash)
 }
 
 func readPassword(o UserOptions) (string, error) {

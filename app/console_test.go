@@ -39,7 +39,7 @@ func TestConsoleIsServedAndAddedUserSignsIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Shutdown(context.Background()) })
-	clinic, _, err := a.Store.CreateClinic(ctx, aftercare.Clinic{Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
+	clinic, _, err := a.Store.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestConsoleIsServedAndAddedUserSignsIn(t *testing.T) {
 	if _, _, err := app.AddUser(ctx, cfg, app.UserOptions{ClinicID: clinic.ID, Email: "staff@glow.example", PasswordFile: pwFile}); aftercare.ErrorCode(err) != aftercare.ECONFLICT {
 		t.Errorf("adding the same user twice: %v", err)
 	}
-	if _, _, err := app.AddUser(ctx, cfg, app.UserOptions{ClinicID: clinic.ID, Email: "b@glow.example", Stdin: strings.NewReader("short\n")}); err == nil || !strings.Contains(err.Error(), "at least 10") {
+	if _, _, err := app.AddUser(ctx, cfg, app.UserOptions{ClinicID: clinic.ID, Email: "b@glow.example", Stdin: strings.NewReader("short\n")}); err == nil || !strings.Contains(err.Error(), "at least 12") {
 		t.Errorf("short password from stdin: %v", err)
 	}
 	if _, _, err := app.AddUser(ctx, cfg, app.UserOptions{ClinicID: 99, Email: "b@glow.example", Stdin: strings.NewReader("long enough password\n")}); aftercare.ErrorCode(err) != aftercare.ENOTFOUND {

@@ -88,7 +88,7 @@ func RunDemo(ctx context.Context, o DemoOptions) error {
 	a.Senders[aftercare.SMS] = printer
 	a.Senders[aftercare.Email] = printer
 
-	clinic, _, err := a.Store.CreateClinic(ctx, aftercare.Clinic{Name: "Glow Skin Clinic", Phone: "+14155550100",
+	clinic, _, err := a.Store.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@glow.example", Name: "Glow Skin Clinic", Phone: "+14155550100",
 		Timezone: o.Timezone, BookingURL: "https://glow.example/book"})
 	if err != nil {
 		return err

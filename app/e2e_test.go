@@ -321,18 +321,31 @@ func TestEndToEndDeliveryStopAndUnsubscribe(t *testing.T) {
 		t.Fatalf("alert emails to staff: %d", alertMail)
 	}
 
-	// STOP cancels the remaining texts.
+	// STOP cancels the remaining texts; one confirmation goes out, however
+	// many times the patient says stop.
 	if code := h.webhook("/webhooks/twilio/inbound", stop, true); code != 200 {
 		t.Fatalf("STOP: %d", code)
+	}
+	again := twiliotest.InboundForm(accountSID, "+14155550123", fromNumber, "stop")
+	if code := h.webhook("/webhooks/twilio/inbound", again, true); code != 200 {
+		t.Fatalf("second STOP: %d", code)
 	}
 	v = h.enrollment(id)
 	if v["patient"].(map[string]any)["sms_opt_out"] != true {
 		t.Fatal("STOP did not opt the patient out")
 	}
 	for _, m := range messages(v) {
-		if m["channel"] == "sms" && (m["status"] == "scheduled" || m["status"] == "sending") {
+		if m["channel"] == "sms" && (m["status"] == "scheduled" || m["status"] == "sending") && m["step"] != "reply_opted_out" {
 			t.Fatalf("text still pending after STOP: %v", m["step"])
 		}
+	}
+	if n := len(byStep(v, "reply_opted_out", "sms")); n != 1 {
+		t.Fatalf("opt-out confirmations: %d, want 1", n)
+	}
+	beforeConfirm := len(h.tw.Sent())
+	h.runUntil(h.clock.Now().Add(time.Minute))
+	if got := h.tw.Sent()[beforeConfirm:]; len(got) != 1 || !strings.Contains(got[0].Body, "no more") {
+		t.Fatalf("after STOP: %d texts, want the one confirmation: %+v %v", len(got), got, byStep(h.enrollment(id), "reply_opted_out", "sms"))
 	}
 
 	// The email unsubscribe link opts out of email and cancels the rest.
@@ -369,7 +382,7 @@ func TestEndToEndDeliveryStopAndUnsubscribe(t *testing.T) {
 			t.Errorf("%s without events", m["step"])
 		}
 	}
-	if len(v["replies"].([]any)) != 2 {
-		t.Errorf("replies in the log: %d, want the red flag and the STOP", len(v["replies"].([]any)))
+	if len(v["replies"].([]any)) != 3 {
+		t.Errorf("replies in the log: %d, want the red flag and the two STOPs", len(v["replies"].([]any)))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/api"
 	"github.com/aftercare/aftercare/inbound"
 	"github.com/aftercare/aftercare/store"
 )
@@ -28,20 +29,41 @@ func (a *App) UnsubscribeURL(patientID, clinicID int64) string {
 	return a.publicURL("/unsubscribe/" + tok)
 }
 
-// Unsubscribe implements api.Unsubscriber.
-func (a *App) Unsubscribe(ctx context.Context, token string) (string, error) {
+// UnsubscribeLink implements api.Unsubscriber: it verifies a link and
+// reads what its page shows, changing nothing.
+func (a *App) UnsubscribeLink(ctx context.Context, token string) (api.UnsubscribeLink, error) {
+	clinic, p, err := a.unsubscribeTarget(ctx, token)
+	if err != nil {
+		return api.UnsubscribeLink{}, err
+	}
+	// Patients have no language of their own yet: the page is English.
+	return api.UnsubscribeLink{Clinic: clinic.Name, Language: "en", Already: p.EmailOptOut}, nil
+}
+
+// unsubscribeTarget verifies token and reads its clinic and patient.
+func (a *App) unsubscribeTarget(ctx context.Context, token string) (aftercare.Clinic, aftercare.Patient, error) {
 	patientID, clinicID, err := inbound.VerifyUnsubscribe(a.secret, token, a.clock.Now())
 	if err != nil {
-		return "", aftercare.Errorf(aftercare.ENOTFOUND, "this unsubscribe link is not valid or has expired")
+		return aftercare.Clinic{}, aftercare.Patient{}, aftercare.Errorf(aftercare.ENOTFOUND, "this unsubscribe link is not valid or has expired")
 	}
 	clinic, err := a.Store.Clinic(ctx, clinicID)
 	if err != nil {
-		return "", err
+		return aftercare.Clinic{}, aftercare.Patient{}, err
 	}
 	p, err := a.Store.Patient(ctx, clinicID, patientID)
 	if err != nil {
+		return aftercare.Clinic{}, aftercare.Patient{}, err
+	}
+	return clinic, p, nil
+}
+
+// Unsubscribe implements api.Unsubscriber.
+func (a *App) Unsubscribe(ctx context.Context, token string) (string, error) {
+	clinic, p, err := a.unsubscribeTarget(ctx, token)
+	if err != nil {
 		return "", err
 	}
+	patientID, clinicID := p.ID, clinic.ID
 	if p.EmailOptOut {
 		return clinic.Name, nil // already unsubscribed: same page, no new evidence row
 	}

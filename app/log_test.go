@@ -44,7 +44,7 @@ func newLogSetup(t *testing.T) *logSetup {
 	t.Cleanup(func() { a.Shutdown(context.Background()) })
 	s := &logSetup{cfg: cfg, app: a, clock: clock, now: clock.Now()}
 	for i, name := range []string{"Glow Clinic", "Other Clinic"} {
-		c, _, err := a.Store.CreateClinic(ctx, aftercare.Clinic{Name: name, Phone: "+14155550111", Timezone: "America/New_York"})
+		c, _, err := a.Store.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: name, Phone: "+14155550111", Timezone: "America/New_York"})
 		if err != nil {
 			t.Fatal(err)
 		}

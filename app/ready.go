@@ -42,3 +42,25 @@ func (a *App) providersReady(ctx context.Context) error {
 	}
 	return nil
 }
+
+// clinicsReady names every clinic without an alert route and counts
+// red-flag alerts no route could deliver; both are warnings: the daemon
+// serves, but someone must act.
+func (a *App) clinicsReady(ctx context.Context) error {
+	clinics, err := a.Store.Clinics(ctx)
+	if err != nil {
+		return err
+	}
+	notes := NoAlertRoute(clinics)
+	n, err := a.Store.UndeliverableAlerts(ctx, 0)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		notes = append(notes, fmt.Sprintf("%d red-flag alert(s) could not be delivered to clinic staff by any route: see the console inbox", n))
+	}
+	if len(notes) > 0 {
+		return api.Warning(strings.Join(notes, "; "))
+	}
+	return nil
+}

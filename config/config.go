@@ -41,7 +41,47 @@ type Config struct {
 	Dispatch   Dispatch   `yaml:"dispatch"`
 	Twilio     Twilio     `yaml:"twilio"`
 	SMTP       SMTP       `yaml:"smtp"`
+	SMS        SMS        `yaml:"sms"`
+	Web        Web        `yaml:"web"`
+	Metrics    Metrics    `yaml:"metrics"`
 }
+
+// Web configures the web console's sign-in.
+type Web struct {
+	// TrustedProxyHeader names the header in which the reverse proxy in
+	// front of the daemon passes the client's address (e.g.
+	// X-Forwarded-For, X-Real-IP). Sign-in limits count per client address;
+	// set this only when every request comes through that proxy (else
+	// clients could name their own address). Empty: the connection's
+	// address.
+	TrustedProxyHeader string `yaml:"trusted_proxy_header"`
+	// SessionIdle ends a console session unused this long (default 30m).
+	SessionIdle time.Duration `yaml:"session_idle"`
+	// SessionLifetime ends a console session this long after sign-in,
+	// however busy (default 12h).
+	SessionLifetime time.Duration `yaml:"session_lifetime"`
+}
+
+// Metrics configures GET /metrics.
+type Metrics struct {
+	// Listen, if set, serves /metrics on this address only (e.g.
+	// 127.0.0.1:9090 for a local Prometheus), not on the main listener.
+	Listen string `yaml:"listen"`
+	// Token, if set, is required as "Authorization: Bearer TOKEN" on
+	// /metrics wherever it is served.
+	Token string `yaml:"token"`
+}
+
+// SMS tunes how aftercare answers patients' texts.
+type SMS struct {
+	// OptOutConfirmation sends the one text the FCC rule allows after an
+	// opt-out ("you will get no more texts"). Turn it off (false) when
+	// Twilio Advanced Opt-Out already sends one. Default true.
+	OptOutConfirmation *bool `yaml:"opt_out_confirmation"`
+}
+
+// ConfirmOptOut reports whether aftercare sends the opt-out confirmation.
+func (s SMS) ConfirmOptOut() bool { return s.OptOutConfirmation == nil || *s.OptOutConfirmation }
 
 // QuietHours is the local-time window in which no SMS goes out.
 type QuietHours struct {
@@ -137,6 +177,7 @@ func Default() *Config {
 		},
 		SMTP:   SMTP{Port: 587, TLS: "starttls", Timeout: 15 * time.Second},
 		Twilio: Twilio{Timeout: 10 * time.Second},
+		Web:    Web{SessionIdle: 30 * time.Minute, SessionLifetime: 12 * time.Hour},
 	}
 }
 
@@ -181,6 +222,17 @@ type envVar struct {
 
 func str(p *string) func(string) error { return func(v string) error { *p = v; return nil } }
 
+func duration(p *time.Duration) func(string) error {
+	return func(v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("not a duration like 30m or 12h: %q", v)
+		}
+		*p = d
+		return nil
+	}
+}
+
 func (c *Config) env() []envVar {
 	return []envVar{
 		{"AFTERCARE_DB", false, str(&c.DB)},
@@ -211,6 +263,19 @@ func (c *Config) env() []envVar {
 		{"SMTP_USERNAME", false, str(&c.SMTP.Username)},
 		{"SMTP_PASSWORD", true, str(&c.SMTP.Password)},
 		{"SMTP_FROM", false, str(&c.SMTP.From)},
+		{"AFTERCARE_SMS_OPT_OUT_CONFIRMATION", false, func(v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("not true or false: %q", v)
+			}
+			c.SMS.OptOutConfirmation = &b
+			return nil
+		}},
+		{"AFTERCARE_TRUSTED_PROXY_HEADER", false, str(&c.Web.TrustedProxyHeader)},
+		{"AFTERCARE_SESSION_IDLE", false, duration(&c.Web.SessionIdle)},
+		{"AFTERCARE_SESSION_LIFETIME", false, duration(&c.Web.SessionLifetime)},
+		{"AFTERCARE_METRICS_LISTEN", false, str(&c.Metrics.Listen)},
+		{"AFTERCARE_METRICS_TOKEN", true, str(&c.Metrics.Token)},
 	}
 }
 
@@ -375,10 +440,40 @@ func (c *Config) Validate() error {
 			bad("smtp.timeout", "must be positive")
 		}
 	}
+	if h := c.Web.TrustedProxyHeader; h != "" && !validHeaderName(h) {
+		bad("web.trusted_proxy_header", "must be a header name like X-Forwarded-For, got %q", h)
+	}
+	if c.Web.SessionIdle < time.Minute {
+		bad("web.session_idle", "must be at least 1m, got %s", c.Web.SessionIdle)
+	}
+	if c.Web.SessionLifetime < c.Web.SessionIdle || c.Web.SessionLifetime > 30*24*time.Hour {
+		bad("web.session_lifetime", "must be from session_idle (%s) to 720h, got %s", c.Web.SessionIdle, c.Web.SessionLifetime)
+	}
+	if m := c.Metrics; m.Listen != "" {
+		if _, _, err := net.SplitHostPort(m.Listen); err != nil {
+			bad("metrics.listen", "must be host:port, got %q", m.Listen)
+		} else if m.Listen == c.Listen {
+			bad("metrics.listen", "must differ from listen (%s)", c.Listen)
+		}
+	}
+	if t := c.Metrics.Token; t != "" && len(t) < 16 {
+		bad("metrics.token", "must be at least 16 characters (AFTERCARE_METRICS_TOKEN)")
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid config: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// validHeaderName reports whether s is an HTTP header name (RFC 9110
+// token characters).
+func validHeaderName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("!#$%&'*+-.^_`|~", r)) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func validClock(s string) bool {
@@ -418,5 +513,6 @@ func (c *Config) Redacted() Config {
 	mask(&r.Twilio.AuthToken)
 	mask(&r.Twilio.APISecret)
 	mask(&r.SMTP.Password)
+	mask(&r.Metrics.Token)
 	return r
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -15,8 +16,26 @@ func TestDefaultsNeedNoFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DB != "aftercare.db" || c.Listen != "127.0.0.1:8080" || c.Twilio.Enabled() || c.SMTP.Enabled() {
+	if c.DB != "aftercare.db" || c.Listen != "127.0.0.1:8080" || c.Twilio.Enabled() || c.SMTP.Enabled() || !c.SMS.ConfirmOptOut() {
 		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestOptOutConfirmationSetting(t *testing.T) {
+	t.Parallel()
+	c, err := Load("testdata/good.yaml", env(map[string]string{"TWILIO_AUTH_TOKEN": "tok", "SMTP_PASSWORD": "pw"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SMS.ConfirmOptOut() {
+		t.Fatal("sms.opt_out_confirmation: false in the file still confirms")
+	}
+	c, err = Load("testdata/good.yaml", env(map[string]string{"TWILIO_AUTH_TOKEN": "tok", "SMTP_PASSWORD": "pw", "AFTERCARE_SMS_OPT_OUT_CONFIRMATION": "true"}))
+	if err != nil || !c.SMS.ConfirmOptOut() {
+		t.Fatalf("environment override: %v %v", c.SMS, err)
+	}
+	if _, err := Load("", env(map[string]string{"AFTERCARE_SMS_OPT_OUT_CONFIRMATION": "sometimes"})); err == nil {
+		t.Fatal("a non-boolean value was accepted")
 	}
 }
 
@@ -64,6 +83,12 @@ func TestBadConfigs(t *testing.T) {
 		{"both secret and file", "", map[string]string{"SMTP_PASSWORD": "a", "SMTP_PASSWORD_FILE": "/x"}, "both"},
 		{"secret file missing", "", map[string]string{"AFTERCARE_SECRET_FILE": "/nonexistent/secret"}, "AFTERCARE_SECRET_FILE"},
 		{"bad log level", "", map[string]string{"AFTERCARE_LOG_LEVEL": "loud"}, "log.level"},
+		{"bad proxy header", "", map[string]string{"AFTERCARE_TRUSTED_PROXY_HEADER": "X Forwarded: For"}, "web.trusted_proxy_header"},
+		{"idle not a duration", "", map[string]string{"AFTERCARE_SESSION_IDLE": "30"}, "AFTERCARE_SESSION_IDLE"},
+		{"idle too short", "", map[string]string{"AFTERCARE_SESSION_IDLE": "10s"}, "web.session_idle"},
+		{"lifetime under idle", "", map[string]string{"AFTERCARE_SESSION_IDLE": "2h", "AFTERCARE_SESSION_LIFETIME": "1h"}, "web.session_lifetime"},
+		{"metrics on the main listener", "", map[string]string{"AFTERCARE_METRICS_LISTEN": "127.0.0.1:8080"}, "metrics.listen"},
+		{"short metrics token", "", map[string]string{"AFTERCARE_METRICS_TOKEN": "abc"}, "metrics.token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,5 +107,30 @@ func TestBadQuietHoursInFile(t *testing.T) {
 	os.WriteFile(p, []byte("quiet_hours: {start: \"9pm\", end: \"08:00\"}\n"), 0o600)
 	if _, err := Load(p, env(nil)); err == nil || !strings.Contains(err.Error(), "quiet_hours.start") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSignInAndMetricsSettings(t *testing.T) {
+	t.Parallel()
+	c, err := Load("", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Web.SessionIdle != 30*time.Minute || c.Web.SessionLifetime != 12*time.Hour || c.Web.TrustedProxyHeader != "" ||
+		c.Metrics.Listen != "" || c.Metrics.Token != "" {
+		t.Fatalf("defaults: web %+v metrics %+v", c.Web, c.Metrics)
+	}
+	c, err = Load("", env(map[string]string{"AFTERCARE_TRUSTED_PROXY_HEADER": "X-Forwarded-For",
+		"AFTERCARE_SESSION_IDLE": "15m", "AFTERCARE_SESSION_LIFETIME": "8h",
+		"AFTERCARE_METRICS_LISTEN": "127.0.0.1:9090", "AFTERCARE_METRICS_TOKEN": "0123456789abcdef-metrics"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Web.TrustedProxyHeader != "X-Forwarded-For" || c.Web.SessionIdle != 15*time.Minute || c.Web.SessionLifetime != 8*time.Hour ||
+		c.Metrics.Listen != "127.0.0.1:9090" || c.Metrics.Token != "0123456789abcdef-metrics" {
+		t.Fatalf("from env: web %+v metrics %+v", c.Web, c.Metrics)
+	}
+	if r := c.Redacted(); r.Metrics.Token != "[redacted]" {
+		t.Errorf("metrics token not redacted: %q", r.Metrics.Token)
 	}
 }

@@ -10,7 +10,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/mail"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -38,6 +41,10 @@ type Request struct {
 	SessionNumber int                     `json:"session_number"`
 	SeriesLength  int                     `json:"series_length"`
 	ExternalRef   string                  `json:"external_ref,omitempty"`
+	// Replace replaces an active enrollment of the same patient for the
+	// same treatment and session (cancelling its pending messages) instead
+	// of being refused with 409.
+	Replace bool `json:"replace,omitempty"`
 }
 
 // Limits on the treatment time relative to now.
@@ -88,7 +95,7 @@ func (s *Service) Enroll(ctx context.Context, clinic aftercare.Clinic, req Reque
 	}
 	return s.Store.CreateEnrollment(ctx, store.NewEnrollment{
 		Patient: v.Patient, Enrollment: v.Enrollment, Consents: v.Consents,
-		IdempotencyKey: idemKey, RequestHash: v.Hash,
+		IdempotencyKey: idemKey, RequestHash: v.Hash, Replace: req.Replace,
 		Plan: func(p aftercare.Patient, e aftercare.Enrollment) ([]aftercare.Message, error) {
 			return s.Protocol.Plan(s.input(clinic, p, e, req), protocol.Options{Quiet: s.Quiet}, now)
 		},
@@ -105,63 +112,90 @@ func (s *Service) Preview(clinic aftercare.Clinic, req Request) ([]aftercare.Mes
 	return s.Protocol.Plan(s.input(clinic, v.Patient, v.Enrollment, req), protocol.Options{Quiet: s.Quiet}, now)
 }
 
+// Summarize describes a previewed plan of req for clinic staff: texts and
+// their SMS segments, emails, whether the enrollment is late and what will
+// be skipped and why.
+func (s *Service) Summarize(clinic aftercare.Clinic, req Request, msgs []aftercare.Message) protocol.Summary {
+	now := s.Clock.Now()
+	treated, err := TreatedAt(req.TreatedAt, now)
+	if err != nil {
+		treated = now
+	}
+	return s.Protocol.Summarize(msgs, treated, now)
+}
+
 func (s *Service) input(clinic aftercare.Clinic, p aftercare.Patient, e aftercare.Enrollment, req Request) protocol.Input {
 	return protocol.Input{Enrollment: e, Patient: p, Clinic: clinic, SMSConsent: req.SMSConsent, EmailConsent: req.EmailConsent}
 }
 
 // Validate checks and normalizes a request. Every problem is an
-// *aftercare.Error naming the field; the first one found is returned.
+// *aftercare.Error naming its field; all of them are returned at once,
+// joined (errors.Join) in the order of the form's fields, so that
+// aftercare.ErrorCode and ErrorMessage read the first and
+// aftercare.AllErrors lists them all.
 func Validate(clinic aftercare.Clinic, req Request, treatment string, now time.Time) (Valid, error) {
 	var v Valid
+	var errs []error
+	check := func(err error) bool {
+		if err != nil {
+			errs = append(errs, err)
+			return false
+		}
+		return true
+	}
 	first, err := name("first_name", req.FirstName, true)
-	if err != nil {
-		return v, err
-	}
+	check(err)
 	last, err := name("last_name", req.LastName, false)
-	if err != nil {
-		return v, err
-	}
-	phone, err := NormalizePhone(req.Phone, RegionOf(clinic.Phone))
-	if err != nil {
-		return v, err
+	check(err)
+	phone, phoneErr := "", error(nil)
+	if strings.TrimSpace(req.Phone) != "" || req.SMSConsent {
+		phone, phoneErr = NormalizePhone(req.Phone, RegionOf(clinic.Phone))
+		if phoneErr != nil && strings.TrimSpace(req.Phone) == "" {
+			phoneErr = aftercare.FieldError("phone", "required when sms_consent is true (leave sms_consent false for a patient reached by email only)")
+		}
+		check(phoneErr)
 	}
 	email, err := NormalizeEmail(req.Email)
-	if err != nil {
-		return v, err
-	}
-	if req.EmailConsent && email == "" {
-		return v, aftercare.FieldError("email", "required when email_consent is true")
+	emailOK := check(err)
+	if emailOK && req.EmailConsent && email == "" {
+		check(aftercare.FieldError("email", "required when email_consent is true"))
 	}
 	if !req.SMSConsent && !req.EmailConsent {
-		return v, aftercare.FieldError("sms_consent", "the patient must consent to at least one channel (sms_consent or email_consent)")
+		check(aftercare.FieldError("sms_consent", "the patient must consent to at least one channel (sms_consent or email_consent)"))
 	}
 	tz := strings.TrimSpace(req.Timezone)
 	if tz == "" {
 		tz = clinic.Timezone
 	}
-	if err := ValidTimezone(tz); err != nil {
-		return v, err
+	if err := PatientTimezone(tz, clinic.Timezone); err != nil {
+		if strings.TrimSpace(req.Timezone) == "" {
+			// The clinic's own zone is what was refused: say so.
+			err = aftercare.FieldError("timezone", "required: the clinic's zone %s cannot be used for patients (%s)", tz, aftercare.ErrorMessage(err))
+		}
+		check(err)
 	}
 	tr := strings.TrimSpace(req.Treatment)
 	if tr == "" {
 		tr = treatment
 	}
 	if !strings.EqualFold(tr, treatment) {
-		return v, aftercare.FieldError("treatment", "unknown treatment %q (this daemon's protocol is %q)", tr, treatment)
+		check(aftercare.FieldError("treatment", "unknown treatment %q (this daemon's protocol is %q)", tr, treatment))
 	}
 	treated, err := TreatedAt(req.TreatedAt, now)
-	if err != nil {
-		return v, err
-	}
+	check(err)
+	seriesOK := true
 	if req.SeriesLength < 1 || req.SeriesLength > 20 {
-		return v, aftercare.FieldError("series_length", "must be between 1 and 20, not %d", req.SeriesLength)
+		seriesOK = check(aftercare.FieldError("series_length", "must be between 1 and 20, not %d", req.SeriesLength))
 	}
-	if req.SessionNumber < 1 || req.SessionNumber > req.SeriesLength {
-		return v, aftercare.FieldError("session_number", "must be between 1 and series_length (%d), not %d", req.SeriesLength, req.SessionNumber)
+	switch {
+	case req.SessionNumber < 1 || req.SessionNumber > 20:
+		check(aftercare.FieldError("session_number", "must be between 1 and 20, not %d", req.SessionNumber))
+	case seriesOK && req.SessionNumber > req.SeriesLength:
+		check(aftercare.FieldError("session_number", "must be between 1 and series_length (%d), not %d", req.SeriesLength, req.SessionNumber))
 	}
 	ref := strings.TrimSpace(req.ExternalRef)
 	if len(ref) > maxRef || !utf8.ValidString(ref) || strings.ContainsFunc(ref, invisible) {
-		return v, aftercare.FieldError("external_ref", "must be valid text of at most %d bytes", maxRef)
+		check(aftercare.FieldError("external_ref", "must be valid text of at most %d bytes", maxRef))
 	}
 	method := req.ConsentMethod
 	switch method {
@@ -169,7 +203,10 @@ func Validate(clinic aftercare.Clinic, req Request, treatment string, now time.T
 		method = aftercare.ConsentAPI
 	case aftercare.ConsentAPI, aftercare.ConsentFrontDesk, aftercare.ConsentWebForm:
 	default:
-		return v, aftercare.FieldError("consent_method", "must be api, front_desk or web_form, not %q", method)
+		check(aftercare.FieldError("consent_method", "must be api, front_desk or web_form, not %q", method))
+	}
+	if len(errs) > 0 {
+		return v, errors.Join(errs...)
 	}
 
 	v.Patient = aftercare.Patient{ClinicID: clinic.ID, FirstName: first, LastName: last, Phone: phone, Email: email, Timezone: tz}
@@ -179,7 +216,7 @@ func Validate(clinic aftercare.Clinic, req Request, treatment string, now time.T
 		ch aftercare.Channel
 		ok bool
 	}{{aftercare.SMS, req.SMSConsent}, {aftercare.Email, req.EmailConsent}} {
-		if c.ch == aftercare.Email && email == "" {
+		if c.ch == aftercare.Email && email == "" || c.ch == aftercare.SMS && phone == "" {
 			continue
 		}
 		v.Consents = append(v.Consents, aftercare.Consent{Channel: c.ch, Granted: c.ok, At: now.UTC(), Method: method,
@@ -188,6 +225,9 @@ func Validate(clinic aftercare.Clinic, req Request, treatment string, now time.T
 	norm := req
 	norm.FirstName, norm.LastName, norm.Phone, norm.Email, norm.Timezone = first, last, phone, email, tz
 	norm.Treatment, norm.TreatedAt, norm.ExternalRef, norm.ConsentMethod = v.Enrollment.Treatment, treated.UTC().Format(time.RFC3339), ref, method
+	// Replacing is how a request is carried out, not what it asks for: a
+	// retry with replace set is the same request.
+	norm.Replace = false
 	b, _ := json.Marshal(norm)
 	sum := sha256.Sum256(b)
 	v.Hash = hex.EncodeToString(sum[:])
@@ -350,7 +390,11 @@ func NormalizeEmail(s string) (string, error) {
 	return local + "@" + domain, nil
 }
 
-// ValidTimezone checks an IANA zone name.
+// ValidTimezone checks an IANA zone name. Fixed-offset and legacy zones
+// (EST, PST8PDT, Etc/GMT+5, "UTC-5") are refused with a suggestion: they
+// keep no daylight saving time, so local times would be an hour off for
+// half the year. UTC is accepted here (a server's zone); PatientTimezone
+// refuses it for patients.
 func ValidTimezone(tz string) error {
 	if tz == "" {
 		return aftercare.FieldError("timezone", "required")
@@ -358,10 +402,103 @@ func ValidTimezone(tz string) error {
 	if tz == "Local" || strings.ContainsAny(tz, `\`) || strings.Contains(tz, "..") || strings.HasPrefix(tz, "/") {
 		return aftercare.FieldError("timezone", "%q is not an IANA time zone", tz)
 	}
+	if fixed, suggest := legacyZone(tz); fixed && !utcName(tz) {
+		return aftercare.FieldError("timezone", "%q is a fixed-offset or legacy zone that ignores daylight saving time; %s", tz, suggest)
+	}
 	if _, err := time.LoadLocation(tz); err != nil {
 		return aftercare.FieldError("timezone", "%q is not an IANA time zone (e.g. America/New_York)", tz)
 	}
 	return nil
+}
+
+// PatientTimezone checks a patient's zone: an IANA zone named for a place
+// (ValidTimezone), not UTC, which no patient lives by: messages planned
+// for "9:00" would reach a patient in New York at 4:00. clinicZone, when
+// it is a place, is suggested instead.
+func PatientTimezone(tz, clinicZone string) error {
+	if err := ValidTimezone(tz); err != nil {
+		return err
+	}
+	if utcName(tz) {
+		suggest := "pick the patient's city, e.g. America/New_York"
+		if clinicZone != "" && !utcName(clinicZone) && ValidTimezone(clinicZone) == nil {
+			suggest = "did you mean " + clinicZone + " (the clinic's zone)? Otherwise pick the patient's city"
+		}
+		return aftercare.FieldError("timezone", "%q is not where a patient lives (messages are timed by local clock); %s", tz, suggest)
+	}
+	return nil
+}
+
+// utcName reports the names of UTC itself.
+func utcName(tz string) bool {
+	switch strings.ToUpper(tz) {
+	case "UTC", "ETC/UTC", "ETC/UCT", "UCT", "ZULU", "ETC/ZULU", "UNIVERSAL", "ETC/UNIVERSAL", "GMT", "ETC/GMT", "GMT0", "ETC/GMT0",
+		"GMT+0", "GMT-0", "ETC/GMT+0", "ETC/GMT-0", "GREENWICH", "ETC/GREENWICH", "Z":
+		return true
+	}
+	return false
+}
+
+// legacyZones are the abbreviations and POSIX-style zones people type, and
+// the IANA zone each most likely means.
+var legacyZones = map[string]string{
+	"EST": "America/New_York", "EDT": "America/New_York", "EST5EDT": "America/New_York", "ET": "America/New_York",
+	"EASTERN": "America/New_York",
+	"CST":     "America/Chicago", "CDT": "America/Chicago", "CST6CDT": "America/Chicago", "CT": "America/Chicago", "CENTRAL": "America/Chicago",
+	"MST": "America/Denver or America/Phoenix (Arizona keeps standard time)", "MDT": "America/Denver", "MST7MDT": "America/Denver",
+	"MT": "America/Denver", "MOUNTAIN": "America/Denver",
+	"PST": "America/Los_Angeles", "PDT": "America/Los_Angeles", "PST8PDT": "America/Los_Angeles", "PT": "America/Los_Angeles",
+	"PACIFIC": "America/Los_Angeles",
+	"AKST":    "America/Anchorage", "AKDT": "America/Anchorage", "HST": "Pacific/Honolulu", "HAST": "Pacific/Honolulu",
+	"AST": "America/Halifax or America/Puerto_Rico", "ADT": "America/Halifax", "NST": "America/St_Johns",
+	"WET": "Europe/Lisbon", "CET": "Europe/Paris", "MET": "Europe/Paris", "EET": "Europe/Athens", "BST": "Europe/London",
+	"IST": "Asia/Kolkata or Europe/Dublin", "JST": "Asia/Tokyo", "AEST": "Australia/Sydney", "AEDT": "Australia/Sydney",
+	"NZST": "Pacific/Auckland",
+}
+
+// offsetZones suggest a zone for a UTC offset in whole hours.
+var offsetZones = map[int]string{
+	-10: "Pacific/Honolulu", -9: "America/Anchorage", -8: "America/Los_Angeles", -7: "America/Denver or America/Phoenix",
+	-6: "America/Chicago", -5: "America/New_York", -4: "America/Halifax", -3: "America/Sao_Paulo",
+	0: "Europe/London", 1: "Europe/Paris", 2: "Europe/Athens", 3: "Europe/Istanbul", 4: "Asia/Dubai",
+	8: "Asia/Singapore", 9: "Asia/Tokyo", 10: "Australia/Sydney", 12: "Pacific/Auckland",
+}
+
+// offsetZone matches "UTC-5", "GMT+05:00", "-05:00", "Etc/GMT+5" (whose
+// sign is inverted: it is UTC-5).
+var offsetZone = regexp.MustCompile(`^(?i)(etc/)?(utc|gmt)?\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?$`)
+
+// legacyZone reports whether tz is a fixed-offset or legacy zone and what
+// to suggest instead.
+func legacyZone(tz string) (bool, string) {
+	up := strings.ToUpper(strings.TrimSpace(tz))
+	if z, ok := legacyZones[up]; ok {
+		return true, "did you mean " + z + "?"
+	}
+	if m := offsetZone.FindStringSubmatch(tz); m != nil {
+		h, _ := strconv.Atoi(m[4])
+		if m[3] == "-" {
+			h = -h
+		}
+		if m[1] != "" {
+			h = -h // Etc/GMT+5 is five hours behind UTC
+		}
+		if z, ok := offsetZones[h]; ok && (m[5] == "" || m[5] == "00") {
+			return true, "did you mean " + z + "? Pick the patient's city"
+		}
+		return true, "pick the patient's city (an IANA zone such as America/New_York)"
+	}
+	if strings.HasPrefix(up, "ETC/") || strings.HasPrefix(up, "SYSTEMV/") {
+		return true, "pick the patient's city (an IANA zone such as America/New_York)"
+	}
+	if !strings.Contains(tz, "/") {
+		// Other zone names without a region ("Japan", "Cuba") are
+		// legacy links, kept for old software.
+		if _, err := time.LoadLocation(tz); err == nil {
+			return true, "use the Area/City name of the zone (e.g. Asia/Tokyo for Japan)"
+		}
+	}
+	return false, ""
 }
 
 // TreatedAt parses an RFC 3339 treatment time and checks it is at most a

@@ -155,6 +155,16 @@ func FuzzValidate(f *testing.F) {
 			if !errors.As(err, &e) || e.Code != aftercare.EINVALID || e.Field == "" {
 				t.Fatalf("Validate: %v is not an invalid-field error", err)
 			}
+			// Every problem is reported, each naming its field.
+			all := aftercare.AllErrors(err)
+			if len(all) == 0 || all[0] != e {
+				t.Fatalf("Validate: AllErrors(%v) = %v, not led by the first error", err, all)
+			}
+			for _, e := range all {
+				if e.Code != aftercare.EINVALID || e.Field == "" {
+					t.Fatalf("Validate: %v is not an invalid-field error", e)
+				}
+			}
 			return
 		}
 		p := v.Patient
@@ -163,7 +173,8 @@ func FuzzValidate(f *testing.F) {
 				t.Fatalf("accepted name %q", n)
 			}
 		}
-		if p.FirstName == "" || !e164.MatchString(p.Phone) || (em && p.Email == "") || len(v.Consents) == 0 {
+		if p.FirstName == "" || (p.Phone != "" && !e164.MatchString(p.Phone)) || (sms && p.Phone == "") || (em && p.Email == "") ||
+			(p.Phone == "" && p.Email == "") || len(v.Consents) == 0 {
 			t.Fatalf("accepted %+v with consents %v", p, v.Consents)
 		}
 		if !(sms || em) || session < 1 || session > series || series > 20 {

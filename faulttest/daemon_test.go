@@ -319,7 +319,7 @@ func seed(t *testing.T, dbPath string, p plan, clock aftercare.Clock) seeded {
 func seedStore(t *testing.T, st *store.Store, p plan, now time.Time, tz string) seeded {
 	t.Helper()
 	ctx := context.Background()
-	clinic, _, err := st.CreateClinic(ctx, aftercare.Clinic{Name: "Glow Clinic", Phone: "+14155550111", Timezone: tz})
+	clinic, _, err := st.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow Clinic", Phone: "+14155550111", Timezone: tz})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,25 @@
 // Package inbound acts on what providers send back: delivery receipts and
 // patients' replies. It records each in the store in one transaction and
-// queues what must go out in response (an answer to HELP, an alert to
-// clinic staff and a reply to the patient for a red flag) through the
-// outbox, so those are durable and visible in the patient's log too.
+// queues what must go out in response through the outbox, so those are
+// durable and visible in the patient's log too.
+//
+// A reply belongs to one clinic: of the clinics sending from the number it
+// was sent to, the one that texted the patient last. Replies that need
+// someone (red flags, ordinary questions) are grouped in one concern per
+// patient: staff are alerted once per concern (again after 15 minutes
+// while nobody acknowledges it), the patient is answered once per concern
+// (an ordinary question at most once a day), and the clinic's inbox lists
+// it until resolved. An alert that failed on one route goes by the other;
+// one no route could deliver is logged at error level, counted and shown
+// in the console. Answers to a patient's own text may reach a patient who
+// opted out; nothing else may.
 package inbound
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,7 +35,16 @@ type Store interface {
 	PatientsByPhone(ctx context.Context, phone string) ([]aftercare.Patient, error)
 	Clinic(ctx context.Context, id int64) (aftercare.Clinic, error)
 	Clinics(ctx context.Context) ([]aftercare.Clinic, error)
-	RecordReply(ctx context.Context, in store.InboundReply) (bool, error)
+	RecordReplyOutcome(ctx context.Context, in store.InboundReply) (store.ReplyOutcome, error)
+	LastTexted(ctx context.Context, patientID int64) (time.Time, error)
+	OptIn(ctx context.Context, patientID int64, ch aftercare.Channel, method aftercare.ConsentMethod, detail string) error
+	Patient(ctx context.Context, clinicID, patientID int64) (aftercare.Patient, error)
+	ConcernsToRealert(ctx context.Context, now time.Time) ([]aftercare.Concern, error)
+	Realert(ctx context.Context, c aftercare.Concern, msgs []aftercare.Message) (bool, error)
+	ConcernReplies(ctx context.Context, concernID int64) ([]aftercare.Reply, error)
+	AlertStates(ctx context.Context) ([]store.AlertState, error)
+	QueueAlerts(ctx context.Context, c aftercare.Concern, msgs []aftercare.Message) error
+	MarkAlertUndeliverable(ctx context.Context, concernID int64, why string) (bool, error)
 	ApplyReceipt(ctx context.Context, r store.Receipt) (aftercare.Message, bool, error)
 	SetOptOut(ctx context.Context, patientID int64, ch aftercare.Channel, optOut bool, method aftercare.ConsentMethod, detail string) (int, error)
 	MarkAddressBad(ctx context.Context, patientID int64, ch aftercare.Channel, reason string) ([]aftercare.Message, error)
@@ -39,12 +60,20 @@ type Service struct {
 	// DefaultFrom is the global SMS sender, to tell which clinics a reply
 	// to it can belong to.
 	DefaultFrom string
+	// NoOptOutConfirmation turns off the one text confirming an opt-out
+	// (when Twilio Advanced Opt-Out already sends one).
+	NoOptOutConfirmation bool
+	// Undeliverable, if set, is told each time an alert about a red flag
+	// could not reach clinic staff by any route (metrics count them).
+	Undeliverable func(clinicID int64)
 	// ClassifyReceipt maps a provider's receipt status and error code to an
 	// aftercare status, a reason and an action.
 	ClassifyReceipt func(status, errorCode string) (aftercare.Status, string, notify.Action)
 	// Fallback, if set, is told about SMS that could not reach a bad
 	// number so it can send them by email instead.
 	Fallback func(ctx context.Context, patientID int64, pending []aftercare.Message)
+	// Classify reads a reply; default replies.Classify.
+	Classify func(body string) replies.Result
 	// Observe, if set, is told the aftercare status every receipt
 	// reports, repeats included ("" when the provider's status is
 	// unknown); metrics count receipts with it.
@@ -91,8 +120,17 @@ func (s *Service) HandleReceipt(ctx context.Context, r Receipt) error {
 	}
 	switch action {
 	case notify.ActionOptOut:
+		if m.Recipient != "" {
+			log.Error("staff alert number has opted out at the carrier; check the clinic's on_call_phone", "code", r.ErrorCode)
+			return nil
+		}
 		_, err = s.Store.SetOptOut(ctx, m.PatientID, m.Channel, true, aftercare.ConsentProvider, "carrier reports unsubscribed ("+r.ErrorCode+")")
 	case notify.ActionBadAddress:
+		if m.Recipient != "" {
+			// An alert to clinic staff: the patient's own number is fine.
+			log.Error("staff alert number cannot receive; check the clinic's on_call_phone", "reason", reason)
+			return nil
+		}
 		var pending []aftercare.Message
 		pending, err = s.Store.MarkAddressBad(ctx, m.PatientID, m.Channel, reason)
 		if err == nil && s.Fallback != nil && m.Channel == aftercare.SMS {
@@ -123,15 +161,28 @@ type Reply struct {
 	Body       string
 }
 
-// HandleReply records a patient's reply for every clinic that texts this
-// number from the number it was sent to, and acts on it.
+// Steps of the texts aftercare queues in answer to a reply.
+const (
+	stepAlert         = "alert_staff"
+	stepAlertRepeat   = "alert_staff_repeat"
+	stepAlertFallback = "alert_staff_fallback"
+	stepRedFlagAnswer = "reply_red_flag"
+	stepOptedOut      = "reply_opted_out"
+)
+
+// HandleReply acts on a patient's reply. It belongs to one clinic: of the
+// clinics that send from the number it was sent to, the one that most
+// recently texted the patient. Its text, its alerts and its answer go
+// there only. STOP and START apply at every clinic sending from that
+// number (it is the number the patient asked to stop). A reply to a
+// number no clinic sends from changes nothing.
 func (s *Service) HandleReply(ctx context.Context, r Reply) (replies.Kind, error) {
-	res := replies.Classify(r.Body)
-	patients, err := s.Store.PatientsByPhone(ctx, r.From)
-	if err != nil {
-		return res.Kind, err
+	classify := s.Classify
+	if classify == nil {
+		classify = replies.Classify
 	}
-	patients, err = s.matching(ctx, patients, r.To)
+	res := classify(r.Body)
+	patients, err := s.Store.PatientsByPhone(ctx, r.From)
 	if err != nil {
 		return res.Kind, err
 	}
@@ -139,111 +190,372 @@ func (s *Service) HandleReply(ctx context.Context, r Reply) (replies.Kind, error
 		s.Log.Info("reply from an unknown number ignored")
 		return res.Kind, nil
 	}
+	candidates, err := s.sendingFrom(ctx, patients, r.To)
+	if err != nil {
+		return res.Kind, err
+	}
+	if len(candidates) == 0 {
+		s.Log.Warn("reply to a number no clinic sends from; nothing changed", "patients", len(patients), "kind", string(res.Kind))
+		return res.Kind, nil
+	}
+	owner, err := s.owner(ctx, candidates)
+	if err != nil {
+		return res.Kind, err
+	}
 	now := s.Clock.Now()
-	for i, p := range patients {
-		clinic, err := s.Store.Clinic(ctx, p.ClinicID)
-		if err != nil {
+	clinic := owner.clinic
+	p := owner.patient
+	in := store.InboundReply{
+		Reply:  aftercare.Reply{ClinicID: p.ClinicID, PatientID: p.ID, ProviderID: r.ProviderID, Body: r.Body, Kind: string(res.Kind), At: now},
+		OptOut: res.OptOut || res.Kind == replies.Stop,
+		OptIn:  res.Kind == replies.Start,
+	}
+	d := data(p, clinic, r.Body)
+	switch res.Kind {
+	case replies.Help:
+		in.Messages, err = s.answer(protocol.ReplyHelp, "reply_help", d, now)
+	case replies.RedFlag, replies.Other:
+		in.Concern = &store.ConcernReply{RedFlag: res.Kind == replies.RedFlag, Emergency: res.Emergency, Signs: res.Explain(),
+			Respond: func(dec store.ConcernDecision) ([]aftercare.Message, error) {
+				return s.respond(p, clinic, dec, now)
+			}}
+	}
+	if err != nil {
+		return res.Kind, err
+	}
+	if in.OptOut && !s.NoOptOutConfirmation {
+		if in.Confirm, err = s.answer(protocol.ReplyOptedOut, stepOptedOut, d, now); err != nil {
 			return res.Kind, err
 		}
-		in := store.InboundReply{
-			Reply:  aftercare.Reply{ClinicID: p.ClinicID, PatientID: p.ID, ProviderID: r.ProviderID, Body: r.Body, Kind: string(res.Kind), At: now},
-			OptOut: res.Kind == replies.Stop,
-			OptIn:  res.Kind == replies.Start,
+	}
+	out, err := s.Store.RecordReplyOutcome(ctx, in)
+	if err != nil {
+		return res.Kind, err
+	}
+	if !out.Fresh {
+		return res.Kind, nil
+	}
+	log := s.Log.With("clinic_id", p.ClinicID, "patient_id", p.ID)
+	log.Info("patient reply", "kind", string(res.Kind), "queued", out.Queued, "concern_id", out.Decision.Concern.ID,
+		"alert", out.Decision.Alert, "opted_out_before", p.SMSOptOut)
+	if out.Decision.Alert && !clinic.HasAlertRoute() {
+		s.undeliverable(ctx, log, out.Decision.Concern, "the clinic has no alert_email and no on_call_phone", "none")
+	}
+	// The same number at other clinics: STOP and START are about the
+	// number, so they apply there too; nothing else does.
+	for _, c := range candidates {
+		if c.patient.ID == p.ID {
+			continue
 		}
-		// One answer to the patient, however many clinics they belong to.
-		answer := i == 0
-		switch res.Kind {
-		case replies.Help:
-			if answer {
-				in.Messages, err = s.answer(protocol.ReplyHelp, "reply_help", p, clinic, r.Body, now)
+		switch {
+		case in.OptOut && !c.patient.SMSOptOut:
+			n, err := s.Store.SetOptOut(ctx, c.patient.ID, aftercare.SMS, true, aftercare.ConsentSMSReply, "patient replied "+string(res.Kind)+" to a number this clinic shares")
+			if err != nil {
+				return res.Kind, err
 			}
-		case replies.RedFlag:
-			in.Messages, err = s.redFlag(p, clinic, r.Body, now, answer)
-			if clinic.AlertEmail == "" && clinic.OnCallPhone == "" {
-				s.Log.Error("red-flag reply but the clinic has no alert_email or on_call_phone; staff must check the patient log",
-					"clinic_id", clinic.ID, "patient_id", p.ID, "signs", strings.Join(res.Signs, ", "))
+			s.Log.Info("patient opted out at a clinic sharing the number", "clinic_id", c.clinic.ID, "patient_id", c.patient.ID, "cancelled", n)
+		case in.OptIn && c.patient.SMSOptOut:
+			if err := s.Store.OptIn(ctx, c.patient.ID, aftercare.SMS, aftercare.ConsentSMSReply, "patient replied START to a number this clinic shares"); err != nil {
+				return res.Kind, err
 			}
-		}
-		if err != nil {
-			return res.Kind, err
-		}
-		fresh, err := s.Store.RecordReply(ctx, in)
-		if err != nil {
-			return res.Kind, err
-		}
-		if fresh {
-			s.Log.Info("patient reply", "clinic_id", p.ClinicID, "patient_id", p.ID, "kind", string(res.Kind), "queued", len(in.Messages))
+			s.Log.Info("patient opted back in at a clinic sharing the number", "clinic_id", c.clinic.ID, "patient_id", c.patient.ID)
 		}
 	}
 	return res.Kind, nil
 }
 
-// matching keeps the patients whose clinic sends from the number the reply
-// went to (or the global sender when the clinic has no number of its own).
-func (s *Service) matching(ctx context.Context, ps []aftercare.Patient, to string) ([]aftercare.Patient, error) {
-	if len(ps) <= 1 || to == "" {
-		return ps, nil
-	}
-	var out []aftercare.Patient
+// candidate is a patient record at a clinic that sends from the number a
+// reply went to.
+type candidate struct {
+	patient aftercare.Patient
+	clinic  aftercare.Clinic
+}
+
+// sendingFrom keeps the patients whose clinic sends from the number to: its
+// own number, or the global sender when it has none. A clinic that sends
+// through a Messaging Service and names no number of its own may send from
+// any number of the service: it counts only when no clinic names to.
+func (s *Service) sendingFrom(ctx context.Context, ps []aftercare.Patient, to string) ([]candidate, error) {
+	var exact, service []candidate
 	for _, p := range ps {
 		c, err := s.Store.Clinic(ctx, p.ClinicID)
 		if err != nil {
 			return nil, err
 		}
-		if c.SMSFrom == to || (c.SMSFrom == "" && (s.DefaultFrom == "" || s.DefaultFrom == to)) || c.MessagingServiceSID != "" {
-			out = append(out, p)
+		switch {
+		case to == "":
+			exact = append(exact, candidate{p, c}) // no routing information
+		case c.SMSFrom != "":
+			if c.SMSFrom == to {
+				exact = append(exact, candidate{p, c})
+			}
+		case c.MessagingServiceSID != "":
+			service = append(service, candidate{p, c})
+		case s.DefaultFrom == "" || s.DefaultFrom == to:
+			exact = append(exact, candidate{p, c})
 		}
 	}
-	if len(out) == 0 {
-		return ps, nil // unknown routing: better every clinic sees it than none
+	if len(exact) > 0 {
+		return exact, nil
 	}
-	return out, nil
+	return service, nil
+}
+
+// owner picks the clinic that most recently texted the patient (from the
+// number: every candidate sends from it); when none has yet, the newest
+// patient record.
+func (s *Service) owner(ctx context.Context, cs []candidate) (candidate, error) {
+	best, bestAt := cs[0], time.Time{}
+	for i, c := range cs {
+		at, err := s.Store.LastTexted(ctx, c.patient.ID)
+		if err != nil {
+			return candidate{}, err
+		}
+		if i == 0 || at.After(bestAt) || at.Equal(bestAt) && c.patient.ID > best.patient.ID {
+			best, bestAt = c, at
+		}
+	}
+	return best, nil
 }
 
 func data(p aftercare.Patient, c aftercare.Clinic, reply string) protocol.Data {
 	return protocol.Data{FirstName: p.FirstName, PatientName: strings.TrimSpace(p.FirstName + " " + p.LastName),
-		PatientPhone: p.Phone, ClinicName: c.Name, ClinicPhone: c.Phone, BookingURL: c.BookingURL, Reply: reply}
+		PatientPhone: p.Phone, ClinicName: c.Name, ClinicPhone: c.Phone, BookingURL: c.BookingURL, Reply: reply,
+		AfterHoursPhone: c.AfterHoursPhone}
 }
 
-// answer renders an SMS back to the patient, urgent (exempt from quiet
-// hours: they just wrote to us).
-func (s *Service) answer(kind protocol.ReplyKind, step string, p aftercare.Patient, c aftercare.Clinic, body string, now time.Time) ([]aftercare.Message, error) {
-	content, err := s.Protocol.RenderReply(kind, aftercare.SMS, data(p, c, body))
+// answer renders an SMS back to the patient: urgent (exempt from quiet
+// hours: they just wrote to us) and an answer (it may reach a patient who
+// opted out, since they wrote).
+func (s *Service) answer(kind protocol.ReplyKind, step string, d protocol.Data, now time.Time) ([]aftercare.Message, error) {
+	content, err := s.Protocol.RenderReply(kind, aftercare.SMS, d)
 	if err != nil {
 		return nil, err
 	}
 	return []aftercare.Message{{Step: step, Channel: aftercare.SMS, SendAt: now, StaleAt: now.Add(6 * time.Hour),
-		NextAttemptAt: now, Status: aftercare.StatusScheduled, Body: content.Text, Urgent: true}}, nil
+		NextAttemptAt: now, Status: aftercare.StatusScheduled, Body: content.Text, Urgent: true, Answer: true}}, nil
 }
 
-// redFlag queues the alerts to clinic staff and the answer to the patient.
-func (s *Service) redFlag(p aftercare.Patient, c aftercare.Clinic, body string, now time.Time, answer bool) ([]aftercare.Message, error) {
+// respond turns a concern decision into texts: the alerts to staff, the
+// answer to the patient.
+func (s *Service) respond(p aftercare.Patient, c aftercare.Clinic, dec store.ConcernDecision, now time.Time) ([]aftercare.Message, error) {
 	var out []aftercare.Message
-	d := data(p, c, body)
-	stale := now.Add(24 * time.Hour)
-	if c.AlertEmail != "" {
-		content, err := s.Protocol.RenderReply(protocol.ReplyRedFlagAlert, aftercare.Email, d)
+	d := data(p, c, "")
+	if dec.Alert {
+		alerts, err := s.alerts(p, c, dec.Concern, dec.Replies, stepAlert, routes(c), now)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, aftercare.Message{Step: "alert_staff", Channel: aftercare.Email, SendAt: now, StaleAt: stale, NextAttemptAt: now,
-			Status: aftercare.StatusScheduled, Subject: content.Subject, Body: content.Text, HTMLBody: content.HTML,
-			Recipient: c.AlertEmail, Urgent: true})
+		out = append(out, alerts...)
 	}
-	if c.OnCallPhone != "" {
-		content, err := s.Protocol.RenderReply(protocol.ReplyRedFlagAlert, aftercare.SMS, d)
+	if dec.Answer {
+		kind := protocol.ReplyRedFlagAnswer
+		if dec.Concern.Emergency {
+			kind = protocol.ReplyEmergency
+		}
+		ms, err := s.answer(kind, stepRedFlagAnswer, d, now)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, aftercare.Message{Step: "alert_staff", Channel: aftercare.SMS, SendAt: now, StaleAt: stale, NextAttemptAt: now,
-			Status: aftercare.StatusScheduled, Body: content.Text, Recipient: c.OnCallPhone, Urgent: true})
+		out = append(out, ms...)
 	}
-	if answer {
-		ack, err := s.answer(protocol.ReplyRedFlagAck, "reply_red_flag", p, c, body, now)
+	if dec.QuestionAnswer {
+		ms, err := s.answer(protocol.ReplyQuestion, store.QuestionAnswerStep, d, now)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ack...)
+		out = append(out, ms...)
 	}
 	return out, nil
+}
+
+// routes lists the clinic's alert routes.
+func routes(c aftercare.Clinic) []aftercare.Channel {
+	var out []aftercare.Channel
+	if c.AlertEmail != "" {
+		out = append(out, aftercare.Email)
+	}
+	if c.OnCallPhone != "" {
+		out = append(out, aftercare.SMS)
+	}
+	return out
+}
+
+// alerts renders the alert about a concern on each route given: every
+// text of the concern, which sign matched which words, the alert number.
+func (s *Service) alerts(p aftercare.Patient, c aftercare.Clinic, con aftercare.Concern, rs []aftercare.Reply, step string, via []aftercare.Channel, now time.Time) ([]aftercare.Message, error) {
+	d := data(p, c, "")
+	var lines []string
+	for _, r := range rs {
+		lines = append(lines, r.Body)
+	}
+	d.Reply, d.ReplyCount = strings.Join(lines, "\n"), len(rs)
+	d.Signs, d.Emergency, d.Alert = con.Signs, con.Emergency, con.Alerts
+	if d.Signs == "" {
+		d.Signs = "red-flag words"
+	}
+	stale := now.Add(24 * time.Hour)
+	var out []aftercare.Message
+	for _, ch := range via {
+		content, err := s.Protocol.RenderReply(protocol.ReplyConcernAlert, ch, d)
+		if err != nil {
+			return nil, err
+		}
+		m := aftercare.Message{Step: step, Channel: ch, SendAt: now, StaleAt: stale, NextAttemptAt: now,
+			Status: aftercare.StatusScheduled, Subject: content.Subject, Body: content.Text, HTMLBody: content.HTML, Urgent: true}
+		if ch == aftercare.Email {
+			m.Recipient = c.AlertEmail
+		} else {
+			m.Recipient = c.OnCallPhone
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// RunOnce is the conversation housekeeping: it alerts staff again about
+// red flags nobody acknowledged within store.RealertAfter, sends an alert
+// that failed on one route by the other, and reports alerts that reached
+// nobody (an error log line and the Undeliverable hook; the console shows
+// a banner). cron triggers it; tests call it on a virtual clock.
+func (s *Service) RunOnce(ctx context.Context) error {
+	now := s.Clock.Now()
+	due, err := s.Store.ConcernsToRealert(ctx, now)
+	if err != nil {
+		return fmt.Errorf("conversations: %w", err)
+	}
+	for _, con := range due {
+		if err := s.realert(ctx, con, now); err != nil {
+			return fmt.Errorf("conversations: %w", err)
+		}
+	}
+	states, err := s.Store.AlertStates(ctx)
+	if err != nil {
+		return fmt.Errorf("conversations: %w", err)
+	}
+	for _, st := range states {
+		if err := s.checkAlerts(ctx, st, now); err != nil {
+			return fmt.Errorf("conversations: %w", err)
+		}
+	}
+	return nil
+}
+
+func (s *Service) realert(ctx context.Context, con aftercare.Concern, now time.Time) error {
+	c, err := s.Store.Clinic(ctx, con.ClinicID)
+	if err != nil {
+		return err
+	}
+	p, err := s.Store.Patient(ctx, con.ClinicID, con.PatientID)
+	if err != nil {
+		return err
+	}
+	rs, err := s.Store.ConcernReplies(ctx, con.ID)
+	if err != nil {
+		return err
+	}
+	next := con
+	next.Alerts++
+	msgs, err := s.alerts(p, c, next, rs, stepAlertRepeat, routes(c), now)
+	if err != nil {
+		return err
+	}
+	for i := range msgs {
+		msgs[i].Occurrence = int(con.ID)*100 + next.Alerts
+	}
+	ok, err := s.Store.Realert(ctx, con, msgs)
+	if err != nil || !ok {
+		return err
+	}
+	s.Log.Warn("red flag not acknowledged; clinic staff alerted again", "clinic_id", con.ClinicID, "patient_id", con.PatientID,
+		"concern_id", con.ID, "alert", next.Alerts, "minutes_open", int(now.Sub(con.OpenedAt).Minutes()))
+	return nil
+}
+
+// checkAlerts sends an alert by the other route when one route failed for
+// good and the other was never tried, and reports an alert no route could
+// deliver.
+func (s *Service) checkAlerts(ctx context.Context, st store.AlertState, now time.Time) error {
+	if st.Delivered || st.Pending || len(st.Failed) == 0 {
+		return nil
+	}
+	con := st.Concern
+	c, err := s.Store.Clinic(ctx, con.ClinicID)
+	if err != nil {
+		return err
+	}
+	var untried []aftercare.Channel
+	for _, ch := range routes(c) {
+		if len(st.Failed[ch]) == 0 {
+			untried = append(untried, ch)
+		}
+	}
+	log := s.Log.With("clinic_id", con.ClinicID, "patient_id", con.PatientID, "concern_id", con.ID)
+	if len(untried) > 0 {
+		p, err := s.Store.Patient(ctx, con.ClinicID, con.PatientID)
+		if err != nil {
+			return err
+		}
+		rs, err := s.Store.ConcernReplies(ctx, con.ID)
+		if err != nil {
+			return err
+		}
+		msgs, err := s.alerts(p, c, con, rs, stepAlertFallback, untried, now)
+		if err != nil {
+			return err
+		}
+		for i := range msgs {
+			msgs[i].Occurrence = int(con.ID)*100 + con.Alerts
+		}
+		if err := s.Store.QueueAlerts(ctx, con, msgs); err != nil {
+			return err
+		}
+		log.Warn("alert failed on one route; sending it by the other", "failed", channels(st.Failed), "via", chList(untried))
+		return nil
+	}
+	var why []string
+	for _, ch := range []aftercare.Channel{aftercare.Email, aftercare.SMS} {
+		for _, m := range st.Failed[ch] {
+			why = append(why, string(ch)+": "+m.Reason)
+		}
+	}
+	slices.Sort(why)
+	why = slices.Compact(why)
+	s.undeliverable(ctx, log, con, strings.Join(why, "; "), channels(st.Failed))
+	return nil
+}
+
+func channels(m map[aftercare.Channel][]aftercare.Message) string {
+	var out []aftercare.Channel
+	for ch := range m {
+		out = append(out, ch)
+	}
+	slices.Sort(out)
+	return chList(out)
+}
+
+func chList(chs []aftercare.Channel) string {
+	s := make([]string, len(chs))
+	for i, ch := range chs {
+		s[i] = string(ch)
+	}
+	return strings.Join(s, ",")
+}
+
+// undeliverable records that an alert about a concern reached nobody:
+// the concern carries it (the console shows a banner), an error-level log
+// line, and the Undeliverable hook (a metric).
+func (s *Service) undeliverable(ctx context.Context, log *slog.Logger, con aftercare.Concern, why, failed string) {
+	changed, err := s.Store.MarkAlertUndeliverable(ctx, con.ID, why)
+	if err != nil {
+		log.Error("record undeliverable alert", "err", err)
+	}
+	if err == nil && !changed {
+		return
+	}
+	log.Error("red-flag alert could not be delivered to clinic staff by any route; staff must check the console inbox",
+		"routes_failed", failed)
+	if s.Undeliverable != nil {
+		s.Undeliverable(con.ClinicID)
+	}
 }

@@ -33,6 +33,9 @@ const (
 	WebhookRejections   = "aftercare_webhook_rejections_total"
 	Receipts            = "aftercare_receipts_total"
 	DispatchLastSuccess = "aftercare_dispatch_last_success_timestamp_seconds"
+	// AlertsUndeliverable counts red-flag alerts no route (alert email,
+	// on-call text) could deliver to clinic staff.
+	AlertsUndeliverable = "aftercare_alerts_undeliverable_total"
 )
 
 const (
@@ -81,6 +84,7 @@ type Metrics struct {
 	provErrs   *prometheus.CounterVec
 	rejections *prometheus.CounterVec
 	receipts   *prometheus.CounterVec
+	undeliv    prometheus.Counter
 }
 
 // New builds the metrics and registers them, with the Go runtime and
@@ -121,8 +125,12 @@ func New(o Options) *Metrics {
 			Name: Receipts,
 			Help: "Delivery receipts received (provider retries included), by the status they report: delivered, failed, sent (intermediate states), cancelled, unknown.",
 		}, []string{"status"}),
+		undeliv: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: AlertsUndeliverable,
+			Help: "Red-flag alerts that no route (alert email, on-call text) could deliver to clinic staff.",
+		}),
 	}
-	m.reg.MustRegister(
+	m.reg.MustRegister(m.undeliv,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.handled, m.sendDur, m.lateness, m.provErrs, m.rejections, m.receipts,
@@ -157,6 +165,11 @@ func New(o Options) *Metrics {
 	}
 	return m
 }
+
+// AlertUndeliverable counts a red-flag alert that reached no one at the
+// clinic. The clinic is not a label: the log line and the console banner
+// name it.
+func (m *Metrics) AlertUndeliverable(clinicID int64) { m.undeliv.Inc() }
 
 // Registry returns the registry, to register more collectors.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }

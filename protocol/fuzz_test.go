@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf16"
 
 	"github.com/aftercare/aftercare"
@@ -208,6 +209,34 @@ func FuzzParseTiming(f *testing.F) {
 					t.Fatalf("at %q stale %q: stale %v before send %v", at, stale, st, send)
 				}
 			}
+		}
+	})
+}
+
+// NormalizeSMS is idempotent, leaves no typographic punctuation behind,
+// and never changes a letter or digit (names stay as written).
+func FuzzNormalizeSMS(f *testing.F) {
+	f.Add("O\u2019Brien\u2019s \u201cSkin\u201d \u2013 caf\u00e9\u2026")
+	f.Add("Zo\u00eb  \u00a0\u200b\u00adA")
+	f.Add("\u0417\u043e\u044f \U0001F600 \u200d x")
+	f.Fuzz(func(t *testing.T, s string) {
+		n := NormalizeSMS(s)
+		if NormalizeSMS(n) != n {
+			t.Errorf("not idempotent: %q -> %q -> %q", s, n, NormalizeSMS(n))
+		}
+		if strings.ContainsAny(n, "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0\u202f\u200b\u00ad\t") || strings.Contains(n, "  ") {
+			t.Errorf("typographic punctuation or doubled spaces left in %q", n)
+		}
+		letters := func(s string) string {
+			return strings.Map(func(r rune) rune {
+				if unicode.IsLetter(r) || unicode.IsDigit(r) {
+					return r
+				}
+				return -1
+			}, s)
+		}
+		if letters(n) != letters(s) {
+			t.Errorf("letters changed: %q -> %q", s, n)
 		}
 	})
 }

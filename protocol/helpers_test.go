@@ -167,4 +167,16 @@ func checkPlan(t testing.TB, p *Protocol, in Input, quiet QuietHours, now time.T
 	if firstSMS >= 0 && p.OptOutNotice != "" && notices != 1 {
 		t.Errorf("opt-out notice on %d texts, want the first scheduled one only", notices)
 	}
+	// However late the enrollment, the first text names the red flags (in
+	// any protocol with a late step).
+	if firstSMS >= 0 {
+		m := msgs[firstSMS]
+		marked := false
+		for _, s := range p.Steps() {
+			marked = marked || s.When.Late
+		}
+		if s, _ := p.Step(m.Step); marked && !s.RedFlags {
+			t.Errorf("first text is %s/%d, which does not name the red flags", m.Step, m.Occurrence)
+		}
+	}
 }

@@ -37,6 +37,7 @@ type Options struct {
 const (
 	reasonStaleAtEnrollment = "stale: enrolled after the step's window closed"
 	reasonStaleBeforeSend   = "stale: the step's window closes before its send time"
+	reasonCoveredByLate     = "covered by the late-start text the same day, which names the warning signs and what still applies"
 )
 
 // Plan returns the messages of an enrollment enrolled at now: one per step,
@@ -56,6 +57,12 @@ const (
 //     the patient has not consented to, opted out of, or cannot receive on,
 //     is planned as skipped with a short reason;
 //   - a step whose conditions (When) do not hold is not planned at all;
+//   - the first text of a plan is the protocol's opening red_flags step
+//     (the welcome); when any other text would come first, the enrollment
+//     is late, its late steps (When.Late) are planned to go out at
+//     enrollment, and other red_flags texts the same day are skipped as
+//     covered;
+//   - an sms_fallback step is texted only when its email cannot go;
 //   - the first scheduled SMS ends with the protocol's opt-out notice.
 //
 // Skipped messages carry the time they were due (their send time, or now
@@ -66,6 +73,12 @@ const (
 // template that fails on this patient's data (possible only in a custom
 // protocol) is a plain error.
 func (p *Protocol) Plan(in Input, opt Options, now time.Time) ([]aftercare.Message, error) {
+	return p.plan(in, opt, now, true)
+}
+
+// plan is Plan; render false leaves the messages' texts empty (for
+// counting).
+func (p *Protocol) plan(in Input, opt Options, now time.Time, render bool) ([]aftercare.Message, error) {
 	loc, err := location(in)
 	if err != nil {
 		return nil, err
@@ -100,38 +113,30 @@ func (p *Protocol) Plan(in Input, opt Options, now time.Time) ([]aftercare.Messa
 		enrolled = e.TreatedAt
 	}
 
-	type planned struct {
-		aftercare.Message
-		order, channel int
-	}
 	var out []planned
-	for order, s := range p.steps {
-		if !s.When.hold(e, c, enrolled) {
-			continue
-		}
+	place := func(order int, s *Step) {
 		first, last := 0, 0
 		if s.at.kind == daily {
 			first, last = s.at.n, s.at.last
 		}
 		for occ := first; occ <= last; occ++ {
 			nominal := c.sendAt(s.at, occ)
-			stale := c.staleAt(s.stale, nominal)
-			d := data
-			d.Day = occ
 			for ci, ch := range s.Channels {
-				content, err := s.tmpl.render(ch, d)
-				if err != nil {
-					return nil, fmt.Errorf("plan step %q: %w", s.Key, err)
+				if ch == aftercare.SMS && s.SMSFallback && data.EmailOK {
+					continue // the email carries it
 				}
+				st := s.stale
+				if ch == aftercare.Email {
+					st = s.emailStale
+				}
+				stale := c.staleAt(st, nominal)
 				due := nominal
 				if due.Before(now) {
 					due = now
 				}
-				send, reason := due, skip[ch]
-				if reason == "" {
-					send, reason = fit(due, stale, ch, quiet, now, loc)
-				}
-				m := aftercare.Message{
+				send, timing := fit(due, stale, ch, quiet, now, loc)
+				pl := planned{order: order, channel: ci, step: s, nominal: nominal, due: due, timing: timing}
+				pl.Message = aftercare.Message{
 					EnrollmentID: e.ID,
 					ClinicID:     e.ClinicID,
 					PatientID:    e.PatientID,
@@ -141,32 +146,118 @@ func (p *Protocol) Plan(in Input, opt Options, now time.Time) ([]aftercare.Messa
 					SendAt:       send.UTC(),
 					StaleAt:      stale.UTC(),
 					Status:       aftercare.StatusScheduled,
-					Subject:      content.Subject,
-					Body:         content.Text,
-					HTMLBody:     content.HTML,
 				}
-				if reason != "" {
-					m.Status, m.Reason, m.SendAt = aftercare.StatusSkipped, reason, due.UTC()
+				if reason := cmp.Or(skip[ch], timing); reason != "" {
+					pl.Status, pl.Reason, pl.SendAt = aftercare.StatusSkipped, reason, due.UTC()
 				}
-				m.NextAttemptAt = m.SendAt
-				out = append(out, planned{m, order, ci})
+				out = append(out, pl)
 			}
 		}
 	}
-	slices.SortStableFunc(out, func(a, b planned) int {
-		return cmp.Or(a.SendAt.Compare(b.SendAt), cmp.Compare(a.order, b.order),
-			cmp.Compare(a.Occurrence, b.Occurrence), cmp.Compare(a.channel, b.channel))
-	})
+	for order, s := range p.steps {
+		if !s.When.Late && s.When.hold(e, c, enrolled) {
+			place(order, &p.steps[order])
+		}
+	}
+	sortPlan(out)
+	if p.late(out) {
+		n := len(out)
+		for order, s := range p.steps {
+			if s.When.Late && s.When.hold(e, c, enrolled) {
+				place(order, &p.steps[order])
+			}
+		}
+		// The late text names the red flags and says what applies on its
+		// day: another red-flag text that day would repeat it, and a text
+		// meant for an earlier day ("makeup again now", two days on) is
+		// behind it.
+		for _, l := range out[n:] {
+			if l.Channel != aftercare.SMS || l.Status != aftercare.StatusScheduled {
+				continue
+			}
+			day := dayNumber(c, l.SendAt)
+			for i := range out[:n] {
+				m := &out[i]
+				if m.Channel != aftercare.SMS || m.Status != aftercare.StatusScheduled || dayNumber(c, m.SendAt) != day {
+					continue
+				}
+				if m.step.RedFlags || !m.step.Daily() && dayNumber(c, m.nominal) < day {
+					m.Status, m.Reason, m.SendAt = aftercare.StatusSkipped, reasonCoveredByLate, m.due.UTC()
+				}
+			}
+		}
+		sortPlan(out)
+	}
+
 	msgs := make([]aftercare.Message, len(out))
 	noticed := p.OptOutNotice == ""
-	for i, m := range out {
+	for i, pl := range out {
+		m := pl.Message
+		if render {
+			d := data
+			d.Day = pl.Occurrence
+			d.DaysSince = dayNumber(c, pl.SendAt)
+			content, err := pl.step.tmpl.render(pl.Channel, d)
+			if err != nil {
+				return nil, fmt.Errorf("plan step %q: %w", pl.Step, err)
+			}
+			m.Subject, m.Body, m.HTMLBody = content.Subject, content.Text, content.HTML
+		}
 		if !noticed && m.Channel == aftercare.SMS && m.Status == aftercare.StatusScheduled {
 			m.Body += " " + p.OptOutNotice
 			noticed = true
 		}
-		msgs[i] = m.Message
+		m.NextAttemptAt = m.SendAt
+		msgs[i] = m
 	}
 	return msgs, nil
+}
+
+// planned is a message being planned, with what the planner needs to order
+// and judge it.
+type planned struct {
+	aftercare.Message
+	order, channel int
+	step           *Step
+	nominal        time.Time // when the step is meant to go out
+	due            time.Time // when it was due, not before enrollment
+	timing         string    // why its timing alone skips it, whatever the channel
+}
+
+func sortPlan(out []planned) {
+	slices.SortStableFunc(out, func(a, b planned) int {
+		return cmp.Or(a.SendAt.Compare(b.SendAt), cmp.Compare(a.order, b.order),
+			cmp.Compare(a.Occurrence, b.Occurrence), cmp.Compare(a.channel, b.channel))
+	})
+}
+
+// late reports whether the first text a patient would get (timing alone
+// considered, whatever their consent) is not the protocol's opening text:
+// its first red_flags step that is not itself a late step (the welcome).
+func (p *Protocol) late(out []planned) bool {
+	opener := ""
+	for _, s := range p.steps {
+		if s.RedFlags && !s.When.Late {
+			opener = s.Key
+			break
+		}
+	}
+	for _, m := range out {
+		if m.Channel == aftercare.SMS && m.timing == "" {
+			return m.Step != opener
+		}
+	}
+	return true
+}
+
+// dayNumber is the day after the treatment (0 for the treatment day) on
+// which t falls in the patient's zone.
+func dayNumber(c clock, t time.Time) int {
+	y, m, d := c.treated.Date()
+	ty, tm, td := t.In(c.loc).Date()
+	a := time.Date(y, m, d, 12, 0, 0, 0, time.UTC)
+	b := time.Date(ty, tm, td, 12, 0, 0, 0, time.UTC)
+	return int(b.Sub(a).Hours()+12) / 24
 }
 
 // fit places a message due at due (not before now) inside its window: out

@@ -27,7 +27,7 @@ func TestPlanStandard(t *testing.T) {
 
 	want := []string{
 		"welcome/0/sms 06-09 10:05 06-09 22:00 scheduled",
-		"welcome/0/email 06-09 10:05 06-09 22:00 scheduled",
+		"welcome/0/email 06-09 10:05 06-23 23:59 scheduled",
 		"evening_care/0/sms 06-09 20:00 06-09 23:59 scheduled",
 		"sunscreen/1/sms 06-10 08:30 06-10 12:00 scheduled",
 		"day1_checkin/0/sms 06-10 09:00 06-10 18:00 scheduled",
@@ -51,7 +51,7 @@ func TestPlanStandard(t *testing.T) {
 		"back_to_routine/0/email 06-23 10:00 06-25 23:59 scheduled",
 		"book_next/0/sms 07-07 11:00 07-14 23:59 scheduled",
 		"book_next/0/email 07-07 11:00 07-14 23:59 scheduled",
-		"last_call/0/sms 07-21 11:00 07-28 23:59 scheduled",
+		"last_call/0/sms 07-21 11:00 07-24 23:59 scheduled",
 	}
 	if got := rows(msgs, ny); !slices.Equal(got, want) {
 		t.Errorf("plan:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -152,8 +152,12 @@ func TestPlanKeepsLocalTimesAcrossClockChanges(t *testing.T) {
 						t.Errorf("makeup_ok at %v stale %v, want treatment + 48h (%v) and + 72h", send, stale, want.In(loc))
 					}
 				case "welcome":
-					if !m.SendAt.Equal(now) || !m.StaleAt.Equal(treated.Add(12*time.Hour)) {
-						t.Errorf("welcome at %v stale %v", send, stale)
+					wantStale := treated.Add(12 * time.Hour)
+					if m.Channel == aftercare.Email {
+						wantStale = local(t, loc, dayOf(14)+" 23:59")
+					}
+					if !m.SendAt.Equal(now) || !m.StaleAt.Equal(wantStale) {
+						t.Errorf("welcome %s at %v stale %v", m.Channel, send, stale)
 					}
 				default:
 					e, ok := expectLocal[m.Step]
@@ -254,14 +258,14 @@ func TestPlanEnrollmentTiming(t *testing.T) {
 			name: "treated late evening", treated: "2026-06-09 20:30", enrolled: "2026-06-09 20:35",
 			want: []string{
 				"welcome/0/sms 06-09 20:35 06-10 08:30 scheduled",
-				"welcome/0/email 06-09 20:35 06-10 08:30 scheduled",
+				"welcome/0/email 06-09 20:35 06-23 23:59 scheduled",
 			},
 			absent: []string{"evening_care"},
 		},
 		{
 			name: "treated just before midnight", treated: "2026-06-09 23:50", enrolled: "2026-06-09 23:52",
 			want: []string{
-				"welcome/0/email 06-09 23:52 06-10 11:50 scheduled",
+				"welcome/0/email 06-09 23:52 06-23 23:59 scheduled",
 				"welcome/0/sms 06-10 08:00 06-10 11:50 scheduled",
 				"sunscreen/1/sms 06-10 08:30 06-10 12:00 scheduled",
 				"day1_checkin/0/sms 06-10 09:00 06-10 18:00 scheduled",
@@ -285,7 +289,7 @@ func TestPlanEnrollmentTiming(t *testing.T) {
 			name: "enrolled hours later: past steps go out now", treated: "2026-06-09 09:00", enrolled: "2026-06-09 15:00",
 			want: []string{
 				"welcome/0/sms 06-09 15:00 06-09 21:00 scheduled",
-				"welcome/0/email 06-09 15:00 06-09 21:00 scheduled",
+				"welcome/0/email 06-09 15:00 06-23 23:59 scheduled",
 				"evening_care/0/sms 06-09 20:00 06-09 23:59 scheduled",
 			},
 		},
@@ -293,8 +297,10 @@ func TestPlanEnrollmentTiming(t *testing.T) {
 			name: "enrolled after the welcome went stale", treated: "2026-06-09 09:00", enrolled: "2026-06-09 21:30",
 			want: []string{
 				"welcome/0/sms 06-09 21:30 06-09 21:00 skipped stale: enrolled after the step's window closed",
-				"welcome/0/email 06-09 21:30 06-09 21:00 skipped stale: enrolled after the step's window closed",
+				"welcome/0/email 06-09 21:30 06-23 23:59 scheduled",
+				"late_start/0/sms 06-10 08:00 08-09 23:59 scheduled",
 				"sunscreen/1/sms 06-10 08:30 06-10 12:00 scheduled",
+				"day1_checkin/0/sms 06-10 09:00 06-10 18:00 skipped covered by the late-start text the same day, which names the warning signs and what still applies",
 			},
 			absent: []string{"evening_care"},
 		},
@@ -302,7 +308,8 @@ func TestPlanEnrollmentTiming(t *testing.T) {
 			name: "welcome fresh but quiet hours run past its window", treated: "2026-06-09 09:30", enrolled: "2026-06-09 21:10",
 			want: []string{
 				"welcome/0/sms 06-09 21:10 06-09 21:30 skipped stale: quiet hours (21:00-08:00) last until after the step's window closed",
-				"welcome/0/email 06-09 21:10 06-09 21:30 scheduled",
+				"welcome/0/email 06-09 21:10 06-23 23:59 scheduled",
+				"late_start/0/sms 06-10 08:00 08-09 23:59 scheduled",
 			},
 		},
 		{
@@ -313,6 +320,8 @@ func TestPlanEnrollmentTiming(t *testing.T) {
 				"sunscreen/1/sms 06-12 10:30 06-10 12:00 skipped stale: enrolled after the step's window closed",
 				"sunscreen/2/sms 06-12 10:30 06-11 12:00 skipped stale: enrolled after the step's window closed",
 				"makeup_ok/0/sms 06-12 10:30 06-12 10:00 skipped stale: enrolled after the step's window closed",
+				"welcome/0/email 06-12 10:30 06-23 23:59 scheduled",
+				"late_start/0/sms 06-12 10:30 08-09 23:59 scheduled",
 				"sunscreen/3/sms 06-12 10:30 06-12 12:00 scheduled",
 				"dryness/0/sms 06-12 10:30 06-13 21:00 scheduled",
 				"sunscreen/4/sms 06-13 08:30 06-13 12:00 scheduled",
@@ -323,8 +332,9 @@ func TestPlanEnrollmentTiming(t *testing.T) {
 			name: "enrolled late at night: a fresh step waits for the morning", treated: "2026-06-09 10:00", enrolled: "2026-06-12 22:00",
 			want: []string{
 				"sunscreen/3/sms 06-12 22:00 06-12 12:00 skipped stale: enrolled after the step's window closed",
+				"late_start/0/sms 06-13 08:00 08-09 23:59 scheduled",
 				"sunscreen/4/sms 06-13 08:30 06-13 12:00 scheduled",
-				"dryness/0/sms 06-13 08:00 06-13 21:00 scheduled",
+				"dryness/0/sms 06-12 22:00 06-13 21:00 skipped covered by the late-start text the same day, which names the warning signs and what still applies",
 			},
 		},
 		{
@@ -428,8 +438,13 @@ func TestPlanChannels(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkPlan(t, p, in, QuietHours{}, treated, msgs)
-			if len(msgs) != 26 {
-				t.Errorf("%d messages, want all 26 planned (skipped ones included)", len(msgs))
+			// back_to_routine is texted only when its email cannot go.
+			want := 26
+			if tc.mail != "" {
+				want = 27
+			}
+			if len(msgs) != want {
+				t.Errorf("%d messages, want all %d planned (skipped ones included)", len(msgs), want)
 			}
 			for _, m := range msgs {
 				want := map[aftercare.Channel]string{aftercare.SMS: tc.sms, aftercare.Email: tc.mail}[m.Channel]
@@ -461,7 +476,7 @@ func TestPlanSeries(t *testing.T) {
 			want: []string{
 				"book_next/0/sms 07-07 11:00 07-14 23:59 scheduled",
 				"book_next/0/email 07-07 11:00 07-14 23:59 scheduled",
-				"last_call/0/sms 07-21 11:00 07-28 23:59 scheduled",
+				"last_call/0/sms 07-21 11:00 07-24 23:59 scheduled",
 			},
 			absent: []string{"maintenance"},
 		},

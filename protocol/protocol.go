@@ -44,6 +44,7 @@ type Protocol struct {
 	steps   []Step
 	index   map[string]int
 	replies map[ReplyKind]*templates
+	volume  volumeOnce
 }
 
 // Step is one message of a protocol, possibly on several channels and, for
@@ -62,9 +63,22 @@ type Step struct {
 	// Calendar asks for an .ics invitation on the step's email (see
 	// Protocol.Invitation).
 	Calendar bool
+	// EmailStale, when set, is the stale time of the step's email, which
+	// may outlive its text (the full guide is worth sending days after a
+	// "today" text is not).
+	EmailStale string
+	// RedFlags marks a step whose text names the red flags and the
+	// clinic's phone. The first text of every plan must be one: when it
+	// would not be, the enrollment is late and the protocol's late steps
+	// are planned.
+	RedFlags bool
+	// SMSFallback sends the step's text only to a patient this
+	// enrollment's email cannot reach; a patient who gets the email is not
+	// texted the same thing.
+	SMSFallback bool
 
-	at, stale timing
-	tmpl      *templates
+	at, stale, emailStale timing
+	tmpl                  *templates
 }
 
 // Daily reports whether the step recurs once a day; its messages carry the
@@ -83,6 +97,12 @@ type Conditions struct {
 	// Series is "finished" (this was the last session of the series),
 	// "unfinished", or empty for any.
 	Series string `yaml:"series"`
+	// Late: plan the step only for a late enrollment, one whose first text
+	// would otherwise not name the red flags (the welcome's window has
+	// closed, or quiet hours push it past). A late step goes out at
+	// enrollment (out of quiet hours), before any other text, and must
+	// have red_flags: true.
+	Late bool `yaml:"late"`
 
 	enrolledBefore int // minutes after midnight; -1 for none
 }
@@ -109,8 +129,48 @@ const (
 	ReplyOptedIn ReplyKind = "opted_in"
 )
 
-// ReplyKinds lists the reply templates in a fixed order.
+// ReplyKinds lists the reply templates every protocol must have, in a
+// fixed order.
 var ReplyKinds = []ReplyKind{ReplyHelp, ReplyRedFlagAck, ReplyRedFlagAlert, ReplyOptedIn}
+
+// Reply templates a protocol may leave out: the built-in wording (the same
+// as the embedded default protocol's) is used then.
+const (
+	// ReplyRedFlagAnswer answers a red flag with the clinic's phone and,
+	// when it has one, its after-hours number.
+	ReplyRedFlagAnswer ReplyKind = "red_flag_answer"
+	// ReplyEmergency answers a reply that may be an emergency: call 911
+	// first, then the clinic.
+	ReplyEmergency ReplyKind = "emergency_answer"
+	// ReplyQuestion answers an ordinary reply (at most once a day): this
+	// number is not watched around the clock; the clinic's phone and the
+	// red flags.
+	ReplyQuestion ReplyKind = "question_answer"
+	// ReplyOptedOut confirms an opt-out (the one text the FCC rule allows).
+	ReplyOptedOut ReplyKind = "opted_out"
+	// ReplyConcernAlert tells clinic staff about a concern: every text of
+	// it, which sign matched which words, and whether it is a repeat.
+	ReplyConcernAlert ReplyKind = "concern_alert"
+)
+
+// builtinReplies are the embedded default protocol's optional reply
+// templates, used by protocols that leave them out.
+var builtinReplies = func() map[ReplyKind]*replyYAML {
+	var doc document
+	if err := yaml.Unmarshal(defaultYAML, &doc); err != nil {
+		panic("protocol: embedded default.yaml: " + err.Error())
+	}
+	return map[ReplyKind]*replyYAML{
+		ReplyRedFlagAnswer: doc.Replies.RedFlagAnswer,
+		ReplyEmergency:     doc.Replies.Emergency,
+		ReplyQuestion:      doc.Replies.Question,
+		ReplyOptedOut:      doc.Replies.OptedOut,
+		ReplyConcernAlert:  doc.Replies.ConcernAlert,
+	}
+}()
+
+// OptionalReplyKinds lists the reply templates a protocol may leave out.
+var OptionalReplyKinds = []ReplyKind{ReplyRedFlagAnswer, ReplyEmergency, ReplyQuestion, ReplyOptedOut, ReplyConcernAlert}
 
 // EmailTemplate is the email of a step: subject and plain text are
 // text/template, HTML is html/template (rendered inside the protocol's
@@ -142,6 +202,10 @@ type stepYAML struct {
 	Calendar bool           `yaml:"calendar"`
 	SMS      string         `yaml:"sms"`
 	Email    *EmailTemplate `yaml:"email"`
+
+	EmailStale  string `yaml:"email_stale"`
+	RedFlags    bool   `yaml:"red_flags"`
+	SMSFallback bool   `yaml:"sms_fallback"`
 }
 
 type replyYAML struct {
@@ -154,6 +218,12 @@ type repliesYAML struct {
 	RedFlagAck   *replyYAML `yaml:"red_flag_ack"`
 	RedFlagAlert *replyYAML `yaml:"red_flag_alert"`
 	OptedIn      *replyYAML `yaml:"opted_in"`
+
+	RedFlagAnswer *replyYAML `yaml:"red_flag_answer"`
+	Emergency     *replyYAML `yaml:"emergency_answer"`
+	Question      *replyYAML `yaml:"question_answer"`
+	OptedOut      *replyYAML `yaml:"opted_out"`
+	ConcernAlert  *replyYAML `yaml:"concern_alert"`
 }
 
 // Default returns the embedded default microneedling protocol.
@@ -343,13 +413,22 @@ func build(doc document) (*Protocol, error) {
 		ReplyRedFlagAck:   doc.Replies.RedFlagAck,
 		ReplyRedFlagAlert: doc.Replies.RedFlagAlert,
 		ReplyOptedIn:      doc.Replies.OptedIn,
+
+		ReplyRedFlagAnswer: doc.Replies.RedFlagAnswer,
+		ReplyEmergency:     doc.Replies.Emergency,
+		ReplyQuestion:      doc.Replies.Question,
+		ReplyOptedOut:      doc.Replies.OptedOut,
+		ReplyConcernAlert:  doc.Replies.ConcernAlert,
 	}
-	for _, kind := range ReplyKinds {
+	for _, kind := range append(slices.Clone(ReplyKinds), OptionalReplyKinds...) {
 		r := replies[kind]
+		if r == nil && slices.Contains(OptionalReplyKinds, kind) {
+			r = builtinReplies[kind]
+		}
 		if r == nil || strings.TrimSpace(r.SMS) == "" {
 			return nil, fmt.Errorf("replies: %s: sms: missing", kind)
 		}
-		if kind == ReplyRedFlagAlert && r.Email == nil {
+		if (kind == ReplyRedFlagAlert || kind == ReplyConcernAlert) && r.Email == nil {
 			return nil, fmt.Errorf("replies: %s: email: missing", kind)
 		}
 		ts, err := compile(r.SMS, r.Email, layout)
@@ -378,6 +457,10 @@ func buildStep(raw stepYAML, layout *htmltemplate.Template) (Step, error) {
 		Stale:    raw.Stale,
 		When:     raw.When,
 		Calendar: raw.Calendar,
+
+		EmailStale:  raw.EmailStale,
+		RedFlags:    raw.RedFlags,
+		SMSFallback: raw.SMSFallback,
 	}
 	if s.Key == "" {
 		return s, errors.New("key: missing")
@@ -424,6 +507,29 @@ func buildStep(raw stepYAML, layout *htmltemplate.Template) (Step, error) {
 		return s, errors.New("email: given, but email is not in channels")
 	case s.Calendar && !seen[aftercare.Email]:
 		return s, errors.New("calendar: needs the email channel")
+	case s.RedFlags && !seen[aftercare.SMS]:
+		return s, errors.New("red_flags: needs the sms channel")
+	case s.When.Late && !s.RedFlags:
+		return s, errors.New("when: late: the step must have red_flags: true (it is the first text of a late enrollment)")
+	case s.When.Late && (s.at.kind != offset || s.at.d != 0):
+		return s, errors.New(`when: late: the step must be due at enrollment (at: "0h")`)
+	case s.SMSFallback && (!seen[aftercare.SMS] || !seen[aftercare.Email]):
+		return s, errors.New("sms_fallback: needs both the sms and the email channel")
+	case s.SMSFallback && s.RedFlags:
+		return s, errors.New("sms_fallback: a red_flags text goes to everyone")
+	}
+	if strings.TrimSpace(raw.EmailStale) != "" {
+		if !seen[aftercare.Email] {
+			return s, errors.New("email_stale: needs the email channel")
+		}
+		if s.emailStale, err = parseStale(raw.EmailStale); err != nil {
+			return s, fmt.Errorf("email_stale: %w", err)
+		}
+		if err = checkOrder(s.at, s.emailStale); err != nil {
+			return s, fmt.Errorf("email_stale: %w", err)
+		}
+	} else {
+		s.emailStale = s.stale
 	}
 	if err = s.When.compile(); err != nil {
 		return s, fmt.Errorf("when: %w", err)
@@ -493,10 +599,14 @@ func samples() []Data {
 		FirstName: "Alex", PatientName: "Alex Doe", PatientPhone: "+14155550100",
 		ClinicName: "Sample Clinic", ClinicPhone: "+14155550123", BookingURL: "https://clinic.example/book",
 		SessionNumber: 1, SeriesLength: 3, NextSession: 2, TreatedDate: "Monday, March 9", Day: 1,
-		EmailOK: true, Reply: "my face is very swollen",
+		TreatedDay: "Mon 9 Mar", EmailOK: true, Reply: "my face is very swollen",
+		treatedOn:       civilDate{2026, 3, 9},
+		AfterHoursPhone: "+14155550124", Signs: `swelling: "very swollen"`, Emergency: true, Alert: 2, ReplyCount: 2,
 	}
 	b := a
 	b.BookingURL, b.SessionNumber, b.NextSession, b.SeriesFinished, b.EmailOK, b.Day = "", 3, 0, true, false, 0
+	b.DaysSince = 20
+	b.AfterHoursPhone, b.Signs, b.Emergency, b.Alert, b.ReplyCount = "", "", false, 1, 1
 	return []Data{a, b}
 }
 
@@ -528,7 +638,7 @@ func (p *Protocol) Render(step string, ch aftercare.Channel, d Data) (Content, e
 }
 
 // RenderReply renders a reply template on one channel. Only red_flag_alert
-// has an email.
+// and concern_alert have an email.
 func (p *Protocol) RenderReply(kind ReplyKind, ch aftercare.Channel, d Data) (Content, error) {
 	ts, ok := p.replies[kind]
 	if !ok {

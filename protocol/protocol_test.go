@@ -35,6 +35,7 @@ func TestDefault(t *testing.T) {
 		calendar, daily                  bool
 	}
 	want := []row{
+		{"late_start", "sms", "0h", "day 61", "", false, false},
 		{"welcome", "sms,email", "0h", "12h", "", false, false},
 		{"evening_care", "sms", "day 0 at 20:00", "day 0 at 23:59", "", false, false},
 		{"day1_checkin", "sms", "day 1 at 09:00", "day 1 at 18:00", "", false, false},
@@ -42,10 +43,10 @@ func TestDefault(t *testing.T) {
 		{"dryness", "sms", "day 3 at 09:00", "day 4 at 21:00", "", false, false},
 		{"sunscreen", "sms", "08:30 on days 1-14", "same day at 12:00", "", false, true},
 		{"reintroduce_actives", "sms,email", "day 7 at 10:00", "day 9 at 21:00", "", false, false},
-		{"back_to_routine", "email", "day 14 at 10:00", "day 16", "", false, false},
+		{"back_to_routine", "email,sms", "day 14 at 10:00", "day 16", "", false, false},
 		{"book_next", "sms,email", "day 28 at 11:00", "day 35", SeriesUnfinished, true, false},
-		{"last_call", "sms", "day 42 at 11:00", "day 49", SeriesUnfinished, false, false},
-		{"maintenance", "email", "month 6 at 11:00", "+30d", SeriesFinished, false, false},
+		{"last_call", "sms", "day 42 at 11:00", "day 45", SeriesUnfinished, false, false},
+		{"maintenance", "email,sms", "month 6 at 11:00", "+30d", SeriesFinished, false, false},
 	}
 	var got []row
 	for _, s := range p.Steps() {
@@ -63,6 +64,27 @@ func TestDefault(t *testing.T) {
 	}
 	if s, ok := p.Step("evening_care"); !ok || s.When.EnrolledBefore != "18:00" {
 		t.Errorf("evening_care: %v %+v", ok, s.When)
+	}
+	var redFlags, fallback []string
+	for _, s := range p.Steps() {
+		if s.RedFlags {
+			redFlags = append(redFlags, s.Key)
+		}
+		if s.SMSFallback {
+			fallback = append(fallback, s.Key)
+		}
+	}
+	if want := []string{"late_start", "welcome", "day1_checkin"}; !slices.Equal(redFlags, want) {
+		t.Errorf("red_flags steps %v, want %v", redFlags, want)
+	}
+	if want := []string{"back_to_routine", "maintenance"}; !slices.Equal(fallback, want) {
+		t.Errorf("sms_fallback steps %v, want %v", fallback, want)
+	}
+	if s, _ := p.Step("late_start"); !s.When.Late {
+		t.Error("late_start is not conditioned on a late enrollment")
+	}
+	if s, _ := p.Step("welcome"); s.EmailStale != "day 14" {
+		t.Errorf("welcome email_stale %q, want the guide sent for any enrollment within 14 days", s.EmailStale)
 	}
 	if _, ok := p.Step("nope"); ok {
 		t.Error("Step(nope) found a step")

@@ -35,14 +35,59 @@ type Data struct {
 	SeriesFinished bool
 	// TreatedDate is the treatment's local date, like "Monday, March 9".
 	TreatedDate string
+	// TreatedDay is the same date, short, like "Mon 9 Mar" (for texts).
+	TreatedDay string
 	// Day is the day number of a daily step's occurrence, else 0.
 	Day int
+	// DaysSince is the day number of the message's planned send time: 0 on
+	// the treatment day, 1 the next day, and so on (local calendar days),
+	// so a text sent late can say only what still applies that day.
+	DaysSince int
 	// EmailOK is true when this enrollment's emails can reach the patient
 	// (consent given, not opted out, an address that works), so a text may
 	// say "your full guide is in your email".
 	EmailOK bool
-	// Reply is the patient's inbound text (red-flag alerts to staff).
+	// Reply is the patient's inbound text (red-flag alerts to staff); in a
+	// concern alert, every text of the concern, one per line.
 	Reply string
+
+	// AfterHoursPhone is the clinic's number for outside opening hours
+	// ("" when it has none).
+	AfterHoursPhone string
+	// Signs says which red-flag sign matched which of the patient's words
+	// (concern alerts).
+	Signs string
+	// Emergency is set when the patient's words may be an emergency.
+	Emergency bool
+	// Alert numbers the alerts about one concern: 1 for the first, more
+	// for repeats nobody acknowledged.
+	Alert int
+	// ReplyCount counts the patient's texts in the concern.
+	ReplyCount int
+
+	// treatedOn is the treatment's local date, for DateOn.
+	treatedOn civilDate
+}
+
+// civilDate is a calendar date without a zone.
+type civilDate struct {
+	Y int
+	M time.Month
+	D int
+}
+
+// dayFormat is the short date of texts: "Tue 24 Nov".
+const dayFormat = "Mon 2 Jan"
+
+// DateOn returns the local date of day n after the treatment (the treatment
+// day is day 0) in the short form of TreatedDay, such as "Fri 27 Nov", so
+// a text can say "until Fri 27 Nov" rather than "until day 4". It is empty
+// when the treatment date is unknown.
+func (d Data) DateOn(n int) string {
+	if d.treatedOn.Y == 0 {
+		return ""
+	}
+	return time.Date(d.treatedOn.Y, d.treatedOn.M, d.treatedOn.D+n, 12, 0, 0, 0, time.UTC).Format(dayFormat)
 }
 
 // HowToBook says how to book the next session, finishing a sentence such
@@ -102,7 +147,11 @@ func newData(in Input, loc *time.Location) Data {
 		d.NextSession = e.SessionNumber + 1
 	}
 	if !e.TreatedAt.IsZero() {
-		d.TreatedDate = e.TreatedAt.In(loc).Format("Monday, January 2")
+		t := e.TreatedAt.In(loc)
+		d.TreatedDate = t.Format("Monday, January 2")
+		d.TreatedDay = t.Format(dayFormat)
+		y, m, day := t.Date()
+		d.treatedOn = civilDate{y, m, day}
 	}
 	return d
 }
@@ -191,7 +240,7 @@ func (ts *templates) render(ch aftercare.Channel, d Data) (Content, error) {
 		if c.Text, err = execText(ts.sms, d); err != nil {
 			return c, fmt.Errorf("sms: %w", err)
 		}
-		c.Text = strings.TrimSpace(c.Text)
+		c.Text = NormalizeSMS(c.Text)
 		if c.Text == "" {
 			return c, fmt.Errorf("sms: renders empty")
 		}

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -14,22 +15,25 @@ func longData() Data {
 		FirstName:     "Maximiliana-Josefina", // 20
 		PatientName:   "Maximiliana-Josefina Van Der Berg-Smith",
 		PatientPhone:  "+14155550100",
-		ClinicName:    "Riverside Aesthetics and Laser", // 30
+		ClinicName:    "Riverside Aesthetics and Laser Centre NY", // 40
 		ClinicPhone:   "+14155550123",
 		BookingURL:    "https://book.riverside-aesthetics.com/ab", // 40
 		SessionNumber: 1, SeriesLength: 3, NextSession: 2,
-		TreatedDate: "Wednesday, September 30", Day: 14, EmailOK: true,
-		Reply: strings.Repeat("my face is really swollen and it hurts ", 5),
+		TreatedDate: "Wednesday, September 30", TreatedDay: "Wed 30 Sep", Day: 14, EmailOK: true,
+		treatedOn: civilDate{2026, 9, 30},
+		Reply:     strings.Repeat("my face is really swollen and it hurts ", 5),
 	}
 }
 
-// Every shipped text fits in two GSM-7 segments with long names, even
-// carrying the opt-out notice, and uses only GSM-7 characters.
+// Every shipped text fits in two GSM-7 segments with a 40-character clinic
+// name and a 20-character first name, even carrying the opt-out notice, on
+// any day it may go out (late_start says something different each day),
+// and uses only GSM-7 characters.
 func TestShippedTextsFitTwoSegments(t *testing.T) {
 	t.Parallel()
 	p := setup(t)
 	base := longData()
-	if len(base.FirstName) != 20 || len(base.ClinicName) != 30 || len(base.BookingURL) != 40 {
+	if len(base.FirstName) != 20 || len(base.ClinicName) != 40 || len(base.BookingURL) != 40 {
 		t.Fatalf("sample lengths %d/%d/%d", len(base.FirstName), len(base.ClinicName), len(base.BookingURL))
 	}
 	variants := map[string]func(*Data){
@@ -55,12 +59,15 @@ func TestShippedTextsFitTwoSegments(t *testing.T) {
 			if !slices.Contains(s.Channels, aftercare.SMS) {
 				continue
 			}
-			c, err := p.Render(s.Key, aftercare.SMS, d)
-			if err != nil {
-				t.Fatal(err)
+			for day := 0; day <= 61; day++ {
+				d.DaysSince = day
+				c, err := p.Render(s.Key, aftercare.SMS, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Any text may be the first one sent and carry the notice.
+				check(t, fmt.Sprintf("%s %s (day %d)", vname, s.Key, day), c.Text+" "+p.OptOutNotice)
 			}
-			// Any text may be the first one sent and carry the notice.
-			check(t, vname+" "+s.Key, c.Text+" "+p.OptOutNotice)
 		}
 		for _, kind := range ReplyKinds {
 			c, err := p.RenderReply(kind, aftercare.SMS, d)
@@ -87,10 +94,12 @@ func TestRedFlagsNamed(t *testing.T) {
 	}{
 		{"welcome", aftercare.SMS, short},
 		{"day1_checkin", aftercare.SMS, short},
+		{"late_start", aftercare.SMS, short},
 		{"welcome", aftercare.Email, append(full, d.ClinicPhone)},
 	} {
-		for _, emailOK := range []bool{true, false} {
+		for i, emailOK := range []bool{true, false, true, false, true} {
 			d.EmailOK = emailOK
+			d.DaysSince = []int{0, 1, 3, 5, 20}[i] // late_start differs by day
 			c, err := p.Render(tc.step, tc.ch, d)
 			if err != nil {
 				t.Fatal(err)
@@ -119,13 +128,13 @@ func TestFullGuide(t *testing.T) {
 		t.Fatal(err)
 	}
 	facts := []string{
-		"mild sunburn", "48 to 72 hours", "Wait a few hours before washing", "lukewarm water", "fragrance-free cleanser",
+		"mild sunburn", "48 to 72 hours", "Wait a few hours before washing", "cool water only", "fragrance-free cleanser",
 		"Pat dry", "never rub", "hyaluronic acid", "moisturizer", "plenty of water", "No makeup for at least 24 to 48 hours",
 		"sauna", "steam room", "Stay out of the sun", "wide-brimmed hat",
 		"scrubs", "cleansing brushes", "retinoids", "AHAs", "BHAs", "alcohol", "fragrance", "strong essential oils",
 		"Ibuprofen", "icing", "inflammation", "broad-spectrum, high-SPF sunscreen", "even if you stay indoors",
 		"eight glasses of water", "vitamin C (citrus fruit, bell peppers)", "vitamin A (leafy greens, carrots)", "omega-3 (salmon, walnuts)",
-		"Days 1 to 3", "Days 4 to 7", "Week 2", "sandpaper", "one at a time", "collagen keeps building",
+		"Days 1 to 3", "Days 4 to 7", "Week 2", "sandpaper", "one at a time", "Collagen keeps building", "4 to 6 weeks after the last session",
 	}
 	for _, part := range map[string]string{"text": c.Text, "html": c.HTML} {
 		for _, f := range facts {
@@ -198,8 +207,8 @@ func TestRenderUnknown(t *testing.T) {
 	if _, err := p.Render("nope", aftercare.SMS, Data{}); err == nil {
 		t.Error("Render(nope) succeeded")
 	}
-	if _, err := p.Render("back_to_routine", aftercare.SMS, Data{}); err == nil {
-		t.Error("Render(back_to_routine, sms) succeeded; it is email only")
+	if _, err := p.Render("evening_care", aftercare.Email, Data{}); err == nil {
+		t.Error("Render(evening_care, email) succeeded; it is text only")
 	}
 	if _, err := p.Render("welcome", "fax", Data{}); err == nil {
 		t.Error("Render(welcome, fax) succeeded")
@@ -254,7 +263,8 @@ func TestNewData(t *testing.T) {
 	want := Data{
 		FirstName: "Maya", PatientName: "Maya Lopez", PatientPhone: "+14155550100",
 		ClinicName: "Glow Clinic", ClinicPhone: "+14155550123", BookingURL: "https://glow.example/book",
-		SessionNumber: 2, SeriesLength: 3, NextSession: 3, TreatedDate: "Tuesday, June 9",
+		SessionNumber: 2, SeriesLength: 3, NextSession: 3, TreatedDate: "Tuesday, June 9", TreatedDay: "Tue 9 Jun",
+		treatedOn: civilDate{2026, 6, 9},
 	}
 	if d != want {
 		t.Errorf("NewData:\n got %+v\nwant %+v", d, want)

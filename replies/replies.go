@@ -1,11 +1,7 @@
-// Package replies reads what patients text back: opt-out and opt-in
-// keywords, HELP, and replies that sound like a complication (a red flag)
-// and must reach clinic staff at once.
 package replies
 
 import (
 	"strings"
-	"unicode"
 )
 
 // Kind classifies a reply.
@@ -20,14 +16,6 @@ const (
 	Other   Kind = "other"
 )
 
-// Keywords are matched against the whole message (trimmed, any case), as
-// carriers and Twilio do: "the bleeding won't stop" is not an opt-out.
-var (
-	stopWords  = set("stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "revoke")
-	startWords = set("start", "unstop", "yes", "subscribe")
-	helpWords  = set("help", "info")
-)
-
 func set(words ...string) map[string]bool {
 	m := make(map[string]bool, len(words))
 	for _, w := range words {
@@ -38,10 +26,14 @@ func set(words ...string) map[string]bool {
 
 // Match explains one red-flag sign found in a reply: which sign, and the
 // patient's own words that matched it. Alerts show these so staff can see
-// why a reply was flagged.
+// why a reply was flagged. Note is set only for a sign that was found but
+// not counted: "negated" ("no fever"), "resolved" ("the swelling went
+// down"), "mild" ("a bit swollen") or "hypothetical" ("what if I get a
+// fever?").
 type Match struct {
 	Sign  string `json:"sign"`
 	Words string `json:"words"`
+	Note  string `json:"note,omitempty"`
 }
 
 // Result is a classified reply.
@@ -61,149 +53,115 @@ type Result struct {
 	// Language is the reply's language as far as it can be told ("en" or
 	// "es"), "" when unknown.
 	Language string
+	// OptOutWords quotes the words that asked to stop, when OptOut is set.
+	OptOutWords string
+	// NotCounted lists signs whose words appear but were not counted, and
+	// why (Match.Note): what a reviewer needs to see a reply was read.
+	NotCounted []Match
 }
 
 // Explain says which sign matched which words, for staff alerts and logs
-// at debug level (it quotes the patient).
+// at debug level (it quotes the patient). Signs that were mentioned but not
+// counted follow, with the reason.
 func (r Result) Explain() string {
-	parts := make([]string, 0, len(r.Matches))
+	parts := make([]string, 0, len(r.Matches)+len(r.NotCounted)+1)
 	for _, m := range r.Matches {
 		parts = append(parts, m.Sign+": \""+m.Words+"\"")
+	}
+	if r.OptOut {
+		parts = append(parts, "opt-out: \""+r.OptOutWords+"\"")
+	}
+	for _, m := range r.NotCounted {
+		parts = append(parts, "not counted, "+m.Note+": "+m.Sign+": \""+m.Words+"\"")
 	}
 	return strings.Join(parts, "; ")
 }
 
-// Classify reads a reply. Keywords win over red flags only when they are
-// the whole message.
+// Classify reads a reply. It is deterministic and needs no network: the
+// same body always gives the same Result.
+//
+// A red flag wins: a reply that names a red-flag sign is Kind RedFlag even
+// if it also asks to stop (OptOut is then set too, and both are honoured).
+// Otherwise an opt-out request is Stop; START, UNSTOP, YES or SUBSCRIBE as
+// the whole message is Start; HELP, INFO or AYUDA is Help; anything else is
+// Other.
 func Classify(body string) Result {
-	norm := strings.ToLower(strings.TrimSpace(body))
-	norm = strings.Trim(norm, ".!? \t\r\n")
-	compact := strings.ReplaceAll(strings.ReplaceAll(norm, " ", ""), "-", "")
+	if len(body) > maxBody {
+		body = body[:maxBody]
+	}
+	t := parse(body)
+	r := Result{Language: guessLanguage(&t)}
+	r.OptOutWords, r.OptOut = optOut(&t)
+	r.Matches, r.NotCounted = redFlags(&t)
+	for _, m := range r.Matches {
+		r.Signs = append(r.Signs, m.Sign)
+		if emergencySigns[m.Sign] {
+			r.Emergency = true
+		}
+	}
 	switch {
-	case stopWords[norm] || stopWords[compact]:
-		return Result{Kind: Stop, OptOut: true}
-	case startWords[norm] || startWords[compact]:
-		return Result{Kind: Start}
-	case helpWords[norm]:
-		return Result{Kind: Help}
+	case len(r.Matches) > 0:
+		r.Kind = RedFlag
+	case r.OptOut:
+		r.Kind = Stop
+	case wholeIs(&t, startWhole):
+		r.Kind = Start
+	case wholeIs(&t, helpWhole):
+		r.Kind = Help
+	default:
+		r.Kind = Other
 	}
-	if signs := RedFlags(body); len(signs) > 0 {
-		r := Result{Kind: RedFlag, Signs: signs}
-		for _, sg := range signs {
-			r.Matches = append(r.Matches, Match{Sign: sg})
-		}
-		return r
-	}
-	return Result{Kind: Other}
+	return r
 }
 
-// sign is one red flag and the word forms that indicate it. Single words
-// are matched as word stems and with one typo allowed for longer words;
-// phrases are matched on the normalized text.
-type sign struct {
-	name    string
-	words   []string // stems: a word matches if it starts with the stem
-	typos   []string // whole words matched within edit distance 1
-	phrases []string
-}
+// maxBody bounds the work for one reply: a longer body is read up to
+// here. An SMS carries at most 1,600 characters (6,400 bytes).
+const maxBody = 16 << 10
 
-var signs = []sign{
-	{name: "swelling", words: []string{"swell", "swollen", "swolen", "puffy", "puffed"}, typos: []string{"swelling", "swollen", "sweling"}},
-	{name: "pus or discharge", words: []string{"pus", "puss", "discharg", "ooz", "weep"}, typos: []string{"discharge", "oozing"},
-		phrases: []string{"yellow stuff", "green stuff", "greenish", "yellowish"}},
-	{name: "fever", words: []string{"fever", "feverish", "fevr", "chills", "temperature"}, typos: []string{"fever", "feverish"}},
-	{name: "hives", words: []string{"hive", "hives", "welt", "rash"}, typos: []string{"hives"}},
-	{name: "bleeding", words: []string{"bleed", "bled", "bleeding", "bloody"}, typos: []string{"bleeding", "bleeds"},
-		phrases: []string{"blood"}},
-	{name: "severe pain", words: []string{"agony", "excruciat", "unbearabl", "throbbing"},
-		phrases: []string{"severe pain", "intense pain", "a lot of pain", "so much pain", "really painful", "very painful",
-			"extremely painful", "really hurts", "hurts so", "hurts a lot", "hurts really", "so painful", "worse pain", "pain is getting worse",
-			"pain getting worse", "pain wont stop", "pain won't stop", "cant sleep from", "can't sleep from"}},
-	{name: "allergic reaction", words: []string{"allerg", "alerg", "anaphyla", "allergic"}, typos: []string{"allergic", "allergy", "reaction"},
-		phrases: []string{"cant breathe", "can't breathe", "cannot breathe", "trouble breathing", "hard to breathe", "throat closing", "lips swelling", "face swelling"}},
-	{name: "infection", words: []string{"infect", "infcted", "abscess"}, typos: []string{"infected", "infection"}},
-	{name: "skin discoloration", words: []string{"discolor", "discolour", "blister"}, phrases: []string{"turning black", "turning purple", "gone grey", "gone gray", "dark patches"}},
-}
-
-// RedFlags returns the red-flag signs a reply mentions, in a fixed order.
-// It errs on the side of alerting: a false alarm costs a phone call, a
-// missed one can cost a patient's skin.
-func RedFlags(body string) []string {
-	text := normalize(body)
-	words := strings.Fields(text)
-	var found []string
+var emergencySigns = func() map[string]bool {
+	m := map[string]bool{}
 	for _, sg := range signs {
-		if matches(sg, text, words) {
-			found = append(found, sg.name)
+		if sg.emergency {
+			m[sg.name] = true
 		}
 	}
-	return found
+	return m
+}()
+
+// RedFlags returns the red-flag signs a reply mentions, in a fixed order
+// (emergencies first). It errs on the side of alerting: a false alarm
+// costs a phone call, a missed one can cost a patient's skin.
+func RedFlags(body string) []string {
+	return Classify(body).Signs
 }
 
-func matches(sg sign, text string, words []string) bool {
-	padded := " " + text + " "
-	for _, p := range sg.phrases {
-		if strings.Contains(padded, " "+normalize(p)+" ") {
-			return true
-		}
-	}
-	for _, w := range words {
-		for _, stem := range sg.words {
-			if strings.HasPrefix(w, stem) && (len(stem) >= 4 || w == stem || w == stem+"s" || w == stem+"y") {
-				return true
-			}
-		}
-		if len(w) >= 5 {
-			for _, t := range sg.typos {
-				if editDistanceAtMost1(w, t) {
-					return true
+// redFlags finds each sign's first counted cue; a sign whose every cue was
+// discounted is returned in notCounted with the first reason.
+func redFlags(t *text) (found, notCounted []Match) {
+	for _, sg := range signs {
+		var hit, miss *Match
+		for i := 0; i < len(t.toks) && hit == nil; i++ {
+			for _, c := range sg.cues {
+				e, ok := c.p.match(t, i)
+				if !ok {
+					continue
+				}
+				why := discount(t, i, e, c.mild)
+				if why == "" {
+					hit = &Match{Sign: sg.name, Words: t.words(i, e)}
+					break
+				}
+				if miss == nil {
+					miss = &Match{Sign: sg.name, Words: t.words(i, e), Note: why}
 				}
 			}
 		}
-	}
-	return false
-}
-
-// normalize lower-cases, drops apostrophes and turns other punctuation
-// into spaces.
-func normalize(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
 		switch {
-		case r == '\'' || r == '\u2019':
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			b.WriteRune(r)
-		default:
-			b.WriteByte(' ')
+		case hit != nil:
+			found = append(found, *hit)
+		case miss != nil:
+			notCounted = append(notCounted, *miss)
 		}
 	}
-	return strings.Join(strings.Fields(b.String()), " ")
-}
-
-// editDistanceAtMost1 reports whether a and b differ by at most one
-// insertion, deletion, substitution or adjacent transposition.
-func editDistanceAtMost1(a, b string) bool {
-	if a == b {
-		return true
-	}
-	ra, rb := []rune(a), []rune(b)
-	la, lb := len(ra), len(rb)
-	if la-lb > 1 || lb-la > 1 {
-		return false
-	}
-	i := 0
-	for i < la && i < lb && ra[i] == rb[i] {
-		i++
-	}
-	switch {
-	case la == lb:
-		if i+1 < la && ra[i] == rb[i+1] && ra[i+1] == rb[i] && string(ra[i+2:]) == string(rb[i+2:]) {
-			return true
-		}
-		return string(ra[i+1:]) == string(rb[i+1:])
-	case la > lb:
-		return string(ra[i+1:]) == string(rb[i:])
-	default:
-		return string(ra[i:]) == string(rb[i+1:])
-	}
+	return found, notCounted
 }

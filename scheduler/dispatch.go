@@ -296,7 +296,9 @@ func (d *Dispatcher) precheck(c store.Claimed) (result, bool) {
 	}
 	switch m.Channel {
 	case aftercare.SMS:
-		if p.SMSOptOut {
+		if p.SMSOptOut && !m.Answer {
+			// An answer to a text the patient sent may still reach them
+			// (they wrote to us); nothing else may.
 			return skip("patient opted out of sms")
 		}
 		if p.PhoneBad != "" {
@@ -482,6 +484,10 @@ func (d *Dispatcher) afterRecord(ctx context.Context, c store.Claimed, r result)
 	log := d.log.With("message_id", m.ID, "clinic_id", m.ClinicID, "channel", string(m.Channel))
 	switch r.action {
 	case notify.ActionOptOut:
+		if m.Recipient != "" {
+			log.Error("staff alert recipient has opted out at the provider; check the clinic's on_call_phone", "code", o.ErrorCode)
+			return
+		}
 		n, err := d.outbox.SetOptOut(ctx, m.PatientID, m.Channel, true, aftercare.ConsentProvider, "provider reports recipient unsubscribed ("+o.ErrorCode+")")
 		if err != nil {
 			log.Error("record provider opt-out", "err", err)
@@ -489,6 +495,11 @@ func (d *Dispatcher) afterRecord(ctx context.Context, c store.Claimed, r result)
 		}
 		log.Info("patient opted out at provider; pending messages cancelled", "patient_id", m.PatientID, "cancelled", n)
 	case notify.ActionBadAddress:
+		if m.Recipient != "" {
+			// An alert to clinic staff: the patient's own address is fine.
+			log.Error("staff alert address cannot receive; check the clinic's alert_email and on_call_phone", "reason", o.Reason)
+			return
+		}
 		skipped, err := d.outbox.MarkAddressBad(ctx, m.PatientID, m.Channel, o.Reason)
 		if err != nil {
 			log.Error("flag bad address", "err", err)

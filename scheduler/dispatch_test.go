@@ -43,7 +43,7 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	c, _, err := s.CreateClinic(context.Background(), aftercare.Clinic{Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
+	c, _, err := s.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
 	}

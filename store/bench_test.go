@@ -29,7 +29,7 @@ func openBench(b *testing.B) (*store.Store, aftercare.Clinic) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
-	c, _, err := s.CreateClinic(context.Background(), aftercare.Clinic{Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
+	c, _, err := s.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -33,6 +33,9 @@ func newAPIKey() (string, error) {
 // CreateClinic stores a clinic and a fresh API key for it. The key is
 // returned once; only its hash is kept.
 func (s *Store) CreateClinic(ctx context.Context, c aftercare.Clinic) (aftercare.Clinic, string, error) {
+	if err := needsAlertRoute(c); err != nil {
+		return c, "", err
+	}
 	key, err := newAPIKey()
 	if err != nil {
 		return c, "", err
@@ -44,7 +47,7 @@ func (s *Store) CreateClinic(ctx context.Context, c aftercare.Clinic) (aftercare
 	defer tx.Rollback()
 	now := s.now().UTC()
 	res, err := tx.ExecContext(ctx, qInsertClinic, c.Name, c.Phone, c.Timezone, c.BookingURL, c.AlertEmail,
-		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, ms(now))
+		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, c.AfterHoursPhone, ms(now))
 	if err != nil {
 		return c, "", fmt.Errorf("create clinic: %w", err)
 	}
@@ -61,13 +64,28 @@ func (s *Store) CreateClinic(ctx context.Context, c aftercare.Clinic) (aftercare
 
 // UpdateClinic changes a clinic's settings.
 func (s *Store) UpdateClinic(ctx context.Context, c aftercare.Clinic) error {
+	if err := needsAlertRoute(c); err != nil {
+		return err
+	}
 	res, err := s.write.ExecContext(ctx, qUpdateClinic, c.Name, c.Phone, c.Timezone, c.BookingURL, c.AlertEmail,
-		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, c.ID)
+		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, c.AfterHoursPhone, c.ID)
 	if err != nil {
 		return fmt.Errorf("update clinic %d: %w", c.ID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return notFound("clinic", c.ID)
+	}
+	return nil
+}
+
+// ErrNoAlertRoute refuses a clinic that could not be told about a red flag.
+const ErrNoAlertRoute = "a clinic needs an alert route for red-flag replies: an alert email, an on-call phone, or both"
+
+// needsAlertRoute refuses a clinic without an alert route: a red flag there
+// would reach nobody.
+func needsAlertRoute(c aftercare.Clinic) error {
+	if !c.HasAlertRoute() {
+		return aftercare.FieldError("alert_email", ErrNoAlertRoute)
 	}
 	return nil
 }
@@ -121,7 +139,7 @@ func scanClinic(r scanner) (aftercare.Clinic, error) {
 	var c aftercare.Clinic
 	var created int64
 	err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.Timezone, &c.BookingURL, &c.AlertEmail, &c.OnCallPhone,
-		&c.SMSFrom, &c.MessagingServiceSID, &c.EmailFrom, &c.ReplyTo, &created)
+		&c.SMSFrom, &c.MessagingServiceSID, &c.EmailFrom, &c.ReplyTo, &created, &c.AfterHoursPhone)
 	c.CreatedAt = fromMS(created)
 	return c, err
 }

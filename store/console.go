@@ -16,22 +16,23 @@ import (
 // of these lives here, next to its only user.
 
 const (
-	qInsertUser   = `INSERT INTO users(clinic_id, email, password_hash, created_at) VALUES (?, ?, ?, ?)`
+	qInsertUser   = `INSERT INTO users(clinic_id, email, password_hash, created_at, role) VALUES (?, ?, ?, ?, ?)`
 	qUserExists   = `SELECT count(*) FROM users WHERE clinic_id = ? AND email = ?`
-	qUsersByEmail = `SELECT id, clinic_id, email, password_hash, created_at FROM users
+	qUsersByEmail = `SELECT id, clinic_id, email, password_hash, created_at, role FROM users
 		WHERE email = ? AND disabled_at IS NULL ORDER BY clinic_id, id LIMIT 20`
 
-	qInsertSession = `INSERT INTO sessions(token_hash, user_id, clinic_id, csrf, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?)`
-	qSessionByToken = `SELECT s.token_hash, s.user_id, s.clinic_id, s.csrf, s.created_at, s.expires_at, u.email,
+	qInsertSession = `INSERT INTO sessions(token_hash, user_id, clinic_id, csrf, created_at, expires_at, idle_until)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`
+	qSessionByToken = `SELECT s.token_hash, s.user_id, s.clinic_id, s.csrf, s.created_at, s.expires_at, s.idle_until,
+		u.email, u.role,
 		c.id, c.name, c.phone, c.timezone, c.booking_url, c.alert_email, c.on_call_phone, c.sms_from,
 		c.messaging_service_sid, c.email_from, c.reply_to, c.created_at
 		FROM sessions s
 		JOIN users u ON u.id = s.user_id AND u.clinic_id = s.clinic_id AND u.disabled_at IS NULL
 		JOIN clinics c ON c.id = s.clinic_id
-		WHERE s.token_hash = ? AND s.expires_at > ?`
+		WHERE s.token_hash = ? AND s.expires_at > ? AND s.idle_until > ?`
 	qDeleteSession         = `DELETE FROM sessions WHERE token_hash = ?`
-	qDeleteExpiredSessions = `DELETE FROM sessions WHERE expires_at <= ?`
+	qDeleteExpiredSessions = `DELETE FROM sessions WHERE expires_at <= ? OR idle_until <= ?`
 
 	// Resending a failed message reschedules the same row (see ResendMessage).
 	qResendInfo = `SELECT m.status, m.send_at, m.stale_at, m.channel, m.recipient, m.provider_id, m.error_code,
@@ -74,6 +75,10 @@ type User struct {
 	// PasswordHash is a bcrypt hash.
 	PasswordHash string
 	CreatedAt    time.Time
+	// Role is RoleAdmin or RoleStaff.
+	Role Role
+	// DisabledAt is when the user was disabled; zero while active.
+	DisabledAt time.Time
 }
 
 // CreateUser adds a staff user to a clinic. email must already be
@@ -81,7 +86,15 @@ type User struct {
 // with this email at this clinic is an ECONFLICT error; an unknown clinic is
 // ENOTFOUND.
 func (s *Store) CreateUser(ctx context.Context, clinicID int64, email, passwordHash string) (User, error) {
-	u := User{ClinicID: clinicID, Email: email, PasswordHash: passwordHash}
+	return s.CreateUserWithRole(ctx, clinicID, email, passwordHash, RoleStaff)
+}
+
+// CreateUserWithRole is CreateUser for a user with the given role.
+func (s *Store) CreateUserWithRole(ctx context.Context, clinicID int64, email, passwordHash string, role Role) (User, error) {
+	if !role.Valid() {
+		return User{}, aftercare.FieldError("role", "must be admin or staff, got %q", string(role))
+	}
+	u := User{ClinicID: clinicID, Email: email, PasswordHash: passwordHash, Role: role}
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return u, fmt.Errorf("create user: %w", err)
@@ -102,7 +115,7 @@ func (s *Store) CreateUser(ctx context.Context, clinicID int64, email, passwordH
 			Message: fmt.Sprintf("a user with this email already exists at clinic %d", clinicID)}
 	}
 	now := s.now().UTC()
-	res, err := tx.ExecContext(ctx, qInsertUser, clinicID, email, passwordHash, ms(now))
+	res, err := tx.ExecContext(ctx, qInsertUser, clinicID, email, passwordHash, ms(now), string(role))
 	if err != nil {
 		return u, fmt.Errorf("create user: %w", err)
 	}
@@ -127,7 +140,7 @@ func (s *Store) UsersByEmail(ctx context.Context, email string) ([]User, error) 
 	for rows.Next() {
 		var u User
 		var created int64
-		if err := rows.Scan(&u.ID, &u.ClinicID, &u.Email, &u.PasswordHash, &created); err != nil {
+		if err := rows.Scan(&u.ID, &u.ClinicID, &u.Email, &u.PasswordHash, &created, &u.Role); err != nil {
 			return nil, fmt.Errorf("find users by email: %w", err)
 		}
 		u.CreatedAt = fromMS(created)
@@ -145,32 +158,42 @@ type Session struct {
 	// CSRF is the session's anti-forgery token.
 	CSRF      string
 	CreatedAt time.Time
+	// ExpiresAt is the end of the session's absolute lifetime.
 	ExpiresAt time.Time
+	// IdleUntil is when the session ends unless used (see TouchSession);
+	// zero at creation means ExpiresAt.
+	IdleUntil time.Time
 
 	// Filled in by SessionByToken.
 	Email  string
+	Role   Role
 	Clinic aftercare.Clinic
 }
 
 // CreateSession stores a new session.
 func (s *Store) CreateSession(ctx context.Context, se Session) error {
+	if se.IdleUntil.IsZero() || se.IdleUntil.After(se.ExpiresAt) {
+		se.IdleUntil = se.ExpiresAt
+	}
 	if _, err := s.write.ExecContext(ctx, qInsertSession, se.TokenHash, se.UserID, se.ClinicID, se.CSRF,
-		ms(se.CreatedAt), ms(se.ExpiresAt)); err != nil {
+		ms(se.CreatedAt), ms(se.ExpiresAt), ms(se.IdleUntil)); err != nil {
 		return fmt.Errorf("create session: %w", err)
 	}
 	return nil
 }
 
 // SessionByToken returns the unexpired session with this token hash, with
-// its user's email and clinic. A missing or expired session, or one whose
-// user was disabled, is an EUNAUTHORIZED error.
+// its user's email, role and clinic. A missing, expired or idle session, or
+// one whose user was disabled, is an EUNAUTHORIZED error. It reads the
+// database on every call, so a disabled user is refused at once.
 func (s *Store) SessionByToken(ctx context.Context, tokenHash string) (Session, error) {
 	var se Session
-	var created, expires int64
+	var created, expires, idle int64
 	c := &se.Clinic
 	var cCreated int64
-	err := s.read.QueryRowContext(ctx, qSessionByToken, tokenHash, ms(s.now())).Scan(&se.TokenHash, &se.UserID,
-		&se.ClinicID, &se.CSRF, &created, &expires, &se.Email,
+	now := ms(s.now())
+	err := s.read.QueryRowContext(ctx, qSessionByToken, tokenHash, now, now).Scan(&se.TokenHash, &se.UserID,
+		&se.ClinicID, &se.CSRF, &created, &expires, &idle, &se.Email, &se.Role,
 		&c.ID, &c.Name, &c.Phone, &c.Timezone, &c.BookingURL, &c.AlertEmail, &c.OnCallPhone, &c.SMSFrom,
 		&c.MessagingServiceSID, &c.EmailFrom, &c.ReplyTo, &cCreated)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -179,7 +202,7 @@ func (s *Store) SessionByToken(ctx context.Context, tokenHash string) (Session, 
 	if err != nil {
 		return Session{}, fmt.Errorf("look up session: %w", err)
 	}
-	se.CreatedAt, se.ExpiresAt, c.CreatedAt = fromMS(created), fromMS(expires), fromMS(cCreated)
+	se.CreatedAt, se.ExpiresAt, se.IdleUntil, c.CreatedAt = fromMS(created), fromMS(expires), fromMS(idle), fromMS(cCreated)
 	return se, nil
 }
 
@@ -195,7 +218,7 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 // DeleteExpiredSessions removes sessions that expired by now and returns
 // how many.
 func (s *Store) DeleteExpiredSessions(ctx context.Context) (int, error) {
-	res, err := s.write.ExecContext(ctx, qDeleteExpiredSessions, ms(s.now()))
+	res, err := s.write.ExecContext(ctx, qDeleteExpiredSessions, ms(s.now()), ms(s.now()))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}

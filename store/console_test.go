@@ -15,7 +15,7 @@ func TestUsersAreScopedByClinicAndUnique(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, _, c := setup(t)
-	other, _, err := s.CreateClinic(ctx, aftercare.Clinic{Name: "Other", Phone: "+14155550101", Timezone: "UTC"})
+	other, _, err := s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Other", Phone: "+14155550101", Timezone: "UTC"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestResendFailedMessage(t *testing.T) {
 		t.Fatalf("failed %d messages, want 1 (only the first is due)", len(ids))
 	}
 	id := ids[0]
-	other, _, _ := s.CreateClinic(ctx, aftercare.Clinic{Name: "Other", Phone: "+14155550101", Timezone: "UTC"})
+	other, _, _ := s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Other", Phone: "+14155550101", Timezone: "UTC"})
 
 	if _, err := s.ResendMessage(ctx, other.ID, id, "x"); aftercare.ErrorCode(err) != aftercare.ENOTFOUND {
 		t.Errorf("another clinic's message: %v, want not found", err)
@@ -176,7 +176,7 @@ func TestDeliveryLogFailuresFirstAndFilters(t *testing.T) {
 	if len(failed) != 2 {
 		t.Fatalf("failed %d", len(failed))
 	}
-	other, _, _ := s.CreateClinic(ctx, aftercare.Clinic{Name: "Other", Phone: "+14155550101", Timezone: "UTC"})
+	other, _, _ := s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Other", Phone: "+14155550101", Timezone: "UTC"})
 	enroll(t, s, other, "+14155550124", 1, 3)
 
 	all, more, err := s.DeliveryLog(ctx, store.LogFilter{ClinicID: c.ID})
@@ -291,7 +291,7 @@ func TestPatientViewIsScopedByClinic(t *testing.T) {
 		len(pv.Enrollments[1].Messages[0].Events) == 0 || len(pv.Consents) != 2 {
 		t.Errorf("patient view: %d enrollments, consents %d", len(pv.Enrollments), len(pv.Consents))
 	}
-	other, _, _ := s.CreateClinic(ctx, aftercare.Clinic{Name: "Other", Phone: "+14155550101", Timezone: "UTC"})
+	other, _, _ := s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Other", Phone: "+14155550101", Timezone: "UTC"})
 	if _, err := s.PatientView(ctx, other.ID, v2.Patient.ID); aftercare.ErrorCode(err) != aftercare.ENOTFOUND {
 		t.Errorf("another clinic's patient: %v", err)
 	}

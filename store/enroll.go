@@ -26,6 +26,10 @@ type NewEnrollment struct {
 	// different request that reuses a key.
 	IdempotencyKey string
 	RequestHash    string
+	// Replace cancels an active enrollment of the same patient, treatment
+	// and session (and its pending messages) instead of refusing the new
+	// one with a DuplicateEnrollmentError.
+	Replace bool
 	// Plan builds the messages for a patient and enrollment. It must not do
 	// I/O, and what it returns may depend on the patient's names, contact
 	// details, zone, opt-outs and address flags and on the enrollment's
@@ -35,6 +39,29 @@ type NewEnrollment struct {
 	// returning patient's opt-out or bad-address flag).
 	Plan func(p aftercare.Patient, e aftercare.Enrollment) ([]aftercare.Message, error)
 }
+
+// DuplicateEnrollmentError refuses a second active enrollment of the same
+// patient for the same treatment and session (two form submits, or two
+// API calls without an Idempotency-Key): both plans would run. It is an
+// ECONFLICT domain error (errors.As finds the *aftercare.Error) that names
+// the existing enrollment.
+type DuplicateEnrollmentError struct {
+	Existing aftercare.Enrollment
+	err      *aftercare.Error
+}
+
+func newDuplicateEnrollmentError(e aftercare.Enrollment) *DuplicateEnrollmentError {
+	return &DuplicateEnrollmentError{Existing: e, err: aftercare.Errorf(aftercare.ECONFLICT,
+		"this patient already has an active enrollment for session %d of %s (enrollment %d, treated %s): "+
+			"view it, or replace it (send \"replace\": true; its pending messages are cancelled)",
+		e.SessionNumber, e.Treatment, e.ID, e.TreatedAt.UTC().Format(time.RFC3339))}
+}
+
+// Error implements error.
+func (e *DuplicateEnrollmentError) Error() string { return e.err.Error() }
+
+// Unwrap returns the domain error.
+func (e *DuplicateEnrollmentError) Unwrap() error { return e.err }
 
 // EnrollmentView is an enrollment with everything a caller shows about it.
 type EnrollmentView struct {
@@ -231,12 +258,30 @@ func (s *Store) enrollTx(ctx context.Context, tx *sql.Tx, j *enrollJob) (int64, 
 
 	e := in.Enrollment
 	e.ClinicID, e.PatientID, e.CreatedAt = clinicID, p.ID, now
+	var dups []aftercare.Enrollment
+	if !isNew {
+		if dups, err = activeDuplicates(ctx, tx, p.ID, e); err != nil {
+			return 0, false, err
+		}
+		if len(dups) > 0 && !in.Replace {
+			return 0, false, newDuplicateEnrollmentError(dups[0])
+		}
+	}
 	res, err := tx.ExecContext(ctx, qInsertEnrollment, clinicID, p.ID, e.Treatment, ms(e.TreatedAt), e.SessionNumber,
 		e.SeriesLength, e.ExternalRef, in.IdempotencyKey, in.RequestHash, ms(now))
 	if err != nil {
 		return 0, false, fmt.Errorf("enroll: insert enrollment: %w", err)
 	}
 	e.ID, _ = res.LastInsertId()
+	for _, d := range dups {
+		if _, err := tx.ExecContext(ctx, qCancelEnrollment, ms(now), d.ID, clinicID); err != nil {
+			return 0, false, fmt.Errorf("enroll: replace enrollment %d: %w", d.ID, err)
+		}
+		reason := fmt.Sprintf("replaced: the clinic enrolled session %d again (enrollment %d)", e.SessionNumber, e.ID)
+		if _, err := endPending(ctx, tx, now, aftercare.StatusCancelled, reason, "enrollment_id = ?", d.ID); err != nil {
+			return 0, false, fmt.Errorf("enroll: replace enrollment %d: %w", d.ID, err)
+		}
+	}
 
 	if err := supersede(ctx, tx, p.ID, e, now); err != nil {
 		return 0, false, err
@@ -308,8 +353,94 @@ func findRepeat(ctx context.Context, tx *sql.Tx, clinicID int64, in NewEnrollmen
 	return try(qEnrollmentByRef, in.Enrollment.ExternalRef, "external_ref")
 }
 
+// Patients without a phone are known by their email address.
+const (
+	qPatientByEmailOnly = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND phone = '' AND email <> '' AND lower(email) = lower(?)`
+	qPatientsByEmail    = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND email <> '' AND lower(email) = lower(?) ORDER BY id LIMIT 2`
+	qSetPatientPhone    = `UPDATE patients SET phone = ? WHERE id = ? AND phone = ''`
+)
+
+// activeDuplicates returns the patient's active enrollments (not
+// cancelled, messages still to send) of e's treatment and session, newest
+// first.
+func activeDuplicates(ctx context.Context, tx *sql.Tx, patientID int64, e aftercare.Enrollment) ([]aftercare.Enrollment, error) {
+	rows, err := tx.QueryContext(ctx, qActiveDuplicates, patientID, e.Treatment, e.SessionNumber, e.ID)
+	if err != nil {
+		return nil, fmt.Errorf("enroll: look up active enrollments: %w", err)
+	}
+	defer rows.Close()
+	var out []aftercare.Enrollment
+	for rows.Next() {
+		d, err := scanEnrollment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("enroll: look up active enrollments: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("enroll: look up active enrollments: %w", err)
+	}
+	return out, nil
+}
+
+// findPatient resolves a patient as the store knows them: by phone, or,
+// for a patient without one, by email address. A patient first enrolled
+// by email only and now with a phone is found by their email, and the
+// phone is added to them.
+func findPatient(ctx context.Context, tx *sql.Tx, p aftercare.Patient) (aftercare.Patient, error) {
+	if p.Phone != "" {
+		existing, err := scanPatient(tx.QueryRowContext(ctx, qPatientByPhone, p.ClinicID, p.Phone))
+		if !errors.Is(err, sql.ErrNoRows) || p.Email == "" {
+			return existing, err
+		}
+	}
+	if p.Email == "" {
+		return aftercare.Patient{}, sql.ErrNoRows
+	}
+	existing, err := scanPatient(tx.QueryRowContext(ctx, qPatientByEmailOnly, p.ClinicID, p.Email))
+	if errors.Is(err, sql.ErrNoRows) && p.Phone == "" {
+		// Enrolled by email only this time: the one patient with this
+		// address, whatever their phone (two sharing it are not guessed
+		// between).
+		return onePatientByEmail(ctx, tx, p)
+	}
+	if err != nil || p.Phone == "" {
+		return existing, err
+	}
+	if _, err := tx.ExecContext(ctx, qSetPatientPhone, p.Phone, existing.ID); err != nil {
+		return existing, fmt.Errorf("add phone to patient %d: %w", existing.ID, err)
+	}
+	existing.Phone = p.Phone
+	return existing, nil
+}
+
+// onePatientByEmail returns the clinic's one patient with p's email
+// address, or sql.ErrNoRows when there is none or more than one.
+func onePatientByEmail(ctx context.Context, tx *sql.Tx, p aftercare.Patient) (aftercare.Patient, error) {
+	rows, err := tx.QueryContext(ctx, qPatientsByEmail, p.ClinicID, p.Email)
+	if err != nil {
+		return aftercare.Patient{}, err
+	}
+	defer rows.Close()
+	var found []aftercare.Patient
+	for rows.Next() {
+		q, err := scanPatient(rows)
+		if err != nil {
+			return aftercare.Patient{}, err
+		}
+		found = append(found, q)
+	}
+	if err := rows.Err(); err != nil {
+		return aftercare.Patient{}, err
+	}
+	if len(found) != 1 {
+		return aftercare.Patient{}, sql.ErrNoRows
+	}
+	return found[0], nil
+}
+
 func upsertPatient(ctx context.Context, tx *sql.Tx, p aftercare.Patient, now time.Time) (aftercare.Patient, bool, error) {
-	existing, err := scanPatient(tx.QueryRowContext(ctx, qPatientByPhone, p.ClinicID, p.Phone))
+	existing, err := findPatient(ctx, tx, p)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		res, err := tx.ExecContext(ctx, qInsertPatient, p.ClinicID, p.FirstName, p.LastName, p.Phone, p.Email, p.Timezone, ms(now), ms(now))
@@ -586,11 +717,11 @@ func scanMessage(r scanner) (aftercare.Message, error) {
 	var m aftercare.Message
 	var channel, status string
 	var sendAt, staleAt, next, sent, updated int64
-	var amb, urgent int
+	var amb, urgent, answer int
 	err := r.Scan(&m.ID, &m.EnrollmentID, &m.ClinicID, &m.PatientID, &m.Step, &m.Occurrence, &channel, &sendAt, &staleAt,
 		&status, &m.Attempts, &next, &amb, &m.ProviderID, &m.ErrorCode, &m.LastError, &m.Reason, &m.Subject, &m.Body,
-		&m.HTMLBody, &sent, &updated, &m.Recipient, &urgent)
-	m.Urgent = urgent != 0
+		&m.HTMLBody, &sent, &updated, &m.Recipient, &urgent, &answer, &m.ConcernID, &m.SentBy)
+	m.Urgent, m.Answer = urgent != 0, answer != 0
 	m.Channel, m.Status = aftercare.Channel(channel), aftercare.Status(status)
 	m.SendAt, m.StaleAt, m.NextAttemptAt, m.SentAt, m.UpdatedAt = fromMS(sendAt), fromMS(staleAt), fromMS(next), fromMS(sent), fromMS(updated)
 	m.Ambiguous = amb != 0

@@ -22,7 +22,7 @@ func TestEnrollmentsWaitingTogetherShareOneTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	c, _, err := s.CreateClinic(context.Background(), aftercare.Clinic{Name: "Glow", Phone: "+14155550100", Timezone: "UTC"})
+	c, _, err := s.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow", Phone: "+14155550100", Timezone: "UTC"})
 	if err != nil {
 		t.Fatal(err)
 	}

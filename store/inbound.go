@@ -56,61 +56,106 @@ func (s *Store) LatestEnrollment(ctx context.Context, patientID int64) (int64, e
 type InboundReply struct {
 	Reply aftercare.Reply
 	// Messages are outbox rows to add in the same transaction (an answer to
-	// the patient, alerts to staff). EnrollmentID, ClinicID and PatientID
-	// are filled in.
+	// HELP). EnrollmentID, ClinicID and PatientID are filled in.
 	Messages []aftercare.Message
 	// OptOut / OptIn change the patient's SMS consent (STOP / START).
 	OptOut, OptIn bool
+	// Confirm is queued only when OptOut or OptIn changed the patient's
+	// consent: one confirmation per change, however many STOPs arrive.
+	Confirm []aftercare.Message
+	// Concern, if set, files the reply under the patient's concern (see
+	// ConcernReply) and queues what its Respond returns.
+	Concern *ConcernReply
+}
+
+// ReplyOutcome is what recording a reply did.
+type ReplyOutcome struct {
+	// Fresh is false for a reply already recorded (a webhook retried).
+	Fresh bool
+	// Changed is set when OptOut or OptIn changed the patient's consent.
+	Changed bool
+	// Decision is the concern decision (zero without a Concern).
+	Decision ConcernDecision
+	// Queued counts the messages added.
+	Queued int
 }
 
 // RecordReply stores a patient's reply and its consequences in one
 // transaction. A reply already recorded (same provider id: providers retry
 // webhooks) changes nothing and returns false.
 func (s *Store) RecordReply(ctx context.Context, in InboundReply) (bool, error) {
+	out, err := s.RecordReplyOutcome(ctx, in)
+	return out.Fresh, err
+}
+
+// RecordReplyOutcome is RecordReply, saying what it did.
+func (s *Store) RecordReplyOutcome(ctx context.Context, in InboundReply) (ReplyOutcome, error) {
+	var out ReplyOutcome
 	r := in.Reply
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return false, fmt.Errorf("record reply: %w", err)
+		return out, fmt.Errorf("record reply: %w", err)
 	}
 	defer tx.Rollback()
 	res, err := tx.ExecContext(ctx, qInsertReply, r.ClinicID, r.PatientID, r.ProviderID, r.Body, r.Kind, ms(r.At))
 	if err != nil {
-		return false, fmt.Errorf("record reply: %w", err)
+		return out, fmt.Errorf("record reply: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil
+		return out, nil
 	}
+	out.Fresh = true
 	replyID, _ := res.LastInsertId()
 	now := r.At
+	if in.OptOut || in.OptIn {
+		var was int
+		if err := tx.QueryRowContext(ctx, `SELECT sms_opt_out FROM patients WHERE id = ?`, r.PatientID).Scan(&was); err != nil {
+			return out, fmt.Errorf("record reply: read consent: %w", err)
+		}
+		out.Changed = (was != 0) != in.OptOut
+	}
 	switch {
 	case in.OptOut:
 		if _, err := setOptOut(ctx, tx, now, r.PatientID, aftercare.SMS, true, aftercare.ConsentSMSReply, "patient replied "+r.Kind); err != nil {
-			return false, fmt.Errorf("record reply: opt out: %w", err)
+			return out, fmt.Errorf("record reply: opt out: %w", err)
 		}
 	case in.OptIn:
 		if err := optIn(ctx, tx, now, r.PatientID, aftercare.SMS, aftercare.ConsentSMSReply, "patient replied START"); err != nil {
-			return false, fmt.Errorf("record reply: opt in: %w", err)
+			return out, fmt.Errorf("record reply: opt in: %w", err)
 		}
 	}
-	if len(in.Messages) > 0 {
-		var enrollmentID int64
-		if err := tx.QueryRowContext(ctx, qLatestEnrollment, r.PatientID).Scan(&enrollmentID); err != nil {
-			return false, fmt.Errorf("record reply: find enrollment: %w", err)
+	var concernID int64
+	msgs := append([]aftercare.Message(nil), in.Messages...)
+	if out.Changed {
+		msgs = append(msgs, in.Confirm...)
+	}
+	if in.Concern != nil {
+		d, err := s.fileConcern(ctx, tx, replyID, r, in.Concern)
+		if err != nil {
+			return out, fmt.Errorf("record reply: %w", err)
 		}
-		e := aftercare.Enrollment{ID: enrollmentID, ClinicID: r.ClinicID, PatientID: r.PatientID}
-		msgs := make([]aftercare.Message, len(in.Messages))
-		for i, m := range in.Messages {
-			m.Occurrence = int(replyID)*10 + i // unique per reply
-			msgs[i] = m
+		out.Decision, concernID = d, d.Concern.ID
+		if in.Concern.Respond != nil {
+			more, err := in.Concern.Respond(d)
+			if err != nil {
+				return out, fmt.Errorf("record reply: %w", err)
+			}
+			msgs = append(msgs, more...)
 		}
-		if _, err := s.insertMessages(ctx, tx, e, msgs, now); err != nil {
-			return false, fmt.Errorf("record reply: %w", err)
+	}
+	if len(msgs) > 0 {
+		for i := range msgs {
+			msgs[i].Occurrence = int(replyID)*10 + i // unique per reply
 		}
+		if _, err := s.queueForPatient(ctx, tx, r.ClinicID, r.PatientID, concernID, msgs, now); err != nil {
+			return out, fmt.Errorf("record reply: %w", err)
+		}
+		out.Queued = len(msgs)
 	}
 	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("record reply: commit: %w", err)
+		return out, fmt.Errorf("record reply: commit: %w", err)
 	}
-	return true, nil
+	return out, nil
 }
 
 // optIn records a patient opting back in to a channel and reschedules the

@@ -13,7 +13,7 @@ func TestTailMessagesAndEventsAfter(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, _, c := setup(t)
-	other, _, err := s.CreateClinic(ctx, aftercare.Clinic{Name: "Other", Phone: "+14155550101", Timezone: "America/New_York"})
+	other, _, err := s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Other", Phone: "+14155550101", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
 	}

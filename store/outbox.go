@@ -88,14 +88,15 @@ func claimMessages(ctx context.Context, st *sql.Stmt, now time.Time, limit int, 
 		m := &c.Message
 		var channel string
 		var sendAt, staleAt, next int64
-		var amb, urgent int
+		var amb, urgent, answer int
 		if err := rows.Scan(&m.ID, &m.EnrollmentID, &m.ClinicID, &m.PatientID, &m.Step, &m.Occurrence, &channel,
 			&sendAt, &staleAt, &m.Attempts, &next, &amb, &m.ProviderID, &m.Subject, &m.Body, &m.HTMLBody,
-			&m.Recipient, &urgent); err != nil {
+			&m.Recipient, &urgent, &answer); err != nil {
 			return nil, err
 		}
 		m.Channel, m.Status = aftercare.Channel(channel), aftercare.StatusSending
 		m.SendAt, m.StaleAt, m.NextAttemptAt, m.Ambiguous, m.Urgent = fromMS(sendAt), fromMS(staleAt), fromMS(next), amb != 0, urgent != 0
+		m.Answer = answer != 0
 		out = append(out, c)
 	}
 	return out, rows.Err()

@@ -145,7 +145,9 @@ func setOptOut(ctx context.Context, tx *sql.Tx, now time.Time, patientID int64, 
 		return 0, nil
 	}
 	reason := fmt.Sprintf("patient opted out of %s (%s)", ch, method)
-	return endPending(ctx, tx, t, aftercare.StatusCancelled, reason, "patient_id = ? AND channel = ?", patientID, string(ch))
+	// Answers to texts the patient sent (the opt-out confirmation, an
+	// answer to a red flag) still go: they wrote to us.
+	return endPending(ctx, tx, t, aftercare.StatusCancelled, reason, "patient_id = ? AND channel = ? AND answer = 0", patientID, string(ch))
 }
 
 // MarkAddressBad flags a patient's phone (SMS) or email as unable to

@@ -9,17 +9,17 @@ const (
 
 	// Clinics and keys.
 	qInsertClinic = `INSERT INTO clinics(name, phone, timezone, booking_url, alert_email, on_call_phone,
-		sms_from, messaging_service_sid, email_from, reply_to, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		sms_from, messaging_service_sid, email_from, reply_to, after_hours_phone, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qUpdateClinic = `UPDATE clinics SET name = ?, phone = ?, timezone = ?, booking_url = ?, alert_email = ?,
-		on_call_phone = ?, sms_from = ?, messaging_service_sid = ?, email_from = ?, reply_to = ?
+		on_call_phone = ?, sms_from = ?, messaging_service_sid = ?, email_from = ?, reply_to = ?, after_hours_phone = ?
 		WHERE id = ?`
-	clinicCols     = `id, name, phone, timezone, booking_url, alert_email, on_call_phone, sms_from, messaging_service_sid, email_from, reply_to, created_at`
+	clinicCols     = `id, name, phone, timezone, booking_url, alert_email, on_call_phone, sms_from, messaging_service_sid, email_from, reply_to, created_at, after_hours_phone`
 	qSelectClinic  = `SELECT ` + clinicCols + ` FROM clinics WHERE id = ?`
 	qSelectClinics = `SELECT ` + clinicCols + ` FROM clinics ORDER BY id`
 	qInsertAPIKey  = `INSERT INTO api_keys(clinic_id, key_hash, prefix, created_at) VALUES (?, ?, ?, ?)`
 	qClinicByKey   = `SELECT c.id, c.name, c.phone, c.timezone, c.booking_url, c.alert_email, c.on_call_phone, c.sms_from,
-		c.messaging_service_sid, c.email_from, c.reply_to, c.created_at
+		c.messaging_service_sid, c.email_from, c.reply_to, c.created_at, c.after_hours_phone
 		FROM api_keys k JOIN clinics c ON c.id = k.clinic_id
 		WHERE k.key_hash = ? AND k.revoked_at IS NULL`
 
@@ -66,13 +66,19 @@ const (
 	qRelease    = `RELEASE enrollment`
 	qRollbackTo = `ROLLBACK TO enrollment`
 	// Earlier, still-active sessions of the same patient (superseded by a new one).
+	// An active enrollment of the same patient, treatment and session:
+	// not cancelled, with messages still to send.
+	qActiveDuplicates = `SELECT ` + enrollmentCols + ` FROM enrollments e
+		WHERE patient_id = ? AND treatment = ? AND session_number = ? AND id <> ? AND cancelled_at IS NULL
+		AND EXISTS (SELECT 1 FROM messages m WHERE m.enrollment_id = e.id AND m.status IN ('scheduled', 'sending'))
+		ORDER BY id DESC`
 	qEarlierEnrollments = `SELECT id FROM enrollments
 		WHERE patient_id = ? AND id <> ? AND session_number < ? AND cancelled_at IS NULL`
 
 	// Messages.
 	messageCols = `id, enrollment_id, clinic_id, patient_id, step, occurrence, channel, send_at, stale_at, status,
 		attempts, next_attempt_at, ambiguous, provider_id, error_code, last_error, reason, subject, body, html_body,
-		sent_at, updated_at, recipient, urgent`
+		sent_at, updated_at, recipient, urgent, answer, concern_id, sent_by`
 	qInsertMessage = `INSERT INTO messages(enrollment_id, clinic_id, patient_id, step, occurrence, channel, send_at,
 		stale_at, status, next_attempt_at, reason, subject, body, html_body, updated_at, recipient, urgent)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -96,7 +102,7 @@ const (
 			ORDER BY next_attempt_at, id
 			LIMIT ?)
 		RETURNING id, enrollment_id, clinic_id, patient_id, step, occurrence, channel, send_at, stale_at, attempts,
-			next_attempt_at, ambiguous, provider_id, subject, body, html_body, recipient, urgent`
+			next_attempt_at, ambiguous, provider_id, subject, body, html_body, recipient, urgent, answer`
 	// What a provider needs besides the message, read once per patient,
 	// clinic and enrollment of a claimed batch (ids as a JSON array).
 	qClaimPatients = `SELECT id, first_name, last_name, phone, email, timezone, sms_opt_out, email_opt_out, phone_bad, email_bad

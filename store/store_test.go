@@ -30,7 +30,7 @@ func setup(t *testing.T) (*store.Store, *fakeClock, aftercare.Clinic) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	c, key, err := s.CreateClinic(context.Background(), aftercare.Clinic{Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
+	c, key, err := s.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestEnrollmentIsStoredWithPlanAndEvents(t *testing.T) {
 		}
 	}
 	// Another clinic cannot see it.
-	other, _, err := s.CreateClinic(context.Background(), aftercare.Clinic{Name: "Other", Phone: "+14155550199", Timezone: "UTC"})
+	other, _, err := s.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Other", Phone: "+14155550199", Timezone: "UTC"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestCancelEnrollment(t *testing.T) {
 	s, _, c := setup(t)
 	ctx := context.Background()
 	v := enroll(t, s, c, "+14155550123", 1, 4)
-	other, _, _ := s.CreateClinic(ctx, aftercare.Clinic{Name: "Other", Phone: "+14155550199", Timezone: "UTC"})
+	other, _, _ := s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Other", Phone: "+14155550199", Timezone: "UTC"})
 	if _, err := s.CancelEnrollment(ctx, other.ID, v.Enrollment.ID, ""); aftercare.ErrorCode(err) != aftercare.ENOTFOUND {
 		t.Fatalf("cross-clinic cancel: %v", err)
 	}
@@ -307,7 +307,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := s.CreateClinic(ctx, aftercare.Clinic{Name: "A", Phone: "+14155550100", Timezone: "UTC"})
+	c, _, err := s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "A", Phone: "+14155550100", Timezone: "UTC"})
 	if err != nil {
 		t.Fatal(err)
 	}

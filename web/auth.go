@@ -8,66 +8,21 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
-	"unicode/utf8"
-
-	"golang.org/x/crypto/bcrypt"
-	"golang.org/x/time/rate"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
 	"github.com/aftercare/aftercare/store"
 )
 
-// Passwords: bcrypt hashes at bcrypt.DefaultCost; bcrypt reads at most 72
-// bytes, so longer passwords are refused rather than silently cut.
-const (
-	MinPasswordLen = 10
-	MaxPasswordLen = 72
-)
-
 // csrfField is the hidden form field carrying the CSRF token.
 const csrfField = "csrf_token"
-
-// dummyHash returns a bcrypt hash, at the console's cost, of a random
-// password nobody knows: a sign-in with an unknown email is checked against
-// it, so it takes as long as one with a known email and the response time
-// does not tell which addresses have accounts. It is made once, at the
-// first unknown email.
-func (c *Console) dummyHash() []byte {
-	c.dummyOnce.Do(func() {
-		pw, err := randomToken()
-		if err == nil {
-			c.dummy, err = bcrypt.GenerateFromPassword([]byte(pw[:40]), c.cost)
-		}
-		if err != nil {
-			c.log.Error("make the unknown-user password hash", "err", err)
-		}
-	})
-	return c.dummy
-}
-
-// HashPassword checks a new staff password (10 to 72 bytes) and returns its
-// bcrypt hash.
-func HashPassword(password string) (string, error) {
-	if utf8.RuneCountInString(password) < MinPasswordLen {
-		return "", aftercare.FieldError("password", "must be at least %d characters", MinPasswordLen)
-	}
-	if len(password) > MaxPasswordLen {
-		return "", aftercare.FieldError("password", "must be at most %d bytes", MaxPasswordLen)
-	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
-	if err != nil {
-		return "", fmt.Errorf("hash password: %w", err)
-	}
-	return string(h), nil
-}
 
 // NormalizeEmail validates a staff email and returns it lower-cased, the
 // form users are stored and looked up in.
@@ -139,6 +94,15 @@ func (c *Console) session(r *http.Request) (*store.Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Each use pushes the idle deadline forward; to spare the database a
+	// write per request, only when it moved by more than a minute (or a
+	// tenth of the idle timeout, if shorter).
+	next := c.now().Add(c.idle)
+	if next.Sub(s.IdleUntil) > min(time.Minute, c.idle/10) && s.IdleUntil.Before(s.ExpiresAt) {
+		if err := c.store.TouchSession(r.Context(), s.TokenHash, next); err != nil {
+			return nil, err
+		}
+	}
 	return &s, nil
 }
 
@@ -179,16 +143,26 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := loginView{Next: r.URL.Query().Get("next"), Token: tok}
-	if r.URL.Query().Get("signed_out") != "" {
+	switch r.URL.Query().Get("signed_out") {
+	case "":
+	case "everywhere":
+		v.Notice = "You have signed out on every browser and device."
+	default:
 		v.Notice = "You have signed out."
 	}
 	c.render(w, r, http.StatusOK, "login", c.view(nil, "Sign in", "", v))
 }
 
-// login checks the form's CSRF token, the rate limit, then the password
-// against every account with this email (at most one per clinic), and
-// starts a session at the matching clinic. When the password matches
-// accounts at several clinics, the user picks one.
+// login checks the form's CSRF token and the sign-in throttle (per
+// account and per client IP), then, holding one of the bounded password
+// check slots, the password against every account with this email (at
+// most one per clinic), and starts a session at the matching clinic. When
+// the password matches accounts at several clinics, the user picks one.
+//
+// An unknown email costs the same work (one bcrypt check at the same cost
+// against a dummy hash, the same throttle writes) and gets the same answer
+// as a wrong password, and it is throttled like a real account, so neither
+// the answer, its timing nor the throttle tells which addresses exist.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		c.fail(w, r, nil, aftercare.Errorf(aftercare.EINVALID, "the form could not be read"))
@@ -214,22 +188,45 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		c.render(w, r, http.StatusUnprocessableEntity, "login", c.view(nil, "Sign in", "", v))
 		return
 	}
-	if !c.limiter.allow(clientIP(r)+"\x00"+email, c.now()) {
-		c.log.WarnContext(r.Context(), "console sign-in rate limited")
-		v.Error = "Too many sign-in attempts. Wait a minute, then try again."
-		w.Header().Set("Retry-After", "60")
-		c.render(w, r, http.StatusTooManyRequests, "login", c.view(nil, "Sign in", "", v))
-		return
-	}
-	users, err := c.store.UsersByEmail(r.Context(), email)
+	ctx := r.Context()
+	now := c.now()
+	account, ip := accountKey(email), "ip:"+c.clientIP(r)
+	until, err := c.store.LoginBlockedUntil(ctx, now, account, ip)
 	if err != nil {
 		c.fail(w, r, nil, err)
 		return
 	}
+	if !until.IsZero() {
+		c.tooMany(w, r, v, until.Sub(now))
+		return
+	}
+	release, ok := c.checks.enter(ctx)
+	if !ok {
+		c.log.WarnContext(ctx, "console sign-in refused: password checks busy")
+		v.Error = "Sign-in is busy right now. Wait a few seconds, then try again."
+		w.Header().Set("Retry-After", "5")
+		c.render(w, r, http.StatusServiceUnavailable, "login", c.view(nil, "Sign in", "", v))
+		return
+	}
+	users, err := c.store.UsersByEmail(ctx, email)
+	if err != nil {
+		release()
+		c.fail(w, r, nil, err)
+		return
+	}
 	matched := c.checkPassword(users, password)
+	release()
 	if len(matched) == 0 {
-		c.log.InfoContext(r.Context(), "console sign-in refused")
+		c.log.InfoContext(ctx, "console sign-in refused")
+		blocked, err := c.recordFailure(ctx, now, account, ip)
+		if err != nil {
+			c.fail(w, r, nil, err)
+			return
+		}
 		v.Error = "That email and password do not match an account."
+		if blocked > 0 {
+			v.Error += " " + waitMessage(blocked)
+		}
 		c.render(w, r, http.StatusUnauthorized, "login", c.view(nil, "Sign in", "", v))
 		return
 	}
@@ -244,7 +241,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		}
 		if !found {
 			for _, m := range matched {
-				cl, err := c.store.Clinic(r.Context(), m.ClinicID)
+				cl, err := c.store.Clinic(ctx, m.ClinicID)
 				if err != nil {
 					c.fail(w, r, nil, err)
 					return
@@ -256,24 +253,65 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if err := c.store.ClearLoginFailures(ctx, account); err != nil {
+		c.log.WarnContext(ctx, "clear sign-in failures", "err", err)
+	}
 	if err := c.startSession(w, r, u); err != nil {
 		c.fail(w, r, nil, err)
 		return
 	}
-	c.log.InfoContext(r.Context(), "console sign-in", "clinic_id", u.ClinicID, "user_id", u.ID)
+	c.log.InfoContext(ctx, "console sign-in", "clinic_id", u.ClinicID, "user_id", u.ID)
 	http.Redirect(w, r, safeNext(v.Next), http.StatusSeeOther)
 }
 
+// tooMany answers a sign-in refused by the throttle. It names neither the
+// account nor the address: the answer is the same whether the email exists.
+func (c *Console) tooMany(w http.ResponseWriter, r *http.Request, v loginView, wait time.Duration) {
+	c.log.WarnContext(r.Context(), "console sign-in throttled", "retry_after_s", int(wait.Seconds()))
+	secs := int((wait + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	v.Error = "Too many failed sign-ins for this account or from this network. " + waitMessage(wait)
+	c.render(w, r, http.StatusTooManyRequests, "login", c.view(nil, "Sign in", "", v))
+}
+
+// waitMessage tells how long to wait, rounded up to whole minutes.
+func waitMessage(d time.Duration) string {
+	m := int((d + time.Minute - 1) / time.Minute)
+	if m <= 1 {
+		return "Wait a minute, then try again."
+	}
+	return fmt.Sprintf("Wait %d minutes, then try again.", m)
+}
+
+// accountKey is the throttle key of an email (known or not).
+func accountKey(email string) string { return "account:" + email }
+
+// recordFailure counts a failed sign-in against the account and the client
+// IP and returns how long the account or the IP is now blocked (0: not).
+func (c *Console) recordFailure(ctx context.Context, now time.Time, account, ip string) (time.Duration, error) {
+	ctx = context.WithoutCancel(ctx)
+	_, au, err := c.store.LoginFailure(ctx, account, now, c.limits.ResetAfter, c.limits.accountBlock)
+	if err != nil {
+		return 0, err
+	}
+	_, iu, err := c.store.LoginFailure(ctx, ip, now, c.limits.ResetAfter, c.limits.ipBlock)
+	if err != nil {
+		return 0, err
+	}
+	return max(au.Sub(now), iu.Sub(now), 0), nil
+}
+
 // checkPassword returns the users whose hash matches password. An empty
-// list is checked against dummyHash so it costs the same.
+// list is checked against the dummy hash so it costs the same: one check at
+// the same bcrypt cost.
 func (c *Console) checkPassword(users []store.User, password string) []store.User {
 	if len(users) == 0 {
-		_ = bcrypt.CompareHashAndPassword(c.dummyHash(), []byte(password))
+		_ = c.compare(c.dummy, []byte(password))
 		return nil
 	}
 	var out []store.User
 	for _, u := range users {
-		if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) == nil {
+		if c.compare([]byte(u.PasswordHash), []byte(password)) == nil {
 			out = append(out, u)
 		}
 	}
@@ -293,11 +331,15 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, u store.U
 	}
 	now := c.now().UTC()
 	if err := c.store.CreateSession(r.Context(), store.Session{TokenHash: hashToken(tok), UserID: u.ID,
-		ClinicID: u.ClinicID, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(c.ttl)}); err != nil {
+		ClinicID: u.ClinicID, CSRF: csrf, CreatedAt: now, ExpiresAt: now.Add(c.ttl), IdleUntil: now.Add(c.idle)}); err != nil {
 		return err
 	}
-	if _, err := c.store.DeleteExpiredSessions(context.WithoutCancel(r.Context())); err != nil {
+	bg := context.WithoutCancel(r.Context())
+	if _, err := c.store.DeleteExpiredSessions(bg); err != nil {
 		c.log.WarnContext(r.Context(), "delete expired console sessions", "err", err)
+	}
+	if _, err := c.store.PruneLoginThrottles(bg, now, now.Add(-c.limits.ResetAfter)); err != nil {
+		c.log.WarnContext(r.Context(), "prune sign-in throttle", "err", err)
 	}
 	c.setCookie(w, c.sessionCookie(), tok, int(c.ttl/time.Second), http.SameSiteLaxMode)
 	c.setCookie(w, c.loginCookie(), "", -1, http.SameSiteStrictMode)
@@ -311,6 +353,19 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *store.Sessio
 	c.setCookie(w, c.sessionCookie(), "", -1, http.SameSiteLaxMode)
 	c.log.InfoContext(r.Context(), "console sign-out", "clinic_id", s.ClinicID, "user_id", s.UserID)
 	http.Redirect(w, r, "/console/login?signed_out=1", http.StatusSeeOther)
+	return nil
+}
+
+// logoutEverywhere ends every session of the signed-in user, on every
+// browser and device, this one included.
+func (c *Console) logoutEverywhere(w http.ResponseWriter, r *http.Request, s *store.Session) error {
+	n, err := c.store.DeleteUserSessions(r.Context(), s.UserID)
+	if err != nil {
+		return err
+	}
+	c.setCookie(w, c.sessionCookie(), "", -1, http.SameSiteLaxMode)
+	c.log.InfoContext(r.Context(), "console sign-out everywhere", "clinic_id", s.ClinicID, "user_id", s.UserID, "sessions", n)
+	http.Redirect(w, r, "/console/login?signed_out=everywhere", http.StatusSeeOther)
 	return nil
 }
 
@@ -328,54 +383,159 @@ func safeNext(next string) string {
 	return next
 }
 
-// clientIP is the address the request came from (behind a reverse proxy,
-// the proxy's; the limit is per IP and email, so one user's typos do not
-// lock out colleagues).
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// limiter rate-limits sign-in attempts per key (client IP and email) with a
-// token bucket per key. It holds at most max keys: when full it forgets
-// the keys whose buckets have refilled, and if none has, it refuses new
-// keys until some do (an attacker spraying addresses cannot grow memory or
-// get unlimited tries).
-type limiter struct {
-	mu    sync.Mutex
-	every rate.Limit
-	burst int
-	max   int
-	m     map[string]*rate.Limiter
-}
-
-func newLimiter(every rate.Limit, burst, max int) *limiter {
-	return &limiter{every: every, burst: burst, max: max, m: make(map[string]*rate.Limiter)}
-}
-
-// allow takes one attempt for key at now and reports whether it may go on.
-func (l *limiter) allow(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.m[key]
-	if !ok {
-		if len(l.m) >= l.max {
-			for k, v := range l.m {
-				if v.TokensAt(now) >= float64(l.burst) {
-					delete(l.m, k)
-				}
+// clientIP is the address sign-in limits count against: the value the
+// trusted reverse proxy put in the configured header (the last address of
+// an X-Forwarded-For list, the one our proxy appended; earlier ones are
+// the client's to forge), else the connection's remote address. IPv6
+// addresses count by their /64, which one client usually holds whole.
+// Without a configured header the header is ignored, so a client cannot
+// pick its own address.
+func (c *Console) clientIP(r *http.Request) string {
+	if c.proxyHeader != "" {
+		if vs := r.Header.Values(c.proxyHeader); len(vs) > 0 {
+			last := vs[len(vs)-1]
+			if i := strings.LastIndexByte(last, ','); i >= 0 {
+				last = last[i+1:]
 			}
-			if len(l.m) >= l.max {
-				return false
+			if ip, err := netip.ParseAddr(strings.TrimSpace(last)); err == nil {
+				return ipKey(ip)
 			}
 		}
-		lim = rate.NewLimiter(l.every, l.burst)
-		l.m[key] = lim
 	}
-	return lim.AllowN(now, 1)
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return ipKey(ap.Addr())
+	}
+	if ip, err := netip.ParseAddr(r.RemoteAddr); err == nil {
+		return ipKey(ip)
+	}
+	return r.RemoteAddr
+}
+
+func ipKey(ip netip.Addr) string {
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// Limits are the sign-in throttle's settings. A key (an account's email,
+// known or not, or a client IP) may fail Free times; each further failure
+// blocks it for Backoff, doubling per failure up to the cap. Failures
+// further apart than ResetAfter start the count again. A block is never
+// permanent, and while a key is blocked its attempts are refused without a
+// password check and without counting, so an attacker cannot extend an
+// account's block by hammering it: once the block ends, its owner can sign
+// in. Success clears the account's count, never the IP's (signing in to
+// one's own account does not buy more guesses at others).
+type Limits struct {
+	AccountFree       int
+	AccountBackoff    time.Duration
+	AccountBackoffMax time.Duration
+	IPFree            int
+	IPBackoff         time.Duration
+	IPBackoffMax      time.Duration
+	ResetAfter        time.Duration
+}
+
+// DefaultLimits are 5 failures per account, then blocks of 1, 2, 4, 8,
+// 15, 15 ... minutes; 20 per client IP (an office behind one address),
+// then 1 minute doubling up to an hour; counts reset after an hour without
+// failures.
+func DefaultLimits() Limits {
+	return Limits{
+		AccountFree: 5, AccountBackoff: time.Minute, AccountBackoffMax: 15 * time.Minute,
+		IPFree: 20, IPBackoff: time.Minute, IPBackoffMax: time.Hour,
+		ResetAfter: time.Hour,
+	}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.AccountFree <= 0 {
+		l.AccountFree = d.AccountFree
+	}
+	if l.AccountBackoff <= 0 {
+		l.AccountBackoff = d.AccountBackoff
+	}
+	if l.AccountBackoffMax < l.AccountBackoff {
+		l.AccountBackoffMax = max(d.AccountBackoffMax, l.AccountBackoff)
+	}
+	if l.IPFree <= 0 {
+		l.IPFree = d.IPFree
+	}
+	if l.IPBackoff <= 0 {
+		l.IPBackoff = d.IPBackoff
+	}
+	if l.IPBackoffMax < l.IPBackoff {
+		l.IPBackoffMax = max(d.IPBackoffMax, l.IPBackoff)
+	}
+	if l.ResetAfter <= 0 {
+		l.ResetAfter = d.ResetAfter
+	}
+	return l
+}
+
+func (l Limits) accountBlock(n int) time.Duration {
+	return backoff(n, l.AccountFree, l.AccountBackoff, l.AccountBackoffMax)
+}
+
+func (l Limits) ipBlock(n int) time.Duration {
+	return backoff(n, l.IPFree, l.IPBackoff, l.IPBackoffMax)
+}
+
+// backoff is the block after the n-th consecutive failure: none before
+// free failures, then base doubling per failure, capped.
+func backoff(n, free int, base, limit time.Duration) time.Duration {
+	if n < free {
+		return 0
+	}
+	d := base
+	for i := free; i < n && d < limit; i++ {
+		d *= 2
+	}
+	return min(d, limit)
+}
+
+// gate bounds the password checks (bcrypt, deliberately slow) running at
+// once, so a flood of sign-in attempts cannot take every core from the API
+// and the dispatcher. A check waits at most wait for a slot, and only
+// queue checks may wait at once; the rest are refused at once (503).
+type gate struct {
+	slots   chan struct{}
+	waiting atomic.Int32
+	queue   int32
+	wait    time.Duration
+}
+
+func newGate(slots, queue int, wait time.Duration) *gate {
+	return &gate{slots: make(chan struct{}, slots), queue: int32(queue), wait: wait}
+}
+
+// enter takes a slot; release gives it back. ok is false when none came
+// free in time.
+func (g *gate) enter(ctx context.Context) (release func(), ok bool) {
+	release = func() { <-g.slots }
+	select {
+	case g.slots <- struct{}{}:
+		return release, true
+	default:
+	}
+	if g.waiting.Add(1) > g.queue {
+		g.waiting.Add(-1)
+		return nil, false
+	}
+	defer g.waiting.Add(-1)
+	t := time.NewTimer(g.wait)
+	defer t.Stop()
+	select {
+	case g.slots <- struct{}{}:
+		return release, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, false
 }
 
 // pathID parses the {id} of a route; anything but a positive integer is

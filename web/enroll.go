@@ -9,6 +9,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -22,7 +23,7 @@ var zoneChoices = []string{
 	"America/Halifax", "America/Mexico_City", "America/Sao_Paulo", "Europe/London", "Europe/Dublin",
 	"Europe/Lisbon", "Europe/Paris", "Europe/Berlin", "Europe/Madrid", "Europe/Rome", "Europe/Amsterdam",
 	"Europe/Stockholm", "Europe/Athens", "Europe/Istanbul", "Asia/Dubai", "Asia/Kolkata", "Asia/Singapore",
-	"Asia/Tokyo", "Australia/Perth", "Australia/Sydney", "Pacific/Auckland", "UTC",
+	"Asia/Tokyo", "Australia/Perth", "Australia/Sydney", "Pacific/Auckland",
 }
 
 // enrollForm is the enroll page: what was typed (kept as typed), errors
@@ -40,9 +41,18 @@ type enrollForm struct {
 	Zones      []string
 	Errors     map[string]string
 	FormError  string
-	// Plan is the previewed plan (nil before a preview), shown in PlanZone.
+	// Warnings are likely mistakes that do not stop an enrollment (an
+	// email domain typo), by field.
+	Warnings map[string]enroll.Warning
+	// Duplicate is the patient's active enrollment of the same session
+	// that a save would repeat: the page offers to view or replace it.
+	Duplicate *aftercare.Enrollment
+	// Plan is the previewed plan (nil before a preview), shown in PlanZone;
+	// Summary counts its texts, segments and emails and says whether the
+	// enrollment is late and what will be skipped.
 	Plan     []aftercare.Message
 	PlanZone string
+	Summary  *protocol.Summary
 	Previous *aftercare.Enrollment
 }
 
@@ -54,7 +64,7 @@ func (c *Console) newEnrollForm(s *store.Session) (enrollForm, error) {
 	zone := s.Clinic.Timezone
 	return enrollForm{Timezone: zone, ClinicZone: zone, Zones: zones(zone), Session: "1", Series: "3",
 		TreatedAt: c.now().In(loadZone(zone)).Format(localInput), IdemKey: "console-" + key,
-		Errors: map[string]string{}}, nil
+		Errors: map[string]string{}, Warnings: map[string]enroll.Warning{}}, nil
 }
 
 func zones(clinic string) []string {
@@ -132,7 +142,14 @@ func (c *Console) enrollSubmit(w http.ResponseWriter, r *http.Request, s *store.
 	}
 
 	req, ok := c.enrollRequest(&f, s)
-	if ok && fv.Get("action") == "save" {
+	for _, w := range enroll.Warnings(req) {
+		f.Warnings[w.Field] = w
+	}
+	action := fv.Get("action")
+	if ok && (action == "save" || action == "replace") {
+		// "replace" is the button the page offers when the patient already
+		// has an active enrollment of this session.
+		req.Replace = action == "replace"
 		v, created, err := c.enroller.Enroll(r.Context(), s.Clinic, req, f.IdemKey)
 		if err == nil {
 			if created {
@@ -146,16 +163,17 @@ func (c *Console) enrollSubmit(w http.ResponseWriter, r *http.Request, s *store.
 			http.Redirect(w, r, "/console/enrollments/"+strconv.FormatInt(v.Enrollment.ID, 10)+"?done="+done, http.StatusSeeOther)
 			return nil
 		}
-		if !formError(&f, err) {
+		if !formErrors(&f, err) {
 			return err
 		}
 	} else if ok {
 		msgs, err := c.enroller.Preview(s.Clinic, req)
-		if err != nil && !formError(&f, err) {
+		if err != nil && !formErrors(&f, err) {
 			return err
 		}
 		if err == nil {
-			f.Plan, f.PlanZone = msgs, f.Timezone
+			sum := c.enroller.Summarize(s.Clinic, req, msgs)
+			f.Plan, f.PlanZone, f.Summary = msgs, f.Timezone, &sum
 			if f.PlanZone == "" {
 				f.PlanZone = s.Clinic.Timezone
 			}
@@ -164,6 +182,9 @@ func (c *Console) enrollSubmit(w http.ResponseWriter, r *http.Request, s *store.
 	status := http.StatusOK
 	if len(f.Errors) > 0 || f.FormError != "" {
 		status = http.StatusUnprocessableEntity
+	}
+	if f.Duplicate != nil {
+		status = http.StatusConflict
 	}
 	c.render(w, r, status, "enroll", c.view(s, "Enroll a patient", "enroll", f))
 	return nil
@@ -213,6 +234,29 @@ var staffWords = strings.NewReplacer(
 	"session_number", "the session number",
 )
 
+// formErrors puts every problem of a domain error on the form (see
+// formError); a duplicate enrollment becomes the offer to view or replace
+// the existing one. It reports false for errors that are not about the
+// input (those become an error page).
+func formErrors(f *enrollForm, err error) bool {
+	var dup *store.DuplicateEnrollmentError
+	if errors.As(err, &dup) {
+		e := dup.Existing
+		f.Duplicate = &e
+		return true
+	}
+	all := aftercare.AllErrors(err)
+	if len(all) == 0 {
+		return false
+	}
+	for _, de := range all {
+		if !formError(f, de) {
+			return false
+		}
+	}
+	return true
+}
+
 // formError puts a domain error on the form: next to its field when it
 // names one, at the top otherwise. It reports false for errors that are not
 // about the input (those become an error page).
@@ -234,6 +278,9 @@ func formError(f *enrollForm, err error) bool {
 	field := de.Field
 	if field == "email_consent" {
 		field = "sms_consent"
+	}
+	if f.Errors[field] != "" {
+		return true // one message per field: the first
 	}
 	switch {
 	case msg == "required":
@@ -286,12 +333,38 @@ func fullName(p aftercare.Patient) string {
 	return strings.TrimSpace(p.FirstName + " " + p.LastName)
 }
 
+// textCost says what a previewed text costs, for the plan table: "1
+// segment", "2 segments, Unicode"; empty for an email.
+func textCost(m aftercare.Message) string {
+	n, enc := protocol.TextCost(m)
+	if n == 0 {
+		return ""
+	}
+	s := plural(n, "segment")
+	if enc == "ucs-2" {
+		s += ", Unicode"
+	}
+	return s
+}
+
+// consentWording returns the consent wording of a version ("" for the
+// current one); a version with no stored wording gives an empty wording.
+func consentWording(version string) aftercare.ConsentWording {
+	if version == "" {
+		version = aftercare.ConsentWordingVersion
+	}
+	w, _ := aftercare.ConsentWordingFor(version)
+	return w
+}
+
 // field is one input of a form, for the "input" template.
 type field struct {
 	Name, Label, Type, Value, Error, Hint string
-	Autocomplete, InputMode, List         string
-	Min, Max, Class                       string
-	Required                              bool
+	// Warning is a likely mistake that does not stop the form.
+	Warning                       string
+	Autocomplete, InputMode, List string
+	Min, Max, Class               string
+	Required                      bool
 }
 
 // Field returns the named input of the enroll form with its value and
@@ -306,11 +379,14 @@ func (f enrollForm) Field(name string) field {
 	case "last_name":
 		fd.Value = f.LastName
 	case "phone":
-		fd.Type, fd.Value, fd.Required, fd.InputMode = "tel", f.Phone, true, "tel"
-		fd.Hint = "A mobile number. Without a country code it is read as a number of the clinic's country."
+		fd.Type, fd.Value, fd.InputMode = "tel", f.Phone, "tel"
+		fd.Hint = "A mobile number, needed for texts; leave empty for a patient reached by email only. Without a country code it is read as a number of the clinic's country."
 	case "email":
 		fd.Type, fd.Value = "email", f.Email
 		fd.Hint = "Needed for the email guide; leave empty if the patient has none."
+		if w, ok := f.Warnings["email"]; ok {
+			fd.Warning = upperFirst(w.Message)
+		}
 	case "timezone":
 		fd.Value, fd.List, fd.Required = f.Timezone, "zones", true
 		fd.Hint = "Where the patient will be over the next weeks; messages follow their local time."

@@ -15,6 +15,8 @@ type patientsView struct {
 	Q        string
 	Patients []aftercare.Patient
 	Searched bool
+	// Concerns are the unresolved concerns by patient id (a marker).
+	Concerns map[int64]aftercare.Concern
 }
 
 // searchTerm turns what staff typed into what the store matches: a phone
@@ -43,8 +45,12 @@ func (c *Console) patientsPage(w http.ResponseWriter, r *http.Request, s *store.
 	if err != nil {
 		return err
 	}
+	concerns, err := c.store.UnresolvedConcerns(r.Context(), s.ClinicID)
+	if err != nil {
+		return err
+	}
 	c.render(w, r, http.StatusOK, "patients", c.view(s, "Patients", "patients",
-		patientsView{Q: q, Patients: ps, Searched: strings.TrimSpace(q) != ""}))
+		patientsView{Q: q, Patients: ps, Searched: strings.TrimSpace(q) != "", Concerns: concerns}))
 	return nil
 }
 
@@ -56,6 +62,8 @@ type patientView struct {
 	Enrollments []enrollmentBlock
 	// NextSession labels the "enroll next session" action ("2 of 3").
 	NextSession string
+	// Concerns are the patient's unresolved concerns (at most one).
+	Concerns []aftercare.Concern
 }
 
 // enrollmentBlock is one enrollment's timeline on the patient page.
@@ -75,6 +83,13 @@ func (c *Console) patientPage(w http.ResponseWriter, r *http.Request, s *store.S
 		return err
 	}
 	d := patientView{P: pv, Zone: pv.Patient.Timezone}
+	concerns, err := c.store.UnresolvedConcerns(r.Context(), s.ClinicID)
+	if err != nil {
+		return err
+	}
+	if con, ok := concerns[pv.Patient.ID]; ok {
+		d.Concerns = append(d.Concerns, con)
+	}
 	for _, e := range pv.Enrollments {
 		d.Enrollments = append(d.Enrollments, enrollmentBlock{EnrollmentTimeline: e,
 			CanCancel: !e.Enrollment.Cancelled, Counts: statusSummary(e.Messages)})
@@ -87,6 +102,8 @@ func (c *Console) patientPage(w http.ResponseWriter, r *http.Request, s *store.S
 	switch r.URL.Query().Get("done") {
 	case "cancelled":
 		d.Done = "The enrollment is cancelled: its pending messages will not be sent."
+	case "acknowledged":
+		d.Done = "Acknowledged: staff will not be alerted again about it."
 	case "resent":
 		d.Done = "The message is scheduled again and will be sent shortly."
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,6 +62,11 @@ type world struct {
 	enroll     *enroll.Service
 	dispatcher *scheduler.Dispatcher
 	logs       *syncBuffer
+	// checks counts password checks; costs records each checked hash's
+	// bcrypt cost.
+	checks atomic.Int64
+	costMu sync.Mutex
+	costs  []int
 
 	mu       sync.Mutex
 	failures map[string]notify.Error // by "phone" or "phone/step"
@@ -68,7 +74,14 @@ type world struct {
 
 type options struct {
 	secure bool
-	burst  int
+	burst  int // failures per account before its backoff
+	ipFree int // failures per client IP before its backoff
+	idle   time.Duration
+	proxy  string // trusted proxy header
+	checks int    // password check slots
+	wait   time.Duration
+	// check, if set, runs inside every password check (before bcrypt).
+	check func()
 }
 
 func newWorld(t *testing.T, o options) *world {
@@ -105,11 +118,11 @@ func newWorld(t *testing.T, o options) *world {
 	w.dispatcher = scheduler.NewDispatcher(s, map[aftercare.Channel]notify.Sender{aftercare.SMS: sms, aftercare.Email: email},
 		clock, log, scheduler.Config{Concurrency: 2})
 
-	if w.clinic, _, err = s.CreateClinic(ctx, aftercare.Clinic{Name: "Glow Skin Clinic", Phone: "+14155550100",
+	if w.clinic, _, err = s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow Skin Clinic", Phone: "+14155550100",
 		Timezone: "America/New_York", BookingURL: "https://glow.example/book"}); err != nil {
 		t.Fatal(err)
 	}
-	if w.other, _, err = s.CreateClinic(ctx, aftercare.Clinic{Name: "Other Clinic", Phone: "+14155550200",
+	if w.other, _, err = s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Other Clinic", Phone: "+14155550200",
 		Timezone: "America/Los_Angeles"}); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +131,19 @@ func newWorld(t *testing.T, o options) *world {
 		steps = append(steps, web.Step{Key: st.Key, Title: st.Title})
 	}
 	c, err := web.New(web.Options{Store: s, Enroller: w.enroll, Clock: clock, Log: log, Steps: steps,
-		SecureCookies: o.secure, LoginBurst: o.burst, BcryptCost: bcrypt.MinCost})
+		SecureCookies: o.secure, BcryptCost: bcrypt.MinCost, SessionIdle: o.idle, TrustedProxyHeader: o.proxy,
+		Limits: web.Limits{AccountFree: o.burst, IPFree: o.ipFree}, PasswordChecks: o.checks, PasswordWait: o.wait,
+		PasswordCheck: func(hash, pw []byte) error {
+			w.checks.Add(1)
+			cost, _ := bcrypt.Cost(hash)
+			w.costMu.Lock()
+			w.costs = append(w.costs, cost)
+			w.costMu.Unlock()
+			if o.check != nil {
+				o.check()
+			}
+			return bcrypt.CompareHashAndPassword(hash, pw)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

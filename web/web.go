@@ -21,14 +21,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
-	"golang.org/x/time/rate"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -41,6 +38,7 @@ var staticFS embed.FS
 // Store is what the console reads and writes. Every patient, enrollment and
 // message lookup takes the clinic id from the session.
 type Store interface {
+	AccountStore
 	UsersByEmail(ctx context.Context, email string) ([]store.User, error)
 	CreateSession(ctx context.Context, s store.Session) error
 	SessionByToken(ctx context.Context, tokenHash string) (store.Session, error)
@@ -57,12 +55,20 @@ type Store interface {
 	DeliveryLog(ctx context.Context, f store.LogFilter) ([]store.LogEntry, bool, error)
 	StatusCounts(ctx context.Context, clinicID int64, dayStart, weekStart, end time.Time) (map[aftercare.Status]int, map[aftercare.Status]int, error)
 	DailyCounts(ctx context.Context, clinicID int64, days []store.DayRange) ([]store.DayCount, error)
+
+	Inbox(ctx context.Context, clinicID int64, all bool, limit int) ([]store.InboxItem, error)
+	InboxCounts(ctx context.Context, clinicID int64) (store.InboxCounts, error)
+	UnresolvedConcerns(ctx context.Context, clinicID int64) (map[int64]aftercare.Concern, error)
+	AcknowledgeConcern(ctx context.Context, clinicID, id int64, by string) error
+	ResolveConcern(ctx context.Context, clinicID, id int64, by string) error
+	StaffReply(ctx context.Context, clinicID, concernID int64, by, body string) (aftercare.Message, error)
 }
 
 // Enroller validates, previews and stores enrollments (enroll.Service).
 type Enroller interface {
 	Enroll(ctx context.Context, clinic aftercare.Clinic, req enroll.Request, idemKey string) (store.EnrollmentView, bool, error)
 	Preview(clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, error)
+	Summarize(clinic aftercare.Clinic, req enroll.Request, msgs []aftercare.Message) protocol.Summary
 }
 
 // Step names a protocol step for staff: its key in the outbox and its title.
@@ -85,13 +91,28 @@ type Options struct {
 	SecureCookies bool
 	// Steps are the protocol's steps in order, for labels and the log filter.
 	Steps []Step
-	// SessionTTL is how long a sign-in lasts. Default 12 hours.
+	// SessionTTL is a sign-in's absolute lifetime, however busy. Default
+	// 12 hours.
 	SessionTTL time.Duration
-	// LoginEvery and LoginBurst rate-limit sign-in attempts per client IP
-	// and email: LoginBurst attempts at once, then one per LoginEvery.
-	// Defaults: 5, then one a minute.
-	LoginEvery time.Duration
-	LoginBurst int
+	// SessionIdle ends a session unused for this long. Default 30 minutes.
+	SessionIdle time.Duration
+	// Limits configure the sign-in throttle; zero fields take
+	// DefaultLimits().
+	Limits Limits
+	// TrustedProxyHeader names the header in which the reverse proxy in
+	// front of the daemon passes the client's address (X-Forwarded-For,
+	// X-Real-IP, ...). Empty: the connection's address is the client's.
+	TrustedProxyHeader string
+	// PasswordChecks bounds the bcrypt checks running at once. Default:
+	// one less than GOMAXPROCS (at least 1), so one core always stays for
+	// the API and the dispatcher.
+	PasswordChecks int
+	// PasswordWait is how long a sign-in waits for a free check before
+	// 503 (default 2 s); at most 4 per slot wait, the rest get 503 at once.
+	PasswordWait time.Duration
+	// PasswordCheck compares a bcrypt hash and a password; default
+	// bcrypt.CompareHashAndPassword. Tests wrap it to count the work done.
+	PasswordCheck func(hash, password []byte) error
 	// BcryptCost is the cost of the password check made for an unknown
 	// email, which should match the cost of the stored hashes
 	// (HashPassword uses bcrypt.DefaultCost, the default). Tests lower both.
@@ -108,13 +129,16 @@ type Console struct {
 	steps    []Step
 	titles   map[string]string
 	ttl      time.Duration
-	limiter  *limiter
 	pages    map[string]*template.Template
 	static   http.Handler
 
-	cost      int
-	dummyOnce sync.Once
-	dummy     []byte
+	idle        time.Duration
+	limits      Limits
+	proxyHeader string
+	checks      *gate
+	compare     func(hash, password []byte) error
+	cost        int
+	dummy       []byte
 }
 
 // New builds the console and parses its templates.
@@ -131,22 +155,18 @@ func New(o Options) (*Console, error) {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
-	if o.LoginEvery <= 0 {
-		o.LoginEvery = time.Minute
-	}
-	if o.LoginBurst <= 0 {
-		o.LoginBurst = 5
-	}
-	if o.BcryptCost < bcrypt.MinCost || o.BcryptCost > bcrypt.MaxCost {
-		o.BcryptCost = bcrypt.DefaultCost
-	}
 	c := &Console{store: o.Store, enroller: o.Enroller, clock: o.Clock, log: o.Log, secure: o.SecureCookies,
-		steps: o.Steps, titles: make(map[string]string, len(o.Steps)), ttl: o.SessionTTL,
-		limiter: newLimiter(rate.Every(o.LoginEvery), o.LoginBurst, 10000), cost: o.BcryptCost}
+		steps: o.Steps, titles: make(map[string]string, len(o.Steps)), ttl: o.SessionTTL}
+	if err := c.configureSignIn(o); err != nil {
+		return nil, err
+	}
 	for _, s := range o.Steps {
 		c.titles[s.Key] = s.Title
 	}
 	if err := c.parseTemplates(); err != nil {
+		return nil, err
+	}
+	if err := c.parseAccountPages(); err != nil {
 		return nil, err
 	}
 	sub, err := fs.Sub(staticFS, "static")
@@ -173,6 +193,7 @@ func (c *Console) Register(m Mux) {
 	h("GET /console/login", c.loginPage)
 	h("POST /console/login", c.login)
 	h("POST /console/logout", c.post(c.logout))
+	c.registerAccounts(h)
 
 	h("GET /console/enroll", c.get(c.enrollPage))
 	h("POST /console/enroll", c.post(c.enrollSubmit))
@@ -182,6 +203,10 @@ func (c *Console) Register(m Mux) {
 	h("GET /console/patients/{id}", c.get(c.patientPage))
 	h("POST /console/messages/{id}/resend", c.post(c.resendMessage))
 	h("GET /console/log", c.get(c.logPage))
+	h("GET /console/inbox", c.get(c.inboxPage))
+	h("POST /console/concerns/{id}/acknowledge", c.post(c.acknowledgeConcern))
+	h("POST /console/concerns/{id}/resolve", c.post(c.resolveConcern))
+	h("POST /console/concerns/{id}/reply", c.post(c.replyToConcern))
 }
 
 func redirect(to string) http.HandlerFunc {
@@ -267,13 +292,18 @@ type view struct {
 	ClinicName string
 	CSRF       string
 	Flash      string
-	D          any
+	// Inbox counts what needs attention, for the navigation and the
+	// undeliverable-alert banner (signed-in pages only).
+	Inbox store.InboxCounts
+	D     any
+
+	clinicID int64
 }
 
 func (c *Console) view(s *store.Session, title, nav string, d any) view {
 	v := view{Title: title, Nav: nav, D: d}
 	if s != nil {
-		v.Email, v.ClinicName, v.CSRF = s.Email, s.Clinic.Name, s.CSRF
+		v.Email, v.ClinicName, v.CSRF, v.clinicID = s.Email, s.Clinic.Name, s.CSRF, s.ClinicID
 	}
 	return v
 }
@@ -286,6 +316,13 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 		c.log.ErrorContext(r.Context(), "render console page: unknown page", "page", page)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
+	}
+	if v.Email != "" && v.clinicID != 0 {
+		counts, err := c.store.InboxCounts(r.Context(), v.clinicID)
+		if err != nil {
+			c.log.WarnContext(r.Context(), "count the inbox for the navigation", "clinic_id", v.clinicID, "err", err)
+		}
+		v.Inbox = counts
 	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
@@ -355,10 +392,13 @@ func (c *Console) parseTemplates() error {
 		"join":    strings.Join,
 		"lower":   strings.ToLower,
 		"plural":  plural,
+		"cost":    textCost,
+		"consent": consentWording,
 		// news reports whether a provider's error text says more than the reason shown.
 		"news": func(lastErr, reason string) bool {
 			return lastErr != "" && (reason == "" || !strings.Contains(lastErr, reason))
 		},
+		"concern": concernLabel,
 		"timeline": func(msgs []aftercare.Message, zone, csrf string, actions bool) timeline {
 			return timeline{Messages: msgs, Zone: zone, CSRF: csrf, Actions: actions}
 		},
@@ -368,7 +408,7 @@ func (c *Console) parseTemplates() error {
 		return fmt.Errorf("web console: parse templates: %w", err)
 	}
 	c.pages = make(map[string]*template.Template)
-	for _, p := range []string{"login", "enroll", "enrollment", "patients", "patient", "log", "error"} {
+	for _, p := range []string{"login", "enroll", "enrollment", "patients", "patient", "log", "error", "inbox"} {
 		t, err := base.Clone()
 		if err != nil {
 			return fmt.Errorf("web console: parse templates: %w", err)
@@ -413,6 +453,14 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// concernLabel names a concern's kind for staff.
+func concernLabel(k aftercare.ConcernKind) string {
+	if k == aftercare.ConcernRedFlag {
+		return "Red flag"
+	}
+	return "Question"
 }
 
 func channelLabel(ch aftercare.Channel) string {

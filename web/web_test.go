@@ -108,7 +108,7 @@ func TestSecureCookiesOverHTTPS(t *testing.T) {
 	}
 }
 
-func TestSignInIsRateLimitedPerIPAndEmail(t *testing.T) {
+func TestSignInBacksOffPerAccountWithoutLockingOutColleagues(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, options{burst: 3})
 	w.addUser(w.clinic.ID, "staff@glow.example")

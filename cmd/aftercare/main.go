@@ -5,6 +5,7 @@
 //	aftercare preview  print the plan for a treatment without storing anything
 //	aftercare clinic add   create a clinic and print its API key
 //	aftercare user add     add a staff account for the web console
+//	aftercare user list|disable|reset-password   manage staff accounts
 //	aftercare check    verify provider configuration
 //	aftercare log      print the delivery log; --follow tails new events
 //	aftercare backup FILE  write an online, consistent copy of the database
@@ -39,6 +40,9 @@ commands:
   preview       print the plan for a treatment without storing anything
   clinic add    create a clinic and print its API key
   user add      add a clinic staff account for the web console (/console/)
+  user list     list a clinic's staff accounts
+  user disable  disable a staff account; its sessions end at once
+  user reset-password  set a new password; the user's sessions end at once
   check         verify the configuration (providers, public URL) and say what is missing
   log           print the delivery log (--clinic ID or --all; --follow tails new events)
   backup FILE   write a consistent copy of the database to FILE (0600), also while serve runs
@@ -66,16 +70,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = preview(args[1:], stdout, stderr)
 	case "clinic":
 		if len(args) < 2 || args[1] != "add" {
-			fmt.Fprintln(stderr, "usage: aftercare clinic add --name NAME --phone PHONE --tz ZONE")
+			fmt.Fprintln(stderr, "usage: aftercare clinic add --name NAME --phone PHONE --tz ZONE --alert-email EMAIL | --on-call-phone PHONE")
 			return 2
 		}
 		err = clinicAdd(ctx, args[2:], stdout, stderr)
 	case "user":
-		if len(args) < 2 || args[1] != "add" {
-			fmt.Fprintln(stderr, "usage: aftercare user add --clinic ID --email EMAIL [--password-file FILE]")
+		sub := ""
+		if len(args) > 1 {
+			sub = args[1]
+		}
+		switch sub {
+		case "add":
+			err = userAdd(ctx, args[2:], os.Stdin, stdout, stderr)
+		case "list":
+			err = userList(ctx, args[2:], stdout, stderr)
+		case "disable":
+			err = userDisable(ctx, args[2:], stdout, stderr)
+		case "reset-password":
+			err = userResetPassword(ctx, args[2:], os.Stdin, stdout, stderr)
+		default:
+			fmt.Fprint(stderr, userUsage)
 			return 2
 		}
-		err = userAdd(ctx, args[2:], os.Stdin, stdout, stderr)
 	case "check":
 		err = check(ctx, args[1:], stdout, stderr)
 	case "log":
@@ -219,8 +235,9 @@ func clinicAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&c.Phone, "phone", "", "clinic phone patients call, E.164 (required)")
 	fs.StringVar(&c.Timezone, "tz", "", "clinic's IANA time zone (required)")
 	fs.StringVar(&c.BookingURL, "booking-url", "", "where patients book their next session")
-	fs.StringVar(&c.AlertEmail, "alert-email", "", "staff address for red-flag alerts")
+	fs.StringVar(&c.AlertEmail, "alert-email", "", "staff address for red-flag alerts (this or --on-call-phone required)")
 	fs.StringVar(&c.OnCallPhone, "on-call-phone", "", "staff mobile for red-flag alerts by SMS")
+	fs.StringVar(&c.AfterHoursPhone, "after-hours-phone", "", "number patients are told to call outside opening hours")
 	fs.StringVar(&c.SMSFrom, "sms-from", "", "clinic's own Twilio number (default: global twilio.from)")
 	fs.StringVar(&c.MessagingServiceSID, "messaging-service-sid", "", "clinic's Twilio Messaging Service")
 	fs.StringVar(&c.EmailFrom, "email-from", "", "clinic's sender address (default: global smtp.from)")
@@ -229,7 +246,10 @@ func clinicAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if c.Name == "" || c.Phone == "" || c.Timezone == "" {
-		return usageError{errors.New("clinic add needs --name, --phone and --tz")}
+		return usageError{errors.New("clinic add needs --name, --phone and --tz, and --alert-email or --on-call-phone")}
+	}
+	if c.AlertEmail == "" && c.OnCallPhone == "" {
+		return usageError{errors.New("clinic add needs an alert route for red-flag replies: --alert-email, --on-call-phone, or both")}
 	}
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
@@ -290,11 +310,19 @@ func logCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	return app.RunLog(ctx, stdout, cfg, o)
 }
 
+const userUsage = `usage:
+  aftercare user add --clinic ID --email EMAIL [--role admin|staff] [--password-file FILE]
+  aftercare user list --clinic ID
+  aftercare user disable --clinic ID --email EMAIL
+  aftercare user reset-password --clinic ID --email EMAIL [--password-file FILE]
+`
+
 func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs, cfgPath := newFlags("user add", stderr)
 	o := app.UserOptions{Stdin: stdin, Prompt: stderr}
 	fs.Int64Var(&o.ClinicID, "clinic", 0, "clinic id, as printed by `clinic add` (required)")
 	fs.StringVar(&o.Email, "email", "", "the staff member's email, their sign-in name (required)")
+	fs.StringVar(&o.Role, "role", "", "admin (manages users) or staff (default: admin for a clinic's first user, else staff)")
 	fs.StringVar(&o.PasswordFile, "password-file", "", "file holding the password (default: prompt, or the first line of standard input)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -310,7 +338,7 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "user %d %s added to clinic %d %q\n", u.ID, u.Email, c.ID, c.Name)
+	fmt.Fprintf(stdout, "user %d %s (%s) added to clinic %d %q\n", u.ID, u.Email, u.Role, c.ID, c.Name)
 	fmt.Fprintf(stdout, "sign in at %s\n", app.ConsoleURL(cfg))
 	return nil
 }
@@ -363,5 +391,79 @@ func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stdout, "moved the replaced database to %s\n", moved)
 	}
 	fmt.Fprintf(stdout, "restored %s from %s; %d messages that may have gone out since will be checked at the provider first\n", cfg.DB, fs.Arg(0), n)
+	return nil
+}
+
+// clinicEmailFlags parses --config, --clinic and (if email is set) --email.
+func clinicEmailFlags(name string, args []string, stderr io.Writer, email *string, extra func(*flag.FlagSet)) (*config.Config, int64, error) {
+	fs, cfgPath := newFlags(name, stderr)
+	clinic := fs.Int64("clinic", 0, "clinic id (required)")
+	if email != nil {
+		fs.StringVar(email, "email", "", "the user's email (required)")
+	}
+	if extra != nil {
+		extra(fs)
+	}
+	if err := parse(fs, args); err != nil {
+		return nil, 0, err
+	}
+	if *clinic <= 0 || (email != nil && *email == "") {
+		if email != nil {
+			return nil, 0, usageError{fmt.Errorf("%s needs --clinic and --email", name)}
+		}
+		return nil, 0, usageError{fmt.Errorf("%s needs --clinic", name)}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	return cfg, *clinic, err
+}
+
+func userList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, clinicID, err := clinicEmailFlags("user list", args, stderr, nil, nil)
+	if err != nil {
+		return err
+	}
+	us, c, err := app.ListUsers(ctx, cfg, clinicID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "clinic %d %q: %d users\n", c.ID, c.Name, len(us))
+	for _, u := range us {
+		status := "active"
+		if !u.DisabledAt.IsZero() {
+			status = "disabled " + u.DisabledAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\n", u.ID, u.Email, u.Role, status)
+	}
+	return nil
+}
+
+func userDisable(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var email string
+	cfg, clinicID, err := clinicEmailFlags("user disable", args, stderr, &email, nil)
+	if err != nil {
+		return err
+	}
+	u, err := app.DisableUser(ctx, cfg, clinicID, email)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "user %d %s disabled; their sessions have ended\n", u.ID, u.Email)
+	return nil
+}
+
+func userResetPassword(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	o := app.UserOptions{Stdin: stdin, Prompt: stderr}
+	cfg, clinicID, err := clinicEmailFlags("user reset-password", args, stderr, &o.Email, func(fs *flag.FlagSet) {
+		fs.StringVar(&o.PasswordFile, "password-file", "", "file holding the new password (default: prompt, or the first line of standard input)")
+	})
+	if err != nil {
+		return err
+	}
+	o.ClinicID = clinicID
+	u, err := app.ResetPassword(ctx, cfg, o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "password of user %d %s reset; their sessions have ended\n", u.ID, u.Email)
 	return nil
 }

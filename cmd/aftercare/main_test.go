@@ -53,7 +53,8 @@ func TestClinicAddPrintsKeyAlone(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "c.db")
 	t.Setenv("AFTERCARE_DB", db)
 	var out, errb bytes.Buffer
-	code := run([]string{"clinic", "add", "--name", "Glow", "--phone", "+14155550100", "--tz", "America/New_York"}, &out, &errb)
+	code := run([]string{"clinic", "add", "--name", "Glow", "--phone", "+14155550100", "--tz", "America/New_York",
+		"--alert-email", "staff@glow.example", "--after-hours-phone", "+14155550177"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -61,6 +62,27 @@ func TestClinicAddPrintsKeyAlone(t *testing.T) {
 	last := lines[len(lines)-1]
 	if !strings.HasPrefix(last, "ak_") || strings.Contains(last, " ") {
 		t.Fatalf("last line %q is not the key alone", last)
+	}
+}
+
+func TestClinicAddRefusesAClinicWithoutAlertRoute(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "c.db")
+	t.Setenv("AFTERCARE_DB", db)
+	var out, errb bytes.Buffer
+	code := run([]string{"clinic", "add", "--name", "Glow", "--phone", "+14155550100", "--tz", "America/New_York"}, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "--alert-email, --on-call-phone") {
+		t.Fatalf("clinic add without an alert route: exit %d, %q", code, errb.String())
+	}
+	if strings.Contains(out.String(), "ak_") {
+		t.Fatalf("a key was printed: %q", out.String())
+	}
+	// A bad route is refused too, with every problem at once.
+	out.Reset()
+	errb.Reset()
+	code = run([]string{"clinic", "add", "--name", "Glow", "--phone", "+14155550100", "--tz", "Mars/Base",
+		"--on-call-phone", "12"}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "on-call-phone") || !strings.Contains(errb.String(), "tz") {
+		t.Fatalf("clinic add with a bad on-call phone and zone: exit %d, %q", code, errb.String())
 	}
 }
 

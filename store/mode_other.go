@@ -1,0 +1,9 @@
+//go:build !unix
+
+package store
+
+// secureFiles does nothing where files have no Unix modes.
+func secureFiles(path string) error { return nil }
+
+// tightenSideFiles does nothing where files have no Unix modes.
+func tightenSideFiles(path string) error { return nil }
