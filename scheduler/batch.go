@@ -271,6 +271,11 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 					undurable--
 					rec.inflight.Add(-1)
 					st.Throttled++
+					if d.observer != nil {
+						// Metrics see the refused call as a retry (it will be
+						// retried) with the provider's code.
+						d.observer.Handled(batch[ev.i].Message.Channel, store.OutcomeRetry, ev.throttle.Code, ev.r.latency, 0)
+					}
 					d.limMu.Lock()
 					account := d.throttle(ln.s, chs, d.clock.Now(), ev.throttle.RetryAfter)
 					d.limMu.Unlock()
