@@ -154,7 +154,7 @@ func morningClinics(ctx context.Context, b base, n int) ([]aftercare.Clinic, err
 	out := make([]aftercare.Clinic, n)
 	for k := range out {
 		c, _, err := st.CreateClinic(ctx, aftercare.Clinic{Name: fmt.Sprintf("Clinic %d", k), Phone: "+14155550111",
-			Timezone: b.zone, SMSFrom: fmt.Sprintf("+1415666%04d", k)})
+			Timezone: b.zone, SMSFrom: fmt.Sprintf("+1415666%04d", k), AlertEmail: "staff@glow.example"})
 		if err != nil {
 			return nil, fmt.Errorf("create clinic %d: %w", k, err)
 		}

@@ -197,7 +197,7 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 					continue
 				}
 				r := d.release(batch[i], "sender limit: "+ln.s.limitReason(now))
-				r.out.NextAttemptAt = now.Add(at)
+				r.out.NextAttemptAt = d.clock.Now().Add(at)
 				rec.submit(i, r, false)
 				queued--
 			}
@@ -205,8 +205,8 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 		}
 	}
 
-	// Limits and pauses run on the injected clock (tests fast-forward
-	// it); waits for them are real timers. idleWaits counts timed waits
+	// Limits and pauses run on limNow (the injected clock, or the wall
+	// clock where it went further); waits for them are real timers. idleWaits counts timed waits
 	// with nothing in flight: after one, whatever is still not ready is
 	// deferred (with a clock that does not move, it never would be).
 	timer := time.NewTimer(time.Hour)
@@ -227,7 +227,7 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 			}
 		}
 		var wake time.Time
-		now := d.clock.Now()
+		now := d.limNow()
 		for queued > 0 && inflight < d.cfg.Concurrency && undurable < d.cfg.Window {
 			ln, k, w := pick(now)
 			if ln == nil {
@@ -277,7 +277,7 @@ func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch
 						d.observer.Handled(batch[ev.i].Message.Channel, store.OutcomeRetry, ev.throttle.Code, ev.r.latency, 0)
 					}
 					d.limMu.Lock()
-					account := d.throttle(ln.s, chs, d.clock.Now(), ev.throttle.RetryAfter)
+					account := d.throttle(ln.s, chs, d.limNow(), ev.throttle.RetryAfter)
 					d.limMu.Unlock()
 					c := batch[ev.i]
 					d.log.Info("provider throttled a sender; slowing it down", "clinic_id", c.Message.ClinicID,

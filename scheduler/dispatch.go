@@ -132,6 +132,8 @@ type Dispatcher struct {
 	// time (RunOnce is not reentrant); limMu guards the adaptive windows
 	// against InFlightAllowed, and the maps.
 	limMu        sync.Mutex
+	limBase      time.Time // the injected clock when built (see limNow)
+	limWall      time.Time // the wall clock then
 	sendersByKey map[string]*sender
 	channels     map[aftercare.Channel]*sender
 
@@ -147,6 +149,7 @@ func NewDispatcher(outbox Outbox, senders map[aftercare.Channel]notify.Sender, c
 	cfg.defaults()
 	return &Dispatcher{
 		outbox: outbox, senders: senders, clock: clock, log: log, cfg: cfg,
+		limBase: clock.Now(), limWall: time.Now(),
 		sendersByKey: make(map[string]*sender),
 		channels:     make(map[aftercare.Channel]*sender),
 		locs:         make(map[string]*time.Location),

@@ -126,6 +126,16 @@ func (s *sender) accepted() {
 	s.cwnd = math.Min(float64(s.max), s.cwnd+1)
 }
 
+// limNow is the time rate limits and pauses are measured on: the
+// injected clock, except that the wall clock's progress counts too when
+// it went further since the dispatcher was built. In production the two
+// agree; a test can fast-forward a pause (Retry-After) or a slow rate on
+// its virtual clock, and a test whose clock stands still still sees a fast
+// rate refill in real time.
+func (d *Dispatcher) limNow() time.Time {
+	return d.limBase.Add(max(time.Since(d.limWall), d.clock.Now().Sub(d.limBase)))
+}
+
 // senderKey names the sending identity of a claimed message: for SMS the
 // clinic's Messaging Service, else its number, else the account's default
 // sender; for email the one SMTP account.

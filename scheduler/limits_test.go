@@ -41,7 +41,7 @@ func (e *env) clinicTexts(t *testing.T, from string, n int, at func(k int) time.
 	t.Helper()
 	ctx := context.Background()
 	c, _, err := e.store.CreateClinic(ctx, aftercare.Clinic{Name: "Clinic " + from, Phone: "+14155550199",
-		Timezone: "America/New_York", SMSFrom: from})
+		Timezone: "America/New_York", SMSFrom: from, AlertEmail: "staff@glow.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
