@@ -30,6 +30,9 @@ func (a *App) mountConsole(ctx context.Context) error {
 		SessionTTL:         a.Config.Web.SessionLifetime,
 		SessionIdle:        a.Config.Web.SessionIdle,
 		TrustedProxyHeader: a.Config.Web.TrustedProxyHeader,
+		Mail:               a.Senders[aftercare.Email],
+		BaseURL:            strings.TrimSuffix(ConsoleURL(a.Config), "/console/login"),
+		ResetTTL:           a.Config.Web.PasswordResetTTL,
 	})
 	if err != nil {
 		return err

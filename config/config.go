@@ -60,6 +60,9 @@ type Web struct {
 	// SessionLifetime ends a console session this long after sign-in,
 	// however busy (default 12h).
 	SessionLifetime time.Duration `yaml:"session_lifetime"`
+	// PasswordResetTTL is how long a "forgot password" link works (default
+	// 30m, at most 24h).
+	PasswordResetTTL time.Duration `yaml:"password_reset_ttl"`
 }
 
 // Metrics configures GET /metrics.
@@ -177,7 +180,7 @@ func Default() *Config {
 		},
 		SMTP:   SMTP{Port: 587, TLS: "starttls", Timeout: 15 * time.Second},
 		Twilio: Twilio{Timeout: 10 * time.Second},
-		Web:    Web{SessionIdle: 30 * time.Minute, SessionLifetime: 12 * time.Hour},
+		Web:    Web{SessionIdle: 30 * time.Minute, SessionLifetime: 12 * time.Hour, PasswordResetTTL: 30 * time.Minute},
 	}
 }
 
@@ -250,6 +253,14 @@ func (c *Config) env() []envVar {
 		{"TWILIO_FROM", false, str(&c.Twilio.From)},
 		{"TWILIO_MESSAGING_SERVICE_SID", false, str(&c.Twilio.MessagingServiceSID)},
 		{"TWILIO_BASE_URL", false, str(&c.Twilio.BaseURL)},
+		{"AFTERCARE_PASSWORD_RESET_TTL", false, func(v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return fmt.Errorf("not a duration like 30m: %q", v)
+			}
+			c.Web.PasswordResetTTL = d
+			return nil
+		}},
 		{"SMTP_HOST", false, str(&c.SMTP.Host)},
 		{"SMTP_PORT", false, func(v string) error {
 			n, err := strconv.Atoi(v)
@@ -458,6 +469,9 @@ func (c *Config) Validate() error {
 	}
 	if t := c.Metrics.Token; t != "" && len(t) < 16 {
 		bad("metrics.token", "must be at least 16 characters (AFTERCARE_METRICS_TOKEN)")
+	}
+	if c.Web.PasswordResetTTL < time.Minute || c.Web.PasswordResetTTL > 24*time.Hour {
+		bad("web.password_reset_ttl", "must be between 1m and 24h, got %s", c.Web.PasswordResetTTL)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid config: %w", errors.Join(errs...))

@@ -21,6 +21,18 @@ func TestDefaultsNeedNoFile(t *testing.T) {
 	}
 }
 
+func TestPasswordResetTTL(t *testing.T) {
+	t.Parallel()
+	c, err := Load("", env(nil))
+	if err != nil || c.Web.PasswordResetTTL != 30*time.Minute {
+		t.Fatalf("default reset link lifetime = %v, %v", c.Web.PasswordResetTTL, err)
+	}
+	c, err = Load("", env(map[string]string{"AFTERCARE_PASSWORD_RESET_TTL": "15m"}))
+	if err != nil || c.Web.PasswordResetTTL != 15*time.Minute {
+		t.Fatalf("from the environment = %v, %v", c.Web.PasswordResetTTL, err)
+	}
+}
+
 func TestOptOutConfirmationSetting(t *testing.T) {
 	t.Parallel()
 	c, err := Load("testdata/good.yaml", env(map[string]string{"TWILIO_AUTH_TOKEN": "tok", "SMTP_PASSWORD": "pw"}))
@@ -89,6 +101,8 @@ func TestBadConfigs(t *testing.T) {
 		{"lifetime under idle", "", map[string]string{"AFTERCARE_SESSION_IDLE": "2h", "AFTERCARE_SESSION_LIFETIME": "1h"}, "web.session_lifetime"},
 		{"metrics on the main listener", "", map[string]string{"AFTERCARE_METRICS_LISTEN": "127.0.0.1:8080"}, "metrics.listen"},
 		{"short metrics token", "", map[string]string{"AFTERCARE_METRICS_TOKEN": "abc"}, "metrics.token"},
+		{"reset link ttl not a duration", "", map[string]string{"AFTERCARE_PASSWORD_RESET_TTL": "soon"}, "AFTERCARE_PASSWORD_RESET_TTL"},
+		{"reset link ttl too long", "", map[string]string{"AFTERCARE_PASSWORD_RESET_TTL": "48h"}, "web.password_reset_ttl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

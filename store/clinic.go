@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aftercare/aftercare"
 )
@@ -53,7 +54,7 @@ func (s *Store) CreateClinic(ctx context.Context, c aftercare.Clinic) (aftercare
 	}
 	c.ID, _ = res.LastInsertId()
 	c.CreatedAt = now.Truncate(1e6)
-	if _, err := tx.ExecContext(ctx, qInsertAPIKey, c.ID, HashAPIKey(key), key[:len(APIKeyPrefix)+4], ms(now)); err != nil {
+	if _, err := tx.ExecContext(ctx, qInsertAPIKey, c.ID, HashAPIKey(key), keyPrefix(key), ms(now), DefaultKeyLabel); err != nil {
 		return c, "", fmt.Errorf("create clinic api key: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -62,20 +63,62 @@ func (s *Store) CreateClinic(ctx context.Context, c aftercare.Clinic) (aftercare
 	return c, key, nil
 }
 
-// UpdateClinic changes a clinic's settings.
+// UpdateClinic changes a clinic's settings. An audit row (settings_change)
+// naming the fields that changed, never their values, is written in the
+// same transaction; an update that changes nothing writes none.
 func (s *Store) UpdateClinic(ctx context.Context, c aftercare.Clinic) error {
 	if err := needsAlertRoute(c); err != nil {
 		return err
 	}
-	res, err := s.write.ExecContext(ctx, qUpdateClinic, c.Name, c.Phone, c.Timezone, c.BookingURL, c.AlertEmail,
-		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, c.AfterHoursPhone, c.ID)
+	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("update clinic %d: %w", c.ID, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	defer tx.Rollback()
+	old, err := scanClinic(tx.QueryRowContext(ctx, qSelectClinic, c.ID))
+	if errors.Is(err, sql.ErrNoRows) {
 		return notFound("clinic", c.ID)
 	}
+	if err != nil {
+		return fmt.Errorf("update clinic %d: %w", c.ID, err)
+	}
+	changed := ChangedClinicFields(old, c)
+	if len(changed) == 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, qUpdateClinic, c.Name, c.Phone, c.Timezone, c.BookingURL, c.AlertEmail,
+		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, c.AfterHoursPhone, c.ID); err != nil {
+		return fmt.Errorf("update clinic %d: %w", c.ID, err)
+	}
+	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{ClinicID: c.ID, Action: aftercare.AuditSettings,
+		Detail: "changed " + strings.Join(changed, ", ")}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("update clinic %d: %w", c.ID, err)
+	}
 	return nil
+}
+
+// ChangedClinicFields names the settings that differ between a and b, in
+// their stored (snake_case) names.
+func ChangedClinicFields(a, b aftercare.Clinic) []string {
+	var out []string
+	for _, f := range []struct {
+		name string
+		a, b string
+	}{
+		{"name", a.Name, b.Name}, {"phone", a.Phone, b.Phone}, {"timezone", a.Timezone, b.Timezone},
+		{"booking_url", a.BookingURL, b.BookingURL}, {"alert_email", a.AlertEmail, b.AlertEmail},
+		{"on_call_phone", a.OnCallPhone, b.OnCallPhone}, {"after_hours_phone", a.AfterHoursPhone, b.AfterHoursPhone},
+		{"sms_from", a.SMSFrom, b.SMSFrom}, {"messaging_service_sid", a.MessagingServiceSID, b.MessagingServiceSID},
+		{"email_from", a.EmailFrom, b.EmailFrom}, {"reply_to", a.ReplyTo, b.ReplyTo},
+	} {
+		if f.a != f.b {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
 
 // ErrNoAlertRoute refuses a clinic that could not be told about a red flag.
@@ -121,16 +164,10 @@ func (s *Store) Clinics(ctx context.Context) ([]aftercare.Clinic, error) {
 }
 
 // ClinicByAPIKey authenticates an API key. An unknown or revoked key is an
-// EUNAUTHORIZED error.
+// EUNAUTHORIZED error. See AuthenticateAPIKey.
 func (s *Store) ClinicByAPIKey(ctx context.Context, key string) (aftercare.Clinic, error) {
-	c, err := scanClinic(s.readRow(ctx, qClinicByKey, HashAPIKey(key)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, aftercare.Errorf(aftercare.EUNAUTHORIZED, "invalid or revoked API key")
-	}
-	if err != nil {
-		return c, fmt.Errorf("authenticate api key: %w", err)
-	}
-	return c, nil
+	c, _, _, err := s.AuthenticateAPIKey(ctx, key)
+	return c, err
 }
 
 type scanner interface{ Scan(dest ...any) error }

@@ -17,9 +17,10 @@ const (
 	clinicCols     = `id, name, phone, timezone, booking_url, alert_email, on_call_phone, sms_from, messaging_service_sid, email_from, reply_to, created_at, after_hours_phone`
 	qSelectClinic  = `SELECT ` + clinicCols + ` FROM clinics WHERE id = ?`
 	qSelectClinics = `SELECT ` + clinicCols + ` FROM clinics ORDER BY id`
-	qInsertAPIKey  = `INSERT INTO api_keys(clinic_id, key_hash, prefix, created_at) VALUES (?, ?, ?, ?)`
+	qInsertAPIKey  = `INSERT INTO api_keys(clinic_id, key_hash, prefix, created_at, label) VALUES (?, ?, ?, ?, ?)`
 	qClinicByKey   = `SELECT c.id, c.name, c.phone, c.timezone, c.booking_url, c.alert_email, c.on_call_phone, c.sms_from,
-		c.messaging_service_sid, c.email_from, c.reply_to, c.created_at, c.after_hours_phone
+		c.messaging_service_sid, c.email_from, c.reply_to, c.created_at, c.after_hours_phone,
+		k.id, k.label, coalesce(k.last_used_at, 0)
 		FROM api_keys k JOIN clinics c ON c.id = k.clinic_id
 		WHERE k.key_hash = ? AND k.revoked_at IS NULL`
 

@@ -62,6 +62,7 @@ type world struct {
 	enroll     *enroll.Service
 	dispatcher *scheduler.Dispatcher
 	logs       *syncBuffer
+	console    *web.Console
 	// checks counts password checks; costs records each checked hash's
 	// bcrypt cost.
 	checks atomic.Int64
@@ -82,7 +83,12 @@ type options struct {
 	wait   time.Duration
 	// check, if set, runs inside every password check (before bcrypt).
 	check func()
+	mail  notify.Sender // sends reset links; their base is resetBase
 }
+
+// resetBase is the console's public URL in reset links (tests fetch the
+// link's path from the test server).
+const resetBase = "https://console.example"
 
 func newWorld(t *testing.T, o options) *world {
 	t.Helper()
@@ -143,10 +149,11 @@ func newWorld(t *testing.T, o options) *world {
 				o.check()
 			}
 			return bcrypt.CompareHashAndPassword(hash, pw)
-		}})
+		}, Mail: o.mail, BaseURL: resetBase})
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.console = c
 	mux := http.NewServeMux()
 	c.Register(mux)
 	srv := httptest.NewServer(mux)

@@ -21,10 +21,13 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/notify"
 	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
@@ -62,6 +65,8 @@ type Store interface {
 	AcknowledgeConcern(ctx context.Context, clinicID, id int64, by string) error
 	ResolveConcern(ctx context.Context, clinicID, id int64, by string) error
 	StaffReply(ctx context.Context, clinicID, concernID int64, by, body string) (aftercare.Message, error)
+
+	AdminStore
 }
 
 // Enroller validates, previews and stores enrollments (enroll.Service).
@@ -113,6 +118,14 @@ type Options struct {
 	// PasswordCheck compares a bcrypt hash and a password; default
 	// bcrypt.CompareHashAndPassword. Tests wrap it to count the work done.
 	PasswordCheck func(hash, password []byte) error
+	// Mail sends "forgot password" links (the daemon's email sender: SMTP
+	// or the console notifier).
+	Mail notify.Sender
+	// BaseURL is where links in emails point: the public URL (never taken
+	// from a request's Host header, which a client chooses).
+	BaseURL string
+	// ResetTTL is how long a password reset link works. Default 30 minutes.
+	ResetTTL time.Duration
 	// BcryptCost is the cost of the password check made for an unknown
 	// email, which should match the cost of the stored hashes
 	// (HashPassword uses bcrypt.DefaultCost, the default). Tests lower both.
@@ -139,6 +152,15 @@ type Console struct {
 	compare     func(hash, password []byte) error
 	cost        int
 	dummy       []byte
+
+	mail         notify.Sender
+	baseURL      string
+	resetTTL     time.Duration
+	resetEmail   *keyLimiter
+	resetIP      *keyLimiter
+	resetSlots   chan struct{}
+	resetPending atomic.Int32
+	resetWG      sync.WaitGroup
 }
 
 // New builds the console and parses its templates.
@@ -163,6 +185,7 @@ func New(o Options) (*Console, error) {
 	for _, s := range o.Steps {
 		c.titles[s.Key] = s.Title
 	}
+	c.configureAdmin(o)
 	if err := c.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -207,6 +230,7 @@ func (c *Console) Register(m Mux) {
 	h("POST /console/concerns/{id}/acknowledge", c.post(c.acknowledgeConcern))
 	h("POST /console/concerns/{id}/resolve", c.post(c.resolveConcern))
 	h("POST /console/concerns/{id}/reply", c.post(c.replyToConcern))
+	c.registerAdmin(h)
 }
 
 func redirect(to string) http.HandlerFunc {
@@ -292,6 +316,8 @@ type view struct {
 	ClinicName string
 	CSRF       string
 	Flash      string
+	// Admin shows the clinic admin's pages in the navigation.
+	Admin bool
 	// Inbox counts what needs attention, for the navigation and the
 	// undeliverable-alert banner (signed-in pages only).
 	Inbox store.InboxCounts
@@ -304,6 +330,7 @@ func (c *Console) view(s *store.Session, title, nav string, d any) view {
 	v := view{Title: title, Nav: nav, D: d}
 	if s != nil {
 		v.Email, v.ClinicName, v.CSRF, v.clinicID = s.Email, s.Clinic.Name, s.CSRF, s.ClinicID
+		v.Admin = c.isAdmin(s)
 	}
 	return v
 }
@@ -408,7 +435,8 @@ func (c *Console) parseTemplates() error {
 		return fmt.Errorf("web console: parse templates: %w", err)
 	}
 	c.pages = make(map[string]*template.Template)
-	for _, p := range []string{"login", "enroll", "enrollment", "patients", "patient", "log", "error", "inbox"} {
+	for _, p := range []string{"login", "enroll", "enrollment", "patients", "patient", "log", "error", "inbox",
+		"keys", "settings", "forgot", "reset"} {
 		t, err := base.Clone()
 		if err != nil {
 			return fmt.Errorf("web console: parse templates: %w", err)

@@ -4,6 +4,8 @@
 //	aftercare demo     watch a patient's six-week plan delivered on a virtual clock
 //	aftercare preview  print the plan for a treatment without storing anything
 //	aftercare clinic add   create a clinic and print its API key
+//	aftercare clinic list|show|update   list, show or change clinics
+//	aftercare key add|list|revoke       manage a clinic's API keys
 //	aftercare user add     add a staff account for the web console
 //	aftercare user list|disable|reset-password   manage staff accounts
 //	aftercare check    verify provider configuration
@@ -39,6 +41,12 @@ commands:
   demo          run a patient's whole aftercare plan on a virtual clock (embedded defaults)
   preview       print the plan for a treatment without storing anything
   clinic add    create a clinic and print its API key
+  clinic list   list clinics
+  clinic show   show a clinic's settings: clinic show ID
+  clinic update change settings: clinic update ID --flag value... (every flag of clinic add)
+  key add       make another API key for a clinic: key add --clinic ID --label LABEL
+  key list      list a clinic's API keys (never the keys themselves)
+  key revoke    revoke a key at once: key revoke --clinic ID KEY_ID
   user add      add a clinic staff account for the web console (/console/)
   user list     list a clinic's staff accounts
   user disable  disable a staff account; its sessions end at once
@@ -69,11 +77,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "preview":
 		err = preview(args[1:], stdout, stderr)
 	case "clinic":
-		if len(args) < 2 || args[1] != "add" {
-			fmt.Fprintln(stderr, "usage: aftercare clinic add --name NAME --phone PHONE --tz ZONE --alert-email EMAIL | --on-call-phone PHONE")
-			return 2
-		}
-		err = clinicAdd(ctx, args[2:], stdout, stderr)
+		err = clinicCmd(ctx, args[1:], stdout, stderr)
+	case "key":
+		err = keyCmd(ctx, args[1:], stdout, stderr)
 	case "user":
 		sub := ""
 		if len(args) > 1 {
