@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -47,6 +48,10 @@ type Options struct {
 	// ManualScheduling leaves cron off: the caller runs the dispatcher and
 	// housekeeping itself (tests on a virtual clock, the demo).
 	ManualScheduling bool
+	// Synchronous overrides the database writer's synchronous setting
+	// ("" = FULL, the durable default; "NORMAL" only to measure what
+	// durability costs, as aftercare-bench does).
+	Synchronous string
 	// MetricsListener, if set, is served instead of listening on
 	// Config.Metrics.Listen (when that is set).
 	MetricsListener net.Listener
@@ -118,7 +123,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, fmt.Errorf("load protocol: %w", err)
 	}
 
-	a.Store, err = store.Open(ctx, cfg.DB, store.Options{Clock: o.Clock})
+	a.Store, err = store.Open(ctx, cfg.DB, store.Options{Clock: o.Clock, Synchronous: o.Synchronous})
 	if err != nil {
 		return nil, err
 	}
@@ -131,11 +136,15 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, err
 	}
 	a.Dispatcher = scheduler.NewDispatcher(a.Store, a.Senders, o.Clock, o.Log, scheduler.Config{
-		BatchSize:    cfg.Dispatch.BatchSize,
-		Lease:        cfg.Dispatch.Lease,
-		Concurrency:  cfg.Dispatch.Concurrency,
-		SendTimeout:  cfg.Dispatch.SendTimeout,
-		Rate:         map[aftercare.Channel]float64{aftercare.SMS: cfg.Dispatch.SMSRate, aftercare.Email: cfg.Dispatch.EmailRate},
+		BatchSize:   cfg.Dispatch.BatchSize,
+		Lease:       cfg.Dispatch.Lease,
+		Concurrency: cfg.Dispatch.Concurrency,
+		SendTimeout: cfg.Dispatch.SendTimeout,
+		Rate:        map[aftercare.Channel]float64{aftercare.SMS: cfg.Dispatch.SMSRate, aftercare.Email: cfg.Dispatch.EmailRate},
+		SenderRate:  map[aftercare.Channel]float64{aftercare.SMS: cfg.Dispatch.SenderRate},
+		SenderConcurrency: map[aftercare.Channel]int{aftercare.Email: cmp.Or(cfg.Dispatch.EmailConcurrency,
+			scheduler.DefaultEmailConcurrency)},
+		Senders:      senderLimits(cfg.Dispatch.Senders),
 		Quiet:        quiet,
 		Prepare:      a.prepare,
 		OnBadAddress: a.onBadAddress,
@@ -246,9 +255,16 @@ func (a *App) senders(o Options) (map[aftercare.Channel]notify.Sender, error) {
 // opened a new connection (a TCP and TLS handshake each, and thousands of
 // sockets left in TIME_WAIT during a burst).
 func twilioHTTPClient(concurrency int) *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = max(concurrency, 2)
-	return &http.Client{Transport: tr}
+	return &http.Client{Transport: twilio.NewTransport(max(concurrency, 2))}
+}
+
+// senderLimits converts the configured per-sender limits.
+func senderLimits(in map[string]config.SenderLimit) map[string]scheduler.SenderLimit {
+	out := make(map[string]scheduler.SenderLimit, len(in))
+	for k, v := range in {
+		out[k] = scheduler.SenderLimit{Rate: v.Rate, Concurrency: v.Concurrency}
+	}
+	return out
 }
 
 // publicURL joins the configured public base URL and path ("" when no

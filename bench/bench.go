@@ -35,13 +35,17 @@ const (
 	PhaseLimit    = "limit"
 	PhaseDispatch = "dispatch"
 	PhaseBurst    = "burst"
+	PhaseMorning  = "morning"
 	PhaseEnroll   = "enroll"
-	PhaseLateness = "lateness"
-	PhaseMemory   = "memory"
+	// PhaseDurability is enrollments at synchronous=FULL and NORMAL, back
+	// to back: what durable acknowledgements cost.
+	PhaseDurability = "durability"
+	PhaseLateness   = "lateness"
+	PhaseMemory     = "memory"
 )
 
 // AllPhases lists every phase in running order.
-var AllPhases = []string{PhaseLimit, PhaseDispatch, PhaseBurst, PhaseEnroll, PhaseLateness, PhaseMemory}
+var AllPhases = []string{PhaseLimit, PhaseDispatch, PhaseBurst, PhaseMorning, PhaseDurability, PhaseEnroll, PhaseLateness, PhaseMemory}
 
 // Config sizes a run.
 type Config struct {
@@ -52,6 +56,10 @@ type Config struct {
 	BatchSize, Concurrency int
 	// Enrollments posted by EnrollClients concurrent clients.
 	Enrollments, EnrollClients int
+	// MorningClinics × MorningPatients texts fall due at once in the
+	// morning phase, against a Twilio API answering after APIDelay.
+	MorningClinics, MorningPatients int
+	APIDelay                        time.Duration
 	// Rate (due messages/s) and Duration of the lateness stream.
 	Rate     float64
 	Duration time.Duration
@@ -78,6 +86,7 @@ func Default() Config {
 	return Config{
 		N: 100_000, BatchSize: d.BatchSize, Concurrency: d.Concurrency,
 		Enrollments: 10_000, EnrollClients: 32,
+		MorningClinics: 100, MorningPatients: 100, APIDelay: 150 * time.Millisecond,
 		Rate: 500, Duration: 20 * time.Second,
 		MemSmall: 1_000, MemLarge: 1_000_000, Hold: 3 * time.Second,
 	}
@@ -87,6 +96,7 @@ func Default() Config {
 func Quick() Config {
 	c := Default()
 	c.N, c.Enrollments = 5_000, 500
+	c.MorningClinics, c.MorningPatients = 10, 50
 	c.Duration = 3 * time.Second
 	c.MemLarge, c.Hold = 50_000, time.Second
 	return c
@@ -117,14 +127,19 @@ type Figure struct {
 
 // Report is everything one run measured.
 type Report struct {
-	Machine  Machine         `json:"machine"`
-	Config   ReportConfig    `json:"config"`
-	Limit    *LimitResult    `json:"limit,omitempty"`
-	Dispatch *DrainResult    `json:"dispatch,omitempty"`
-	Burst    *DrainResult    `json:"burst,omitempty"`
-	Enroll   *EnrollResult   `json:"enroll,omitempty"`
-	Lateness *LatenessResult `json:"lateness,omitempty"`
-	Memory   []MemoryResult  `json:"memory,omitempty"`
+	Machine  Machine        `json:"machine"`
+	Config   ReportConfig   `json:"config"`
+	Limit    *LimitResult   `json:"limit,omitempty"`
+	Dispatch *DrainResult   `json:"dispatch,omitempty"`
+	Burst    *DrainResult   `json:"burst,omitempty"`
+	Morning  *MorningResult `json:"morning,omitempty"`
+	Enroll   *EnrollResult  `json:"enroll,omitempty"`
+	// EnrollFull and EnrollNormal are the durability phase's enrollments
+	// at synchronous=FULL (shipped) and NORMAL.
+	EnrollFull   *EnrollResult   `json:"enroll_full,omitempty"`
+	EnrollNormal *EnrollResult   `json:"enroll_normal,omitempty"`
+	Lateness     *LatenessResult `json:"lateness,omitempty"`
+	Memory       []MemoryResult  `json:"memory,omitempty"`
 	// BytesPerMessage is the database growth per pending message between
 	// the memory phase's two sizes (rows, indexes and events included).
 	BytesPerMessage float64  `json:"db_bytes_per_message,omitempty"`
@@ -231,6 +246,30 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return fmt.Sprintf("%d texts drained in %.2fs (first sent %.3fs after due): %.0f/s, %.0fµs CPU each, max displacement %d",
 			b.Messages, b.Seconds, b.StartLatency, b.PerSec, b.CPUMicros, b.MaxDisplacement), nil
 	})
+	phase(PhaseMorning, func() (string, error) {
+		m, err := runMorning(ctx, dir, c.MorningClinics, c.MorningPatients, c.APIDelay, o, prof)
+		if err != nil {
+			return "", err
+		}
+		r.Morning = &m
+		return fmt.Sprintf("%d clinics × %d texts due at once, API %.0fms, concurrency %d: last handed to Twilio after %.2fs (%.0f/s), lateness p50 %.0fms p99 %.0fms, per-sender displacement %d",
+			m.Clinics, m.Patients, m.APIDelayMS, m.Concurrency, m.LastHandedSeconds, m.PerSec, m.P50MS, m.P99MS, m.SenderDisplacement), nil
+	})
+	phase(PhaseDurability, func() (string, error) {
+		full, err := runEnroll(ctx, dir, c.Enrollments, c.EnrollClients, o, nil)
+		if err != nil {
+			return "", err
+		}
+		on := o
+		on.Synchronous = "NORMAL"
+		normal, err := runEnroll(ctx, dir, c.Enrollments, c.EnrollClients, on, nil)
+		if err != nil {
+			return "", err
+		}
+		r.EnrollFull, r.EnrollNormal = &full, &normal
+		return fmt.Sprintf("enroll at FULL %.0f/s p99 %.1fms; at NORMAL %.0f/s p99 %.1fms",
+			full.PerSec, full.P99MS, normal.PerSec, normal.P99MS), nil
+	})
 	phase(PhaseEnroll, func() (string, error) {
 		e, err := runEnroll(ctx, dir, c.Enrollments, c.EnrollClients, o, prof)
 		if err != nil {
@@ -318,9 +357,9 @@ func figures(r *Report) []Figure {
 	}
 	if d := r.Dispatch; d != nil {
 		if limit > 0 {
-			add(fmt.Sprintf("dispatch: %s due texts drained", count(n)), d.PerSec, "msg/s",
-				fmt.Sprintf("≥ 0.8 × limit = %.0f", 0.8*limit), check(d.PerSec >= 0.8*limit))
-			add("dispatch / limit", d.PerSec/limit, "×", "≥ 0.8", check(d.PerSec >= 0.8*limit))
+			add(fmt.Sprintf("dispatch: %s due texts drained, synchronous=FULL", count(n)), d.PerSec, "msg/s",
+				fmt.Sprintf("≥ 0.6 × limit = %.0f", 0.6*limit), check(d.PerSec >= 0.6*limit))
+			add("dispatch / limit", d.PerSec/limit, "×", "≥ 0.6", check(d.PerSec >= 0.6*limit))
 		} else {
 			add(fmt.Sprintf("dispatch: %s due texts drained", count(n)), d.PerSec, "msg/s", "", nil)
 		}
@@ -340,6 +379,28 @@ func figures(r *Report) []Figure {
 		add("burst: order (max displacement)", float64(b.MaxDisplacement), "msgs",
 			fmt.Sprintf("≤ %d (one batch)", r.Config.BatchSize), check(b.MaxDisplacement <= r.Config.BatchSize))
 		add("burst: lost + doubled", float64(b.Lost+b.Doubled), "msgs", "0", check(b.Lost+b.Doubled == 0))
+	}
+	if m := r.Morning; m != nil {
+		name := fmt.Sprintf("morning: %d clinics × %d texts due at once, API %.0f ms, defaults: last handed to Twilio", m.Clinics, m.Patients, m.APIDelayMS)
+		if m.Messages >= 10_000 {
+			// The issue's target, for 100 clinics × 100 patients.
+			add(name, m.LastHandedSeconds, "s", fmt.Sprintf("≤ %.0f (≥ 333/s)", float64(m.Messages)/333), check(m.PerSec >= 333))
+		} else {
+			add(name, m.LastHandedSeconds, "s", "", nil)
+		}
+		add("morning: texts handed to Twilio per second", m.PerSec, "msg/s", "", nil)
+		add("morning: lateness p50", m.P50MS, "ms", "", nil)
+		add("morning: lateness p99", m.P99MS, "ms", "", nil)
+		add("morning: per-sender order (max displacement)", float64(m.SenderDisplacement), "msgs",
+			fmt.Sprintf("≤ %d (sends in flight)", m.Concurrency), check(m.SenderDisplacement <= m.Concurrency))
+		add("morning: lost + doubled", float64(m.Lost+m.Doubled), "msgs", "0", check(m.Lost+m.Doubled == 0))
+	}
+	if f, n := r.EnrollFull, r.EnrollNormal; f != nil && n != nil {
+		add("enroll at synchronous=FULL (shipped)", f.PerSec, "enrollments/s", "", nil)
+		add("enroll at synchronous=NORMAL", n.PerSec, "enrollments/s", "", nil)
+		add("enroll FULL / NORMAL", f.PerSec/n.PerSec, "×", "", nil)
+		add("enroll p99 at FULL", f.P99MS, "ms", "", nil)
+		add("enroll p99 at NORMAL", n.P99MS, "ms", "", nil)
 	}
 	if e := r.Enroll; e != nil {
 		add(fmt.Sprintf("enroll: %d clients, HTTP API", e.Clients), e.PerSec, "enrollments/s", "≥ 1000", check(e.PerSec >= 1000))

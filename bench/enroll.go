@@ -34,7 +34,7 @@ type EnrollResult struct {
 // answered with the stored enrollment.
 func runEnroll(ctx context.Context, dir string, n, clients int, o daemonOptions, prof *profiler) (EnrollResult, error) {
 	now := time.Now()
-	b, err := newBase(ctx, filepath.Join(dir, "enroll.db"), now, now.Add(20*time.Hour))
+	b, err := newBase(ctx, filepath.Join(dir, fmt.Sprintf("enroll-%d.db", now.UnixNano())), now, now.Add(20*time.Hour))
 	if err != nil {
 		return EnrollResult{}, err
 	}

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/aftercare/aftercare/app"
@@ -25,13 +24,9 @@ const (
 	fromNumber = "+14155550100"
 )
 
-// runnerTB lets the bench start smtptest's real SMTP server outside a test:
-// smtptest only calls Helper, Fatalf and Cleanup, which are implemented
-// here. The embedded testing.TB stays nil; calling anything else panics,
-// which is a bug in the bench.
+// runnerTB lets the bench start smtptest's real SMTP server outside a test
+// (smtptest.TB: Helper, Fatalf and Cleanup), without importing testing.
 type runnerTB struct {
-	testing.TB
-
 	mu       sync.Mutex
 	cleanups []func()
 }
@@ -109,6 +104,11 @@ type daemonOptions struct {
 	// Log receives the daemon's JSON logs at info level (production's
 	// format and level); nil discards them after formatting.
 	Log io.Writer
+	// Defaults keeps the shipped dispatch settings (rates, concurrency,
+	// batch size) instead of the bench's "no rate limit" ones.
+	Defaults bool
+	// Synchronous is the database's synchronous setting ("" = FULL).
+	Synchronous string
 }
 
 func startDaemon(ctx context.Context, path string, p *providers, o daemonOptions) (*daemon, error) {
@@ -121,12 +121,15 @@ func startDaemon(ctx context.Context, path string, p *providers, o daemonOptions
 	cfg.DB = path
 	cfg.Listen = ln.Addr().String()
 	cfg.PublicURL = base
-	cfg.Dispatch.SMSRate, cfg.Dispatch.EmailRate = 0, 0 // no provider rate limit: the machine is the limit
-	if o.BatchSize > 0 {
-		cfg.Dispatch.BatchSize = o.BatchSize
-	}
-	if o.Concurrency > 0 {
-		cfg.Dispatch.Concurrency = o.Concurrency
+	if !o.Defaults {
+		cfg.Dispatch.SMSRate, cfg.Dispatch.EmailRate = 0, 0 // no provider rate limit: the machine is the limit
+		if o.BatchSize > 0 {
+			cfg.Dispatch.BatchSize = o.BatchSize
+		}
+		if o.Concurrency > 0 {
+			cfg.Dispatch.Concurrency = o.Concurrency
+			cfg.Dispatch.EmailConcurrency = min(cfg.Dispatch.EmailConcurrency, o.Concurrency)
+		}
 	}
 	if o.Housekeeping != "" {
 		cfg.Dispatch.Housekeeping = o.Housekeeping
@@ -146,7 +149,8 @@ func startDaemon(ctx context.Context, path string, p *providers, o daemonOptions
 		w = io.Discard
 	}
 	log := slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	a, err := app.New(ctx, app.Options{Config: cfg, Log: log, Listener: ln, Stdout: io.Discard, ManualScheduling: !o.Cron})
+	a, err := app.New(ctx, app.Options{Config: cfg, Log: log, Listener: ln, Stdout: io.Discard, ManualScheduling: !o.Cron,
+		Synchronous: o.Synchronous})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("build daemon: %w", err)

@@ -33,18 +33,32 @@ type base struct {
 	zone     string
 }
 
-// daytimeZone returns a fixed-offset IANA zone in which it is now about
-// noon, so that no SMS of the bench falls in quiet hours whenever it runs.
+// daytimeZones are city zones around the world (enrollment refuses
+// fixed-offset zones such as Etc/GMT-5).
+var daytimeZones = []string{
+	"Pacific/Honolulu", "America/Anchorage", "America/Los_Angeles", "America/Denver", "America/Chicago",
+	"America/New_York", "America/Halifax", "America/Sao_Paulo", "Atlantic/South_Georgia", "Atlantic/Azores",
+	"Europe/London", "Europe/Paris", "Europe/Athens", "Europe/Moscow", "Asia/Dubai", "Asia/Karachi",
+	"Asia/Dhaka", "Asia/Bangkok", "Asia/Shanghai", "Asia/Tokyo", "Australia/Brisbane", "Pacific/Noumea",
+	"Pacific/Auckland", "Pacific/Tongatapu", "Pacific/Kiritimati",
+}
+
+// daytimeZone returns a city zone in which it is now as close to noon as
+// any, so that no SMS of the bench falls in quiet hours whenever it runs.
 func daytimeZone(now time.Time) string {
-	h := (12 - now.UTC().Hour() + 24) % 24 // hours east of UTC
-	if h > 14 {
-		h -= 24
+	best, bestOff := "UTC", 24*time.Hour
+	for _, z := range daytimeZones {
+		loc, err := time.LoadLocation(z)
+		if err != nil {
+			continue
+		}
+		t := now.In(loc)
+		noon := time.Date(t.Year(), t.Month(), t.Day(), 12, 0, 0, 0, loc)
+		if off := t.Sub(noon).Abs(); off < bestOff {
+			best, bestOff = z, off
+		}
 	}
-	if h == 0 {
-		return "Etc/GMT"
-	}
-	// Etc/GMT-5 is five hours east of UTC: the sign is inverted.
-	return fmt.Sprintf("Etc/GMT%+d", -h)
+	return best
 }
 
 // newBase creates the database at path with one clinic and one real

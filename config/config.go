@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/mail"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -122,8 +124,27 @@ type Dispatch struct {
 	Concurrency  int           `yaml:"concurrency"`
 	Lease        time.Duration `yaml:"lease"`
 	SendTimeout  time.Duration `yaml:"send_timeout"`
-	SMSRate      float64       `yaml:"sms_rate"`   // messages/s, 0 = unlimited
-	EmailRate    float64       `yaml:"email_rate"` // messages/s, 0 = unlimited
+	// SMSRate caps texts/s across the whole Twilio account, 0 = no cap
+	// (the default: Twilio queues each sender's texts itself).
+	SMSRate float64 `yaml:"sms_rate"`
+	// EmailRate caps emails/s through the SMTP account, 0 = no cap.
+	EmailRate float64 `yaml:"email_rate"`
+	// EmailConcurrency caps emails in flight (SMTP connections); it is
+	// also the most emails a crash can send twice (default 16).
+	EmailConcurrency int `yaml:"email_concurrency"`
+	// SenderRate is each SMS sender's texts/s (a clinic's number or
+	// Messaging Service, or the default from), 0 = no cap (the default).
+	SenderRate float64 `yaml:"sender_rate"`
+	// Senders override the limits of single senders, keyed by the E.164
+	// number, short code, alphanumeric ID or Messaging Service SID (MG…)
+	// a clinic sends from.
+	Senders map[string]SenderLimit `yaml:"senders"`
+}
+
+// SenderLimit limits one sender.
+type SenderLimit struct {
+	Rate        float64 `yaml:"rate"`        // texts/s, 0 = no cap
+	Concurrency int     `yaml:"concurrency"` // sends in flight, 0 = only the account's cap
 }
 
 // Twilio holds SMS provider settings.
@@ -166,8 +187,8 @@ func Default() *Config {
 		Console:    Console{Format: "text"},
 		Dispatch: Dispatch{
 			Tick: "@every 1s", Housekeeping: "@every 15s",
-			BatchSize: 500, Concurrency: 16, Lease: 2 * time.Minute, SendTimeout: 30 * time.Second,
-			SMSRate: 10, EmailRate: 10,
+			BatchSize: 500, Concurrency: 100, Lease: 2 * time.Minute, SendTimeout: 30 * time.Second,
+			SMSRate: 0, EmailRate: 10, EmailConcurrency: 16,
 		},
 		SMTP:    SMTP{Port: 587, TLS: "starttls", Timeout: 15 * time.Second},
 		Twilio:  Twilio{Timeout: 10 * time.Second},
@@ -386,6 +407,21 @@ func (c *Config) Validate() error {
 	}
 	if d.SMSRate < 0 || d.EmailRate < 0 {
 		bad("dispatch.sms_rate/email_rate", "must not be negative")
+	}
+	if d.EmailConcurrency < 0 || d.EmailConcurrency > d.Concurrency {
+		bad("dispatch.email_concurrency", "must be 0..concurrency (%d), got %d", d.Concurrency, d.EmailConcurrency)
+	}
+	if d.SenderRate < 0 {
+		bad("dispatch.sender_rate", "must not be negative")
+	}
+	for _, k := range slices.Sorted(maps.Keys(d.Senders)) {
+		l := d.Senders[k]
+		if k == "" {
+			bad("dispatch.senders", "a sender must be named")
+		}
+		if l.Rate < 0 || l.Concurrency < 0 || l.Concurrency > d.Concurrency {
+			bad("dispatch.senders."+k, "rate must not be negative and concurrency must be 0..%d", d.Concurrency)
+		}
 	}
 	if t := c.Twilio; t.Enabled() || t.AuthToken != "" || t.From != "" {
 		if t.AccountSID == "" {

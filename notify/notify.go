@@ -111,8 +111,13 @@ type Error struct {
 	Code       string        // provider error code, e.g. "21610" or "550"
 	Reason     string        // short human text, safe to show to clinic staff
 	RetryAfter time.Duration // provider's hint, zero if none
-	Action     Action
-	Err        error // underlying error
+	// Throttled says the provider refused because we sent too fast (HTTP
+	// 429, Twilio 20429): nothing was sent, and the dispatcher slows the
+	// sender down (see scheduler's adaptive limits) rather than counting a
+	// failed attempt.
+	Throttled bool
+	Action    Action
+	Err       error // underlying error
 }
 
 func (e *Error) Error() string {

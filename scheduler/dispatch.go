@@ -12,10 +12,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/notify"
@@ -44,13 +41,32 @@ type Observer interface {
 
 // Config tunes the dispatcher. Zero values take the defaults.
 type Config struct {
-	BatchSize   int           // messages claimed per query (default 500)
-	Lease       time.Duration // how long a claim holds a message (default 2m; longer than SendTimeout)
-	Concurrency int           // sends in flight at once (default 16)
+	BatchSize int           // messages claimed per query (default 500)
+	Lease     time.Duration // how long a claim holds a message (default 2m; longer than SendTimeout)
+	// Concurrency caps sends in flight at once across every sender
+	// (default 100, Twilio's default account concurrency): enough that a
+	// provider answering in 150 ms is not the bottleneck.
+	Concurrency int
+	// Window caps messages handed to a provider whose outcome is not yet
+	// durable (default 2 × Concurrency). A send's slot is freed when the
+	// provider answers, so sends go on while the recorder makes a group
+	// durable; Window bounds how far they run ahead. A sender without a
+	// lookup (SMTP) keeps its slot until the outcome is durable instead.
+	Window      int
 	SendTimeout time.Duration // per provider call (default 30s)
-	// Rate is the per-channel send rate (messages/s); 0 means unlimited.
-	Rate  map[aftercare.Channel]float64
-	Quiet protocol.QuietHours // SMS quiet hours; zero value = protocol default
+	// Rate caps a channel's sends across the whole account (messages/s);
+	// 0 means no cap.
+	Rate map[aftercare.Channel]float64
+	// SenderRate and SenderConcurrency are each sender's limits by
+	// channel (0: none of its own). A sender is a clinic's Messaging
+	// Service or number (or the default from) for SMS, the SMTP account
+	// for email. Email's concurrency defaults to DefaultEmailConcurrency.
+	SenderRate        map[aftercare.Channel]float64
+	SenderConcurrency map[aftercare.Channel]int
+	// Senders override the limits of single senders, keyed by number,
+	// short code, alphanumeric ID or Messaging Service SID.
+	Senders map[string]SenderLimit
+	Quiet   protocol.QuietHours // SMS quiet hours; zero value = protocol default
 	// Backoff for transient failures: Base * 2^(attempt-1), jittered ±20%,
 	// capped at Max.
 	BackoffBase time.Duration // default 30s
@@ -74,7 +90,17 @@ func (c *Config) defaults() {
 		c.Lease = 2 * time.Minute
 	}
 	if c.Concurrency <= 0 {
-		c.Concurrency = 16
+		c.Concurrency = 100
+	}
+	if c.Window < c.Concurrency {
+		c.Window = 2 * c.Concurrency
+	}
+	if _, ok := c.SenderConcurrency[aftercare.Email]; !ok {
+		sc := map[aftercare.Channel]int{aftercare.Email: DefaultEmailConcurrency}
+		for ch, n := range c.SenderConcurrency {
+			sc[ch] = n
+		}
+		c.SenderConcurrency = sc
 	}
 	if c.SendTimeout <= 0 {
 		c.SendTimeout = 30 * time.Second
@@ -100,8 +126,16 @@ type Dispatcher struct {
 	clock    aftercare.Clock
 	log      *slog.Logger
 	cfg      Config
-	limiters map[aftercare.Channel]*rate.Limiter
 	observer Observer
+
+	// Sender and channel states (limits, AIMD), used by one batch at a
+	// time (RunOnce is not reentrant); limMu guards the adaptive windows
+	// against InFlightAllowed, and the maps.
+	limMu        sync.Mutex
+	limBase      time.Time // the injected clock when built (see limNow)
+	limWall      time.Time // the wall clock then
+	sendersByKey map[string]*sender
+	channels     map[aftercare.Channel]*sender
 
 	locMu sync.Mutex
 	locs  map[string]*time.Location
@@ -113,18 +147,13 @@ type Dispatcher struct {
 // provider; a channel without one is left scheduled.
 func NewDispatcher(outbox Outbox, senders map[aftercare.Channel]notify.Sender, clock aftercare.Clock, log *slog.Logger, cfg Config) *Dispatcher {
 	cfg.defaults()
-	d := &Dispatcher{
+	return &Dispatcher{
 		outbox: outbox, senders: senders, clock: clock, log: log, cfg: cfg,
-		limiters: make(map[aftercare.Channel]*rate.Limiter),
-		locs:     make(map[string]*time.Location),
+		limBase: clock.Now(), limWall: time.Now(),
+		sendersByKey: make(map[string]*sender),
+		channels:     make(map[aftercare.Channel]*sender),
+		locs:         make(map[string]*time.Location),
 	}
-	for ch, r := range cfg.Rate {
-		if r > 0 {
-			burst := int(math.Max(1, math.Ceil(r/10)))
-			d.limiters[ch] = rate.NewLimiter(rate.Limit(r), burst)
-		}
-	}
-	return d
 }
 
 // SetObserver installs a metrics hook.
@@ -141,6 +170,9 @@ type Stats struct {
 	Retried  int
 	Skipped  int
 	Deferred int
+	// Throttled counts provider answers "too many requests" (429): the
+	// message went back to its sender's queue, nothing was recorded.
+	Throttled int
 }
 
 func (s *Stats) merge(o Stats) {
@@ -150,6 +182,7 @@ func (s *Stats) merge(o Stats) {
 	s.Retried += o.Retried
 	s.Skipped += o.Skipped
 	s.Deferred += o.Deferred
+	s.Throttled += o.Throttled
 }
 
 func (s *Stats) add(k store.OutcomeKind) {
@@ -173,7 +206,9 @@ func (s *Stats) add(k store.OutcomeKind) {
 // started are released, so nothing is lost on shutdown.
 //
 // Outcomes are committed as sends complete (see recorder), not once per
-// batch: a crash leaves at most Concurrency messages sent but unrecorded.
+// batch: a crash leaves at most Window messages handed to a provider with
+// no durable outcome, and of those at most the email sender's concurrency
+// are emails (see handleBatch).
 func (d *Dispatcher) RunOnce(ctx context.Context) (Stats, error) {
 	var st Stats
 	for ctx.Err() == nil {
@@ -239,208 +274,6 @@ func (d *Dispatcher) RunUntil(ctx context.Context, until time.Time) (Stats, erro
 			return st, nil
 		case <-t.C:
 		}
-	}
-}
-
-type result struct {
-	out      store.Outcome
-	action   notify.Action
-	latency  time.Duration
-	lateness time.Duration
-}
-
-// handleBatch handles claimed messages with bounded concurrency, in claim
-// order (rate limiters admit them in that order), committing outcomes as
-// they come in. A sender keeps its concurrency slot until its outcome is
-// committed, so at any moment at most Concurrency messages have reached a
-// provider without their outcome in the database: that is the window a
-// crash can leave ambiguous (and, on a channel without lookup, resend).
-// It returns what was committed and the first error committing.
-func (d *Dispatcher) handleBatch(ctx context.Context, claimedAt time.Time, batch []store.Claimed) (Stats, error) {
-	rec := &recorder{d: d, ctx: context.WithoutCancel(ctx), batch: batch,
-		in: make(chan recorded, len(batch)), done: make(chan struct{})}
-	go rec.run()
-	// A send must start early enough to finish within the lease; past
-	// that, housekeeping could recover the message while it is in flight.
-	window := d.cfg.Lease - d.cfg.SendTimeout
-	if window <= 0 {
-		window = d.cfg.Lease / 2
-	}
-	sendBy := claimedAt.Add(window)
-	sem := make(chan struct{}, d.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for i := range batch {
-		c := batch[i]
-		// Decisions that need no provider call.
-		if r, done := d.precheck(c); done {
-			rec.submit(i, r, nil)
-			continue
-		}
-		if rec.failed.Load() {
-			// Outcomes cannot be committed: send nothing more whose
-			// outcome could be lost.
-			rec.submit(i, d.release(c, "not sent: recording outcomes failed"), nil)
-			continue
-		}
-		if lim := d.limiters[c.Message.Channel]; lim != nil {
-			if err := lim.Wait(ctx); err != nil {
-				rec.submit(i, d.release(c, "dispatcher stopping"), nil)
-				continue
-			}
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			rec.submit(i, d.release(c, "dispatcher stopping"), nil)
-			continue
-		}
-		if ctx.Err() != nil {
-			<-sem
-			rec.submit(i, d.release(c, "dispatcher stopping"), nil)
-			continue
-		}
-		if rec.failed.Load() { // a commit failed while this one waited for a slot
-			<-sem
-			rec.submit(i, d.release(c, "not sent: recording outcomes failed"), nil)
-			continue
-		}
-		if d.clock.Now().After(sendBy) {
-			<-sem
-			rec.submit(i, d.release(c, "lease too short to start the send; claimed again"), nil)
-			continue
-		}
-		wg.Add(1)
-		rec.inflight.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			r := d.send(context.WithoutCancel(ctx), c)
-			committed := make(chan struct{})
-			rec.inflight.Add(-1)
-			rec.submit(i, r, committed)
-			<-committed
-		}()
-	}
-	wg.Wait()
-	close(rec.in)
-	<-rec.done
-	return rec.st, rec.err
-}
-
-// maxGroup caps how many outcomes one commit carries.
-const maxGroup = 256
-
-// linger is how long the recorder waits for the sends still in flight
-// before committing what it has. A commit costs about the same few page
-// writes whether it carries one outcome or sixteen: the profile of a drain
-// showed the writer spending most of its time on commits of one or two
-// outcomes each, CPU the sends needed. Waiting for the sends in flight
-// (at most linger) makes one commit per round of sends; against a real
-// provider, whose answers take tens of milliseconds, it adds at most
-// linger to each send's turn.
-const linger = time.Millisecond
-
-// recorder commits the outcomes of one batch as they arrive, grouping
-// whatever is waiting into one transaction (group commit).
-type recorder struct {
-	d     *Dispatcher
-	ctx   context.Context
-	batch []store.Claimed
-	in    chan recorded
-	done  chan struct{}
-
-	failed   atomic.Bool  // a commit failed: stop sending
-	inflight atomic.Int32 // sends started whose outcome is not yet submitted
-	st       Stats        // what was committed (owned by run until done)
-	err      error        // the first commit error (owned by run until done)
-}
-
-type recorded struct {
-	i         int
-	r         result
-	committed chan struct{} // closed once the commit was tried; nil if nobody waits
-}
-
-// submit never blocks: in holds the whole batch.
-func (rc *recorder) submit(i int, r result, committed chan struct{}) {
-	rc.in <- recorded{i: i, r: r, committed: committed}
-}
-
-func (rc *recorder) run() {
-	defer close(rc.done)
-	var group []recorded
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for first := range rc.in {
-		group = append(group[:0], first)
-		var deadline time.Time
-	drain:
-		for len(group) < maxGroup {
-			select {
-			case more, ok := <-rc.in:
-				if !ok {
-					break drain
-				}
-				group = append(group, more)
-				continue
-			default:
-			}
-			// Nothing waiting: commit, unless sends are still in flight.
-			if rc.inflight.Load() == 0 {
-				break
-			}
-			if deadline.IsZero() {
-				deadline = time.Now().Add(linger)
-			}
-			wait := time.Until(deadline)
-			if wait <= 0 {
-				break
-			}
-			timer.Reset(wait)
-			select {
-			case more, ok := <-rc.in:
-				timer.Stop()
-				if !ok {
-					break drain
-				}
-				group = append(group, more)
-			case <-timer.C:
-				break drain
-			}
-		}
-		rc.commit(group)
-	}
-}
-
-func (rc *recorder) commit(group []recorded) {
-	d := rc.d
-	outs := make([]store.Outcome, len(group))
-	for k, g := range group {
-		outs[k] = g.r.out
-		if d.observer != nil {
-			d.observer.Handled(rc.batch[g.i].Message.Channel, g.r.out.Kind, g.r.out.ErrorCode, g.r.latency, g.r.lateness)
-		}
-	}
-	// Outcomes are committed even when shutting down: they describe sends
-	// that happened.
-	_, err := d.outbox.Record(rc.ctx, outs)
-	if err != nil {
-		rc.failed.Store(true)
-		if rc.err == nil {
-			rc.err = err
-		}
-	}
-	for _, g := range group {
-		if g.committed != nil {
-			close(g.committed)
-		}
-	}
-	if err != nil {
-		return
-	}
-	for _, g := range group {
-		rc.st.add(g.r.out.Kind)
-		d.afterRecord(rc.ctx, rc.batch[g.i], g.r)
 	}
 }
 
@@ -587,7 +420,7 @@ func (d *Dispatcher) failure(c store.Claimed, err error, now time.Time, latency 
 	m := c.Message
 	e := notify.Classify(err)
 	out := store.Outcome{ID: m.ID, At: now, ErrorCode: e.Code, Error: e.Error(), Reason: e.Reason}
-	r := result{action: e.Action, latency: latency}
+	r := result{action: e.Action, latency: latency, err: e}
 	if e.Kind == notify.Permanent {
 		out.Kind = store.OutcomeFailed
 		r.out = out

@@ -356,7 +356,10 @@ func (f *finderSender) Find(ctx context.Context, m notify.Message, since time.Ti
 func TestGracefulShutdownFinishesInFlightAndReleasesTheRest(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
-	e.enroll(t, "+14155550123", aftercare.SMS, 20, time.Hour)
+	// Four patients: a patient's next text waits for the previous one.
+	for _, phone := range []string{"+14155550123", "+14155550124", "+14155550125", "+14155550126"} {
+		e.enroll(t, phone, aftercare.SMS, 5, time.Hour)
+	}
 	e.clock.Set(t0.Add(time.Minute))
 	started := make(chan struct{}, 20)
 	release := make(chan struct{})

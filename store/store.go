@@ -54,6 +54,10 @@ type Options struct {
 	BusyTimeout time.Duration
 	// Readers is the size of the read pool. Default 4.
 	Readers int
+	// Synchronous is the writer's synchronous setting: "FULL" (the
+	// default) makes every commit durable on power loss before it returns;
+	// "NORMAL" is only for measuring what that costs (see aftercare-bench).
+	Synchronous string
 }
 
 // Open opens (creating if needed) the database at path and applies any
@@ -80,7 +84,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	for _, p := range []string{
 		"journal_mode(WAL)",
 		fmt.Sprintf("busy_timeout(%d)", opt.BusyTimeout.Milliseconds()),
-		"synchronous(NORMAL)",
+		"synchronous(" + synchronous(opt.Synchronous) + ")", // see durability.go
 		"foreign_keys(ON)",
 	} {
 		pragmas.Add("_pragma", p)

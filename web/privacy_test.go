@@ -118,4 +118,3 @@ func TestAuditCSVIsClinicScoped(t *testing.T) {
 		t.Fatalf("export: %d %.300s", x.status, x.body)
 	}
 }
-

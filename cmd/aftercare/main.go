@@ -10,6 +10,8 @@
 //	aftercare user list|disable|reset-password   manage staff accounts
 //	aftercare check    verify provider configuration
 //	aftercare log      print the delivery log; --follow tails new events
+//	aftercare backup FILE  write an online, consistent copy of the database
+//	aftercare restore FILE put a backup in place (daemon stopped)
 package main
 
 import (
@@ -54,6 +56,9 @@ commands:
   audit         print the audit trail (--clinic N --patient N --action A --since DATE --csv)
   patient export ID      print everything held about a patient (JSON)
   patient erase ID --yes erase a patient (keeps delivery counts and opt-outs, without identity)
+  backup FILE   write a consistent copy of the database to FILE (0600), also while serve runs
+  restore FILE  replace the database with a backup (serve must be stopped); messages that
+                may have gone out since the backup are checked at the provider before sending
 
 Every command takes --config FILE (YAML); environment variables override it
 (AFTERCARE_DB, AFTERCARE_LISTEN, TWILIO_*, SMTP_*; see README).
@@ -108,6 +113,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = check(ctx, args[1:], stdout, stderr)
 	case "log":
 		err = logCmd(ctx, args[1:], stdout, stderr)
+	case "backup":
+		err = backup(ctx, args[1:], stdout, stderr)
+	case "restore":
+		err = restore(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -348,6 +357,57 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	fmt.Fprintf(stdout, "user %d %s (%s) added to clinic %d %q\n", u.ID, u.Email, u.Role, c.ID, c.Name)
 	fmt.Fprintf(stdout, "sign in at %s\n", app.ConsoleURL(cfg))
+	return nil
+}
+
+func backup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := newFlags("backup", stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: aftercare backup [--config FILE] DEST") }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() != 1 {
+		return usageError{errors.New("backup needs one destination file: aftercare backup [--config FILE] DEST")}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	dest := fs.Arg(0)
+	if err := app.Backup(ctx, cfg, dest); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backed up %s to %s\n", cfg.DB, dest)
+	return nil
+}
+
+func restore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cfgPath := newFlags("restore", stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: aftercare restore [--config FILE] BACKUP") }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() != 1 {
+		return usageError{errors.New("restore needs one backup file: aftercare restore [--config FILE] BACKUP")}
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	n, moved, err := app.Restore(ctx, cfg, fs.Arg(0), time.Now())
+	if err != nil {
+		return err
+	}
+	if moved != "" {
+		fmt.Fprintf(stdout, "moved the replaced database to %s\n", moved)
+	}
+	fmt.Fprintf(stdout, "restored %s from %s; %d messages that may have gone out since will be checked at the provider first\n", cfg.DB, fs.Arg(0), n)
 	return nil
 }
 

@@ -20,7 +20,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -85,7 +84,7 @@ func WithImplicitTLS() Option { return func(s *Server) { s.implicitTLS = true } 
 // Server is an SMTP server listening on 127.0.0.1. All methods are safe for
 // concurrent use.
 type Server struct {
-	t           testing.TB
+	t           TB
 	username    string
 	password    string
 	startTLS    bool
@@ -118,9 +117,18 @@ type fault struct {
 	err *smtp.SMTPError
 }
 
+// TB is the part of testing.TB the server uses (a *testing.T or
+// *testing.B is one); the package does not import testing, so programs
+// such as aftercare-bench can run the server too.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
 // NewServer starts a server on 127.0.0.1 with a free port and closes it
 // when the test ends.
-func NewServer(t testing.TB, opts ...Option) *Server {
+func NewServer(t TB, opts ...Option) *Server {
 	t.Helper()
 	s := &Server{
 		t:         t,

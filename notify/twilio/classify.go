@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -159,7 +160,7 @@ func Classify(err error) *notify.Error {
 	}
 	if status >= 400 {
 		kind, reason := byStatus(status)
-		return &notify.Error{Kind: kind, RetryAfter: retryAfter, Err: err,
+		return &notify.Error{Kind: kind, RetryAfter: retryAfter, Err: err, Throttled: status == http.StatusTooManyRequests,
 			Reason: reason + " (no error details in Twilio's answer)"}
 	}
 	return fromTransport(err, maybeSent)
@@ -185,6 +186,7 @@ func fromCode(code, status int, msg string, retryAfter time.Duration, err error)
 	if e.Kind != notify.Permanent {
 		e.RetryAfter = retryAfter
 	}
+	e.Throttled = code == 20429 || status == http.StatusTooManyRequests
 	return e
 }
 

@@ -72,6 +72,28 @@ type Config struct {
 	HTTPClient *http.Client
 	// Clock tells the time for ValidityPeriod (default the wall clock).
 	Clock aftercare.Clock
+	// MaxConns sizes the connection pool when HTTPClient is nil: idle
+	// connections kept to Twilio for reuse (default DefaultMaxConns).
+	// http.DefaultTransport keeps two per host, so with a hundred sends
+	// in flight nearly every request would open a new TLS connection.
+	MaxConns int
+}
+
+// DefaultMaxConns is Twilio's default account concurrency: the most
+// requests worth keeping in flight, and so connections worth keeping.
+const DefaultMaxConns = 100
+
+// NewTransport returns http.DefaultTransport's settings with an idle pool
+// of maxConns connections to one host (Twilio's API), for as many sends
+// in flight.
+func NewTransport(maxConns int) *http.Transport {
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConns
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = maxConns
+	tr.MaxIdleConns = max(tr.MaxIdleConns, maxConns)
+	return tr
 }
 
 // Sender sends SMS through Twilio. It implements notify.Sender and
@@ -152,6 +174,9 @@ func New(cfg Config) (*Sender, error) {
 	if cfg.Timeout < 0 {
 		bad("timeout must not be negative")
 	}
+	if cfg.MaxConns < 0 {
+		bad("max conns must not be negative")
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("twilio config: %w", err)
 	}
@@ -160,7 +185,7 @@ func New(cfg Config) (*Sender, error) {
 		cfg:     cfg,
 		user:    user,
 		pass:    pass,
-		base:    http.DefaultTransport,
+		base:    NewTransport(cfg.MaxConns),
 		baseURL: baseURL,
 		timeout: cfg.Timeout,
 		clock:   cfg.Clock,

@@ -29,7 +29,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 	"unicode/utf16"
 )
@@ -101,11 +100,23 @@ type Server struct {
 	requests int
 	attempts []Attempt
 	delay    time.Duration
+	// Per sender (From, or MessagingServiceSid): 429s while throttled,
+	// and create requests in flight now and at most.
+	throttled map[string]time.Duration
+	inFlight  map[string]int
+	peak      map[string]int
+}
+
+// TB is the part of testing.TB the server uses (a *testing.T or
+// *testing.B is one); the package does not import testing, so programs
+// such as aftercare-bench can run the server too.
+type TB interface {
+	Cleanup(func())
 }
 
 // NewServer starts a server on 127.0.0.1 for one account. If t is not nil
 // the server is closed when the test ends.
-func NewServer(t testing.TB, accountSID, authToken string) *Server {
+func NewServer(t TB, accountSID, authToken string) *Server {
 	s := &Server{
 		accountSID: accountSID,
 		authToken:  authToken,
@@ -116,6 +127,9 @@ func NewServer(t testing.TB, accountSID, authToken string) *Server {
 		bySID:      map[string]*Message{},
 		failFor:    map[string]failure{},
 		release:    make(chan struct{}),
+		throttled:  map[string]time.Duration{},
+		inFlight:   map[string]int{},
+		peak:       map[string]int{},
 	}
 	s.srv = httptest.NewServer(s.routes())
 	if t != nil {
@@ -225,6 +239,50 @@ func (s *Server) SetDelay(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.delay = d
+}
+
+// ThrottleFrom answers every create request from the sender (a From
+// number or a Messaging Service SID) with 429, Twilio code 20429 and
+// Retry-After retryAfter (none if 0), until ClearThrottleFrom. Scripted
+// faults (Inject) come first.
+func (s *Server) ThrottleFrom(sender string, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttled[sender] = retryAfter
+}
+
+// ClearThrottleFrom undoes ThrottleFrom.
+func (s *Server) ClearThrottleFrom(sender string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.throttled, sender)
+}
+
+// PeakInFlight is the most create requests from the sender (From or
+// MessagingServiceSid) that were in the server at once since the last
+// ResetPeaks.
+func (s *Server) PeakInFlight(sender string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.peak[sender]
+}
+
+// InFlight is the number of create requests from the sender in the
+// server now (hanging ones included).
+func (s *Server) InFlight(sender string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight[sender]
+}
+
+// ResetPeaks starts PeakInFlight afresh from the requests in flight now.
+func (s *Server) ResetPeaks() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.peak)
+	for k, n := range s.inFlight {
+		s.peak[k] = n
+	}
 }
 
 // Release lets every request hanging now go on as if it had not hung.
@@ -440,8 +498,19 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	form := cloneValues(r.PostForm)
 	to := form.Get("To")
+	sender := form.Get("MessagingServiceSid")
+	if sender == "" {
+		sender = form.Get("From")
+	}
 
 	s.mu.Lock()
+	s.inFlight[sender]++
+	s.peak[sender] = max(s.peak[sender], s.inFlight[sender])
+	defer func() {
+		s.mu.Lock()
+		s.inFlight[sender]--
+		s.mu.Unlock()
+	}()
 	idx := len(s.attempts)
 	s.attempts = append(s.attempts, Attempt{At: s.now(), To: to})
 	var fault *Fault
@@ -451,6 +520,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		fault = &f
 	}
 	fail, failTo := s.failFor[to]
+	throttleAfter, throttled := s.throttled[sender]
 	delay := s.delay
 	s.mu.Unlock()
 
@@ -505,6 +575,10 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	if failTo {
 		reply(fail.status, fail.code, errorText(fail.code), 0)
+		return
+	}
+	if throttled {
+		reply(http.StatusTooManyRequests, 20429, errorText(20429), throttleAfter)
 		return
 	}
 
