@@ -130,7 +130,8 @@ type Dispatch struct {
 	// EmailRate caps emails/s through the SMTP account, 0 = no cap.
 	EmailRate float64 `yaml:"email_rate"`
 	// EmailConcurrency caps emails in flight (SMTP connections); it is
-	// also the most emails a crash can send twice (default 16).
+	// also the most emails a crash can send twice. 0 (the default) means
+	// 16, or concurrency if that is smaller.
 	EmailConcurrency int `yaml:"email_concurrency"`
 	// SenderRate is each SMS sender's texts/s (a clinic's number or
 	// Messaging Service, or the default from), 0 = no cap (the default).
@@ -188,7 +189,7 @@ func Default() *Config {
 		Dispatch: Dispatch{
 			Tick: "@every 1s", Housekeeping: "@every 15s",
 			BatchSize: 500, Concurrency: 100, Lease: 2 * time.Minute, SendTimeout: 30 * time.Second,
-			SMSRate: 0, EmailRate: 10, EmailConcurrency: 16,
+			SMSRate: 0, EmailRate: 10,
 		},
 		SMTP:    SMTP{Port: 587, TLS: "starttls", Timeout: 15 * time.Second},
 		Twilio:  Twilio{Timeout: 10 * time.Second},

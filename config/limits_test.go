@@ -15,7 +15,7 @@ import (
 func TestDispatchDefaultsDoNotThrottleTexts(t *testing.T) {
 	t.Parallel()
 	d := config.Default().Dispatch
-	if d.Concurrency != 100 || d.SMSRate != 0 || d.SenderRate != 0 || d.EmailConcurrency != 16 {
+	if d.Concurrency != 100 || d.SMSRate != 0 || d.SenderRate != 0 || d.EmailConcurrency != 0 {
 		t.Fatalf("dispatch defaults %+v", d)
 	}
 }
