@@ -351,7 +351,7 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	u, c, err := app.AddUser(ctx, cfg, o)
+	u, c, err := app.AddUser(app.CLIContext(ctx), cfg, o)
 	if err != nil {
 		return err
 	}
@@ -460,7 +460,7 @@ func userDisable(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	u, err := app.DisableUser(ctx, cfg, clinicID, email)
+	u, err := app.DisableUser(app.CLIContext(ctx), cfg, clinicID, email)
 	if err != nil {
 		return err
 	}
@@ -477,7 +477,7 @@ func userResetPassword(ctx context.Context, args []string, stdin io.Reader, stdo
 		return err
 	}
 	o.ClinicID = clinicID
-	u, err := app.ResetPassword(ctx, cfg, o)
+	u, err := app.ResetPassword(app.CLIContext(ctx), cfg, o)
 	if err != nil {
 		return err
 	}

@@ -2,10 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/store"
 )
 
 func TestUserCommands(t *testing.T) {
@@ -55,5 +59,20 @@ func TestUserCommands(t *testing.T) {
 	}
 	if code, _, errs := cli("user", "disable", "--clinic", "1"); code != 2 || !strings.Contains(errs, "--email") {
 		t.Errorf("disable without email: %d %q", code, errs)
+	}
+	// The audit trail names the operator at the command line, not the daemon.
+	s, err := store.Open(context.Background(), filepath.Join(dir, "u.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, a := range []aftercare.AuditAction{aftercare.AuditUserAdded, aftercare.AuditPasswordReset} {
+		rows, err := s.AuditLog(context.Background(), store.AuditFilter{ClinicID: 1, Action: a})
+		if err != nil || len(rows) == 0 {
+			t.Fatalf("no %s audit row: %v", a, err)
+		}
+		if rows[0].Actor.Kind != aftercare.ActorCLI {
+			t.Errorf("%s by %+v, want the CLI", a, rows[0].Actor)
+		}
 	}
 }
