@@ -187,18 +187,11 @@ func concernReplies(ctx context.Context, q queryer, concernID int64) ([]aftercar
 	if err != nil {
 		return nil, fmt.Errorf("replies of concern %d: %w", concernID, err)
 	}
-	defer rows.Close()
-	var out []aftercare.Reply
-	for rows.Next() {
-		var r aftercare.Reply
-		var at int64
-		if err := rows.Scan(&r.ID, &r.ClinicID, &r.PatientID, &r.ProviderID, &r.Body, &r.Kind, &at); err != nil {
-			return nil, fmt.Errorf("replies of concern %d: %w", concernID, err)
-		}
-		r.At = fromMS(at)
-		out = append(out, r)
+	replies, err := scanReplies(rows)
+	if err != nil {
+		return nil, fmt.Errorf("replies of concern %d: %w", concernID, err)
 	}
-	return out, rows.Err()
+	return replies, nil
 }
 
 // ConcernReplies returns the patient's texts in a concern, oldest first.

@@ -93,13 +93,23 @@ func (s *Store) Replies(ctx context.Context, patientID int64) ([]aftercare.Reply
 	if err != nil {
 		return nil, fmt.Errorf("list replies of patient %d: %w", patientID, err)
 	}
+	replies, err := scanReplies(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list replies of patient %d: %w", patientID, err)
+	}
+	return replies, nil
+}
+
+// scanReplies reads reply rows (id, clinic_id, patient_id, provider_id,
+// body, kind, at) and closes them.
+func scanReplies(rows *sql.Rows) ([]aftercare.Reply, error) {
 	defer rows.Close()
 	var out []aftercare.Reply
 	for rows.Next() {
 		var r aftercare.Reply
 		var at int64
 		if err := rows.Scan(&r.ID, &r.ClinicID, &r.PatientID, &r.ProviderID, &r.Body, &r.Kind, &at); err != nil {
-			return nil, fmt.Errorf("list replies of patient %d: %w", patientID, err)
+			return nil, err
 		}
 		r.At = fromMS(at)
 		out = append(out, r)
