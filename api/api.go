@@ -30,8 +30,9 @@ const MaxBodyBytes = 64 << 10
 
 // Store is what the API reads and writes.
 type Store interface {
-	// APIKeyAuth authenticates a key: its clinic, the key's id and prefix.
-	APIKeyAuth(ctx context.Context, key string) (aftercare.Clinic, int64, string, error)
+	// AuthenticateAPIKey authenticates a key: its clinic, the key's id and
+	// label (and records its last use).
+	AuthenticateAPIKey(ctx context.Context, key string) (aftercare.Clinic, int64, string, error)
 	Enrollment(ctx context.Context, clinicID, id int64) (store.EnrollmentView, error)
 	CancelEnrollment(ctx context.Context, clinicID, id int64, reason string) (int, error)
 	Messages(ctx context.Context, f store.MessageFilter) ([]aftercare.Message, error)
@@ -274,14 +275,14 @@ func (s *Server) auth(h http.HandlerFunc) http.Handler {
 			s.writeError(w, r, aftercare.Errorf(aftercare.EUNAUTHORIZED, "invalid or revoked API key"))
 			return
 		}
-		c, keyID, prefix, err := s.store.APIKeyAuth(r.Context(), key)
+		c, keyID, label, err := s.store.AuthenticateAPIKey(r.Context(), key)
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		ctx := context.WithValue(r.Context(), clinicKey{}, c)
 		// Who acts, for the audit trail the store writes.
-		ctx = aftercare.WithActor(ctx, aftercare.Actor{Kind: aftercare.ActorAPIKey, ID: keyID, Label: prefix, IP: remoteIP(r)})
+		ctx = aftercare.WithActor(ctx, aftercare.Actor{Kind: aftercare.ActorAPIKey, ID: keyID, Label: label, IP: remoteIP(r)})
 		h(w, r.WithContext(ctx))
 	})
 }

@@ -16,13 +16,6 @@ import (
 
 // Privacy: the patient's export, erasure and the retention purge (issue 12).
 
-// APIKeyAuth authenticates an API key like ClinicByAPIKey and also returns
-// the key's id and label, which the audit trail records as the actor
-// (and records the key's last use, as AuthenticateAPIKey does).
-func (s *Store) APIKeyAuth(ctx context.Context, key string) (aftercare.Clinic, int64, string, error) {
-	return s.AuthenticateAPIKey(ctx, key)
-}
-
 // PatientExport is everything aftercare holds about one patient: what a
 // clinic hands over to answer an access request.
 type PatientExport struct {
