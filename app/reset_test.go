@@ -66,7 +66,7 @@ func TestForgotPasswordThroughTheDaemon(t *testing.T) {
 		t.Fatalf("forgot: %d %s", code, body)
 	}
 	var mail []string
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(time.Minute) // only spent when the email never comes
 	for len(mail) == 0 && time.Now().Before(deadline) {
 		mail = h.mailsTo(0, "ana@glow.example")
 		if len(mail) == 0 {
