@@ -72,8 +72,6 @@ type Service struct {
 	// Fallback, if set, is told about SMS that could not reach a bad
 	// number so it can send them by email instead.
 	Fallback func(ctx context.Context, patientID int64, pending []aftercare.Message)
-	// Classify reads a reply; default replies.Classify.
-	Classify func(body string) replies.Result
 	// Observe, if set, is told the aftercare status every receipt
 	// reports, repeats included ("" when the provider's status is
 	// unknown); metrics count receipts with it.
@@ -177,11 +175,7 @@ const (
 // number (it is the number the patient asked to stop). A reply to a
 // number no clinic sends from changes nothing.
 func (s *Service) HandleReply(ctx context.Context, r Reply) (replies.Kind, error) {
-	classify := s.Classify
-	if classify == nil {
-		classify = replies.Classify
-	}
-	res := classify(r.Body)
+	res := replies.Classify(r.Body)
 	patients, err := s.Store.PatientsByPhone(ctx, r.From)
 	if err != nil {
 		return res.Kind, err
