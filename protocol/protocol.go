@@ -443,6 +443,11 @@ func build(doc document) (*Protocol, error) {
 	if strings.ContainsAny(p.OptOutNotice, "\r\n") || len(p.OptOutNotice) > maxOptOutNotice {
 		return nil, fmt.Errorf("opt_out_notice: must be one line of at most %d characters", maxOptOutNotice)
 	}
+	if p.OptOutNotice != "" && !strings.Contains(strings.ToUpper(p.OptOutNotice), "STOP") {
+		// The notice must tell the patient how to opt out (carriers
+		// require it), e.g. "Reply STOP to opt out."
+		return nil, fmt.Errorf("opt_out_notice: must say how to opt out (the word STOP), got %q", p.OptOutNotice)
+	}
 	return p, nil
 }
 
