@@ -41,7 +41,7 @@ func (s *Store) CreateClinic(ctx context.Context, c aftercare.Clinic) (aftercare
 	if err != nil {
 		return c, "", err
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return c, "", fmt.Errorf("create clinic: %w", err)
 	}
@@ -70,7 +70,7 @@ func (s *Store) UpdateClinic(ctx context.Context, c aftercare.Clinic) error {
 	if err := needsAlertRoute(c); err != nil {
 		return err
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return fmt.Errorf("update clinic %d: %w", c.ID, err)
 	}

@@ -274,7 +274,7 @@ func (s *Store) concerns(ctx context.Context, where string, args ...any) ([]afte
 // was last alerted at lastAlert (so two passes cannot both re-alert). It
 // reports whether it did.
 func (s *Store) Realert(ctx context.Context, c aftercare.Concern, msgs []aftercare.Message) (bool, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return false, fmt.Errorf("re-alert concern %d: %w", c.ID, err)
 	}
@@ -343,7 +343,7 @@ func (s *Store) AlertStates(ctx context.Context) ([]AlertState, error) {
 
 // QueueAlerts adds alerts about a concern (a fallback by another route).
 func (s *Store) QueueAlerts(ctx context.Context, c aftercare.Concern, msgs []aftercare.Message) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return fmt.Errorf("queue alerts of concern %d: %w", c.ID, err)
 	}

@@ -95,7 +95,7 @@ func (s *Store) CreateUserWithRole(ctx context.Context, clinicID int64, email, p
 		return User{}, aftercare.FieldError("role", "must be admin or staff, got %q", string(role))
 	}
 	u := User{ClinicID: clinicID, Email: email, PasswordHash: passwordHash, Role: role}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return u, fmt.Errorf("create user: %w", err)
 	}
@@ -299,7 +299,7 @@ const (
 // patient opted out of or cannot receive on is ECONFLICT, with a message
 // for staff.
 func (s *Store) ResendMessage(ctx context.Context, clinicID, id int64, by string) (aftercare.Message, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return aftercare.Message{}, fmt.Errorf("resend message %d: %w", id, err)
 	}

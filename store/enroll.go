@@ -178,7 +178,7 @@ func (s *Store) writeEnrollGroup(group []*enrollJob) {
 			}
 		}
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		failAll(fmt.Errorf("enroll: %w", err))
 		return
@@ -680,7 +680,7 @@ func (s *Store) messagesWithEvents(ctx context.Context, enrollmentID int64) ([]a
 
 // CancelEnrollment cancels an enrollment and all its pending messages.
 func (s *Store) CancelEnrollment(ctx context.Context, clinicID, id int64, reason string) (int, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return 0, fmt.Errorf("cancel enrollment %d: %w", id, err)
 	}

@@ -92,7 +92,7 @@ func (s *Store) RecordReply(ctx context.Context, in InboundReply) (bool, error) 
 func (s *Store) RecordReplyOutcome(ctx context.Context, in InboundReply) (ReplyOutcome, error) {
 	var out ReplyOutcome
 	r := in.Reply
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return out, fmt.Errorf("record reply: %w", err)
 	}
@@ -193,7 +193,7 @@ func optIn(ctx context.Context, tx *sql.Tx, now time.Time, patientID int64, ch a
 
 // OptIn records a patient opting back in to a channel (see optIn).
 func (s *Store) OptIn(ctx context.Context, patientID int64, ch aftercare.Channel, method aftercare.ConsentMethod, detail string) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return fmt.Errorf("opt in patient %d: %w", patientID, err)
 	}
@@ -210,7 +210,7 @@ func (s *Store) OptIn(ctx context.Context, patientID int64, ch aftercare.Channel
 // AddMessages adds ad-hoc messages (fallbacks, resends) to an enrollment's
 // outbox in one transaction.
 func (s *Store) AddMessages(ctx context.Context, enrollmentID int64, msgs []aftercare.Message) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return fmt.Errorf("add messages: %w", err)
 	}
@@ -231,7 +231,7 @@ func (s *Store) AddMessages(ctx context.Context, enrollmentID int64, msgs []afte
 // Requeue moves a failed message back to scheduled for one more attempt at
 // at (a handset that was unreachable), if it is still failed and fresh.
 func (s *Store) Requeue(ctx context.Context, id int64, at time.Time, detail string) (bool, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return false, fmt.Errorf("requeue message %d: %w", id, err)
 	}

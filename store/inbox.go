@@ -126,8 +126,8 @@ func (s *Store) AcknowledgeConcern(ctx context.Context, clinicID, id int64, by s
 	if _, err := s.ConcernAt(ctx, clinicID, id); err != nil {
 		return err
 	}
-	return s.concernChange(ctx, id, "acknowledged", `UPDATE concerns SET status = 'acknowledged', acknowledged_at = ?1, acknowledged_by = ?2
-		WHERE id = ?3 AND clinic_id = ?4 AND status = 'open'`, ms(s.now().UTC()), by, id, clinicID)
+	return s.concernChange(ctx, id, "acknowledged", `UPDATE concerns SET status = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?
+		WHERE id = ? AND clinic_id = ? AND status = 'open'`, ms(s.now().UTC()), by, id, clinicID)
 }
 
 // ResolveConcern closes a concern (by a staff member): the patient's next
@@ -146,7 +146,7 @@ func (s *Store) ResolveConcern(ctx context.Context, clinicID, id int64, by strin
 // concernChange runs one update of a concern and, when it changed the
 // concern, its audit row, in one transaction.
 func (s *Store) concernChange(ctx context.Context, id int64, what, q string, args ...any) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return fmt.Errorf("%s concern %d: %w", what, id, err)
 	}
@@ -187,7 +187,7 @@ func (s *Store) StaffReply(ctx context.Context, clinicID, concernID int64, by, b
 	if err != nil {
 		return aftercare.Message{}, err
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return aftercare.Message{}, fmt.Errorf("staff reply: %w", err)
 	}

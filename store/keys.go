@@ -86,7 +86,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, clinicID int64, label string) 
 	if err != nil {
 		return APIKey{}, "", err
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return APIKey{}, "", fmt.Errorf("create api key: %w", err)
 	}
@@ -143,7 +143,7 @@ func (s *Store) APIKeys(ctx context.Context, clinicID int64) ([]APIKey, error) {
 // a missing key is ENOTFOUND; revoking a revoked key is ECONFLICT. An
 // audit row (key_revoked) is written in the same transaction.
 func (s *Store) RevokeAPIKey(ctx context.Context, clinicID, keyID int64) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return fmt.Errorf("revoke api key: %w", err)
 	}

@@ -32,7 +32,9 @@ func (s *Store) Claim(ctx context.Context, now time.Time, limit int, lease time.
 	if limit <= 0 {
 		return nil, nil
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	// Shared: claims of several replicas run at once (each claims rows the
+	// others have not locked); only an exclusive transaction waits for it.
+	tx, err := s.d.BeginWrite(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("claim due messages: %w", err)
 	}
@@ -63,7 +65,7 @@ func (s *Store) Claim(ctx context.Context, now time.Time, limit int, lease time.
 }
 
 // jsonIDs formats ids as a JSON array, the one parameter of the claim's
-// "id IN (SELECT value FROM json_each(?))".
+// "id IN ({{ids}})".
 func jsonIDs(ids []int64) string {
 	b := make([]byte, 0, len(ids)*8+2)
 	b = append(b, '[')
@@ -232,7 +234,9 @@ func (s *Store) Record(ctx context.Context, outs []Outcome) (int, error) {
 	if len(outs) == 0 {
 		return 0, nil
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
+	// Shared: each outcome is one statement guarded by the state it
+	// leaves, on a message this process claimed.
+	tx, err := s.d.BeginWrite(ctx, false)
 	if err != nil {
 		return 0, fmt.Errorf("record outcomes: %w", err)
 	}
@@ -469,7 +473,7 @@ func joinDetail(parts ...string) string {
 func (s *Store) RecoverLeases(ctx context.Context, now time.Time) (int, error) {
 	return s.bulk(ctx, "recover expired leases",
 		stmt{qExpiredLeaseEvents, []any{ms(now), ms(now)}},
-		stmt{qRecoverLeases, []any{ms(now), ms(now), ms(now)}})
+		stmt{qRecoverLeases, []any{ms(now), ms(now), ms(now), ms(now)}})
 }
 
 // RecoverAbandoned returns every message in sending to scheduled, due now
@@ -480,7 +484,7 @@ func (s *Store) RecoverAbandoned(ctx context.Context, now time.Time) (int, error
 	const anyLease = math.MaxInt64
 	return s.bulk(ctx, "recover messages left mid-send",
 		stmt{qExpiredLeaseEvents, []any{ms(now), anyLease}},
-		stmt{qRecoverLeases, []any{ms(now), ms(now), anyLease}})
+		stmt{qRecoverLeases, []any{ms(now), ms(now), ms(now), anyLease}})
 }
 
 // SkipStale ends scheduled messages whose stale time has passed: skipped if
@@ -499,7 +503,7 @@ type stmt struct {
 // bulk runs statements in one transaction and returns the rows the last
 // one changed.
 func (s *Store) bulk(ctx context.Context, what string, stmts ...stmt) (int, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
 	}
@@ -516,6 +520,16 @@ func (s *Store) bulk(ctx context.Context, what string, stmts ...stmt) (int, erro
 		return 0, fmt.Errorf("%s: commit: %w", what, err)
 	}
 	return int(n), nil
+}
+
+// FlagRestored flags every message that could have gone out after a
+// backup was taken (scheduled or sending, due by now, not yet ambiguous)
+// as ambiguous, so that the provider is asked before any send. It returns
+// how many it flagged.
+func (s *Store) FlagRestored(ctx context.Context, now time.Time) (int, error) {
+	return s.bulk(ctx, "flag messages after a restore",
+		stmt{qRestoredEvents, []any{ms(now), ms(now)}},
+		stmt{qFlagRestored, []any{ms(now), ms(now)}})
 }
 
 // NextDue returns when the earliest scheduled message is due, or the zero
@@ -655,7 +669,7 @@ type Receipt struct {
 // late "sent" after "delivered" changes nothing). It returns the message
 // and whether the receipt changed it.
 func (s *Store) ApplyReceipt(ctx context.Context, r Receipt) (aftercare.Message, bool, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return aftercare.Message{}, false, fmt.Errorf("apply receipt: %w", err)
 	}

@@ -123,7 +123,7 @@ func scanReplies(rows *sql.Rows) ([]aftercare.Reply, error) {
 // (nothing already skipped is resent). It returns how many messages it
 // cancelled.
 func (s *Store) SetOptOut(ctx context.Context, patientID int64, ch aftercare.Channel, optOut bool, method aftercare.ConsentMethod, detail string) (int, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return 0, fmt.Errorf("set %s opt-out of patient %d: %w", ch, patientID, err)
 	}
@@ -171,7 +171,7 @@ func setOptOut(ctx context.Context, tx *sql.Tx, now time.Time, patientID int64, 
 // receive, with the reason, and skips their pending messages on that
 // channel. It returns the skipped messages.
 func (s *Store) MarkAddressBad(ctx context.Context, patientID int64, ch aftercare.Channel, reason string) ([]aftercare.Message, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("flag %s of patient %d: %w", ch, patientID, err)
 	}

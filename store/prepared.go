@@ -30,7 +30,7 @@ type prepared struct {
 // than a one-row UPDATE … FROM.
 var rowSizes = []int{64, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1}
 
-func prepare(ctx context.Context, db *sql.DB) (_ *prepared, err error) {
+func prepare(ctx context.Context, db *sql.DB, d Driver) (_ *prepared, err error) {
 	p := &prepared{markSent: map[int]*sql.Stmt{}, events: map[int]*sql.Stmt{}, eventsReturning: map[int]*sql.Stmt{}}
 	defer func() {
 		if err != nil {
@@ -38,7 +38,7 @@ func prepare(ctx context.Context, db *sql.DB) (_ *prepared, err error) {
 		}
 	}()
 	one := func(q string) (*sql.Stmt, error) {
-		st, err := db.PrepareContext(ctx, q)
+		st, err := db.PrepareContext(ctx, dialect(d, q))
 		if err != nil {
 			return nil, fmt.Errorf("prepare outbox statements: %w", err)
 		}

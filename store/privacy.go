@@ -143,16 +143,7 @@ func (s *Store) ErasePatient(ctx context.Context, clinicID, patientID int64) (Er
 	if err != nil {
 		return out, err
 	}
-	conn, err := s.write.Conn(ctx)
-	if err != nil {
-		return out, fmt.Errorf("erase patient %d: %w", patientID, err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `PRAGMA secure_delete = ON`); err != nil {
-		return out, fmt.Errorf("erase patient %d: %w", patientID, err)
-	}
-	defer conn.ExecContext(context.Background(), `PRAGMA secure_delete = FAST`)
-	tx, err := conn.BeginTx(ctx, nil)
+	tx, done, err := s.beginErase(ctx)
 	if err != nil {
 		return out, fmt.Errorf("erase patient %d: %w", patientID, err)
 	}
@@ -198,19 +189,19 @@ func (s *Store) ErasePatient(ctx context.Context, clinicID, patientID int64) (Er
 		}
 		out.KeptOptOuts++
 	}
-	ids := `SELECT id FROM messages WHERE patient_id = ?1 OR concern_id IN (SELECT id FROM concerns WHERE patient_id = ?1)`
+	ids := `SELECT id FROM messages WHERE patient_id = ? OR concern_id IN (SELECT id FROM concerns WHERE patient_id = ?)`
 	// Free texts that may quote an address or a name: provider errors,
 	// reasons, event details. Replaced wherever the patient's own strings
 	// occur (scrub), and the provider's error text dropped.
 	scrub := scrubExpr(p)
 	res, err := tx.ExecContext(ctx, `UPDATE messages SET subject = '', body = '', html_body = '', recipient = '', last_error = '',
-		reason = `+scrub("reason")+`, sent_by = sent_by WHERE id IN (`+ids+`)`, patientID)
+		reason = `+scrub("reason")+`, sent_by = sent_by WHERE id IN (`+ids+`)`, patientID, patientID)
 	if err != nil {
 		return fail(err)
 	}
 	n, _ := res.RowsAffected()
 	out.ScrubbedMessages = int(n)
-	if _, err := tx.ExecContext(ctx, `UPDATE events SET detail = `+scrub("detail")+` WHERE message_id IN (`+ids+`)`, patientID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE events SET detail = `+scrub("detail")+` WHERE message_id IN (`+ids+`)`, patientID, patientID); err != nil {
 		return fail(err)
 	}
 	res, err = tx.ExecContext(ctx, `UPDATE replies SET body = '' WHERE patient_id = ?`, patientID)
@@ -240,13 +231,22 @@ func (s *Store) ErasePatient(ctx context.Context, clinicID, patientID int64) (Er
 	if err := tx.Commit(); err != nil {
 		return fail(err)
 	}
-	// Old page images leave the WAL (best effort: a reader in the middle of
-	// a long read holds some back).
-	var busy, logPages, done int
-	if err := conn.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &done); err == nil {
-		out.CheckpointComplete = busy == 0
-	}
+	out.CheckpointComplete = done()
 	return out, nil
+}
+
+// beginErase starts an erasure's transaction: on SQLite with secure_delete
+// fully on and a WAL checkpoint after it (done says whether it completed);
+// elsewhere an exclusive write transaction (PostgreSQL reclaims the old
+// row versions at its next vacuum).
+func (s *Store) beginErase(ctx context.Context) (*sql.Tx, func() bool, error) {
+	if d, ok := s.d.(interface {
+		BeginErase(context.Context) (*sql.Tx, func() bool, error)
+	}); ok {
+		return d.BeginErase(ctx)
+	}
+	tx, err := s.d.BeginWrite(ctx, true)
+	return tx, func() bool { return false }, err
 }
 
 // scrubExpr returns a function building the SQL expression that replaces
@@ -338,7 +338,7 @@ func (s *Store) carryErasedOptOuts(ctx context.Context, tx *sql.Tx, p *aftercare
 // enrollment is purged and that arrived before cutoff. Message rows keep
 // their status, times and events: the delivery log's metadata.
 func (s *Store) PurgeBodies(ctx context.Context, cutoff time.Time) (enrollments, replies int, err error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return 0, 0, fmt.Errorf("purge bodies: %w", err)
 	}

@@ -4,6 +4,12 @@ package store
 
 import "strings"
 
+// dialect fills in a statement's driver-specific parts: {{ids}} (the
+// driver's IDList) and {{skip_locked}} (its SkipLocked).
+func dialect(d Driver, q string) string {
+	return strings.NewReplacer("{{ids}}", d.IDList(), "{{skip_locked}}", d.SkipLocked()).Replace(q)
+}
+
 const (
 	qInsertEvent = `INSERT INTO events(message_id, at, from_status, to_status, detail) VALUES (?, ?, ?, ?, ?)`
 
@@ -95,29 +101,32 @@ const (
 
 	// The claim: one statement moves a batch of due messages to sending,
 	// recording the intent (attempts, lease) before any provider call.
+	// The subquery ends with the driver's SkipLocked ({{skip_locked}}), so
+	// that replicas claim disjoint batches.
 	qClaim = `UPDATE messages
 		SET status = 'sending', attempts = attempts + 1, lease_until = ?, updated_at = ?
 		WHERE id IN (
 			SELECT id FROM messages
 			WHERE status = 'scheduled' AND next_attempt_at <= ?
 			ORDER BY next_attempt_at, id
-			LIMIT ?)
+			LIMIT ? {{skip_locked}})
 		RETURNING id, enrollment_id, clinic_id, patient_id, step, occurrence, channel, send_at, stale_at, attempts,
 			next_attempt_at, ambiguous, provider_id, subject, body, html_body, recipient, urgent, answer`
 	// What a provider needs besides the message, read once per patient,
-	// clinic and enrollment of a claimed batch (ids as a JSON array).
+	// clinic and enrollment of a claimed batch (ids as a JSON array, read
+	// by the driver's IDList: {{ids}}).
 	qClaimPatients = `SELECT id, first_name, last_name, phone, email, timezone, sms_opt_out, email_opt_out, phone_bad, email_bad
-		FROM patients WHERE id IN (SELECT value FROM json_each(?))`
+		FROM patients WHERE id IN ({{ids}})`
 	qClaimClinics = `SELECT id, name, phone, sms_from, messaging_service_sid, email_from, reply_to, booking_url
-		FROM clinics WHERE id IN (SELECT value FROM json_each(?))`
+		FROM clinics WHERE id IN ({{ids}})`
 	qClaimEnrollments = `SELECT id, session_number, series_length, treated_at
-		FROM enrollments WHERE id IN (SELECT value FROM json_each(?))`
+		FROM enrollments WHERE id IN ({{ids}})`
 	// The claim's events, one per claimed message (ids as a JSON array):
 	// one statement instead of one insert per message.
 	qClaimEvents = `INSERT INTO events(message_id, at, from_status, to_status, detail)
-		SELECT id, ?, 'scheduled', 'sending',
+		SELECT id, CAST(? AS BIGINT), 'scheduled', 'sending',
 			'attempt ' || attempts || CASE WHEN ambiguous <> 0 THEN ' (after an ambiguous attempt)' ELSE '' END
-		FROM messages WHERE id IN (SELECT value FROM json_each(?))
+		FROM messages WHERE id IN ({{ids}})
 		ORDER BY next_attempt_at, id`
 
 	// Outcomes: each guarded by the state it leaves, so a late or repeated
@@ -136,13 +145,13 @@ const (
 
 	// Housekeeping.
 	qExpiredLeaseEvents = `INSERT INTO events(message_id, at, from_status, to_status, detail)
-		SELECT id, ?, 'sending', 'scheduled', 'lease expired mid-send (crash or hang); provider will be checked before any resend'
+		SELECT id, CAST(? AS BIGINT), 'sending', 'scheduled', 'lease expired mid-send (crash or hang); provider will be checked before any resend'
 		FROM messages WHERE status = 'sending' AND lease_until <= ?`
 	qRecoverLeases = `UPDATE messages SET status = 'scheduled', ambiguous = 1, lease_until = 0,
-		next_attempt_at = max(next_attempt_at, ?), updated_at = ?
+		next_attempt_at = CASE WHEN next_attempt_at > ? THEN next_attempt_at ELSE ? END, updated_at = ?
 		WHERE status = 'sending' AND lease_until <= ?`
 	qStaleEvents = `INSERT INTO events(message_id, at, from_status, to_status, detail)
-		SELECT id, ?, 'scheduled', CASE WHEN attempts > 0 THEN 'failed' ELSE 'skipped' END,
+		SELECT id, CAST(? AS BIGINT), 'scheduled', CASE WHEN attempts > 0 THEN 'failed' ELSE 'skipped' END,
 			CASE WHEN attempts > 0 THEN 'gave up: step went stale after ' || attempts || ' attempt(s); last error: ' || last_error
 			ELSE 'stale: not sent before its window closed' END
 		FROM messages WHERE status = 'scheduled' AND stale_at <= ?`
@@ -152,6 +161,12 @@ const (
 			ELSE 'stale: not sent before its window closed' END,
 		updated_at = ?
 		WHERE status = 'scheduled' AND stale_at <= ?`
+	// After a restore: what may have gone out since the backup.
+	qRestoredEvents = `INSERT INTO events(message_id, at, from_status, to_status, detail)
+		SELECT id, CAST(? AS BIGINT), status, status, 'restored from a backup: may have been sent since; provider will be checked before any send'
+		FROM messages WHERE status IN ('scheduled', 'sending') AND next_attempt_at <= ? AND ambiguous = 0`
+	qFlagRestored = `UPDATE messages SET ambiguous = 1, updated_at = ?
+		WHERE status IN ('scheduled', 'sending') AND next_attempt_at <= ? AND ambiguous = 0`
 	qNextDue = `SELECT min(next_attempt_at) FROM messages WHERE status = 'scheduled'`
 
 	// Cancelling and skipping pending messages in bulk (events first, then the update).
@@ -174,7 +189,8 @@ const (
 // (id, provider_id, at) per message; it returns the ids it changed (those
 // still in sending).
 func qMarkSentRows(n int) string {
-	return `WITH v(id, provider_id, at) AS (VALUES ` + rowsOf(3, n) + `)
+	row := "(CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT))"
+	return `WITH v(id, provider_id, at) AS (VALUES ` + strings.TrimSuffix(strings.Repeat(row+", ", n), ", ") + `)
 		UPDATE messages SET status = 'sent', provider_id = v.provider_id, sent_at = v.at, lease_until = 0,
 			ambiguous = 0, error_code = '', last_error = '', updated_at = v.at
 		FROM v WHERE messages.id = v.id AND messages.status = 'sending'

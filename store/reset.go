@@ -34,7 +34,7 @@ const ErrResetLink = "this password reset link has expired or was already used; 
 // for ttl, and retires the user's earlier links. An audit row
 // (password_reset, "link requested") is written in the same transaction.
 func (s *Store) CreatePasswordReset(ctx context.Context, u User, tokenHash string, ttl time.Duration) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return fmt.Errorf("create password reset: %w", err)
 	}
@@ -86,7 +86,7 @@ func scanResetUser(r scanner) (User, error) {
 // It returns the user and how many sessions ended. An unknown, expired or
 // used link is an EUNAUTHORIZED error (ErrResetLink) and changes nothing.
 func (s *Store) ResetPassword(ctx context.Context, tokenHash, passwordHash string) (User, int, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return User{}, 0, fmt.Errorf("reset password: %w", err)
 	}

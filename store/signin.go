@@ -113,7 +113,7 @@ func (s *Store) User(ctx context.Context, clinicID, id int64) (User, error) {
 // clinic's last active admin cannot be disabled (ECONFLICT): someone must
 // be left to manage users. Disabling a disabled user changes nothing.
 func (s *Store) DisableUser(ctx context.Context, clinicID, userID int64) (User, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return User{}, fmt.Errorf("disable user %d: %w", userID, err)
 	}
@@ -159,7 +159,7 @@ func (s *Store) DisableUser(ctx context.Context, clinicID, userID int64) (User, 
 // sessions in the same transaction (whoever knew the old password is
 // signed out).
 func (s *Store) SetPassword(ctx context.Context, clinicID, userID int64, passwordHash string) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return fmt.Errorf("set password of user %d: %w", userID, err)
 	}
@@ -223,7 +223,7 @@ func (s *Store) LoginBlockedUntil(ctx context.Context, now time.Time, accountKey
 // LoginFailure returns n and the block's end (zero if none).
 func (s *Store) LoginFailure(ctx context.Context, key string, now time.Time, resetAfter time.Duration,
 	block func(n int) time.Duration) (int, time.Time, error) {
-	tx, err := s.write.BeginTx(ctx, nil)
+	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
 		return 0, time.Time{}, fmt.Errorf("record failed sign-in: %w", err)
 	}

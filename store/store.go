@@ -1,36 +1,33 @@
-// Package store keeps aftercare's state in one SQLite file through
-// modernc.org/sqlite: clinics, patients, consent evidence, enrollments, the
-// message outbox and its events. Every state change of a message happens in
-// a transaction that also writes its event row.
+// Package store is aftercare's storage seam: the row and view types in the
+// domain's terms, the message state machine (which transition is legal and
+// which event it writes: machine.go), and the one SQL implementation every
+// driver runs. A driver (store/sqlite, store/postgres) owns what is its
+// database's own: connections, schema migrations, locking, the few
+// statements that differ, backup. Open chooses the driver from the DSN.
+//
+// The SQL is written once, in a dialect both databases run (placeholders
+// "?", times as integer milliseconds, flags as 0/1 integers, RETURNING,
+// ON CONFLICT), rather than once per driver: two copies of every statement
+// would drift, and a behaviour that differed between the drivers would be
+// a bug the shared suite (store/storetest) has to find. What really differs
+// is asked of the driver (Driver).
 package store
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net/url"
-	"regexp"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aftercare/aftercare"
-
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-//go:embed migrations/*.sql
-var migrations embed.FS
-
-// Store is the SQLite-backed state of aftercare. It holds one writer
-// connection (SQLite allows one writer at a time; queuing in Go is cheaper
-// than spinning on SQLITE_BUSY) and a pool of readers.
+// Store is aftercare's state behind one driver.
 type Store struct {
-	path  string
+	d     Driver
 	write *sql.DB
 	read  *sql.DB
 	clock aftercare.Clock
@@ -49,94 +46,38 @@ type Store struct {
 type Options struct {
 	// Clock stamps rows; defaults to the system clock.
 	Clock aftercare.Clock
-	// BusyTimeout is how long a connection waits on a lock held by another
-	// process before giving up. Default 5s.
+	// BusyTimeout is how long a SQLite connection waits on a lock held by
+	// another process before giving up. Default 5s.
 	BusyTimeout time.Duration
-	// Readers is the size of the read pool. Default 4.
+	// Readers is the size of the SQLite read pool. Default 4.
 	Readers int
-	// Synchronous is the writer's synchronous setting: "FULL" (the
+	// Synchronous is the SQLite writer's synchronous setting: "FULL" (the
 	// default) makes every commit durable on power loss before it returns;
 	// "NORMAL" is only for measuring what that costs (see aftercare-bench).
 	Synchronous string
+	// MaxConns caps a PostgreSQL pool's connections (default: the pgx
+	// default, at least 4).
+	MaxConns int
 }
 
-// Open opens (creating if needed) the database at path and applies any
-// pending migrations. The database and its -wal and -shm files are mode
-// 0600 whatever the umask; Open refuses a database that other users can
-// read, saying which command fixes it.
-func Open(ctx context.Context, path string, opt Options) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("open store: empty database path")
-	}
+// Open opens the database dsn names and applies any pending migrations:
+// "postgres://…" or "postgresql://…" is a PostgreSQL server
+// (store/postgres); a file path, or "sqlite:" and a path, is a SQLite file
+// (store/sqlite), created 0600 if missing.
+func Open(ctx context.Context, dsn string, opt Options) (*Store, error) {
 	if opt.Clock == nil {
 		opt.Clock = aftercare.SystemClock
 	}
-	if opt.BusyTimeout <= 0 {
-		opt.BusyTimeout = 5 * time.Second
-	}
-	if opt.Readers <= 0 {
-		opt.Readers = 4
-	}
-	if err := secureFiles(path); err != nil {
+	d, err := openDriver(ctx, dsn, opt)
+	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	pragmas := url.Values{}
-	for _, p := range []string{
-		"journal_mode(WAL)",
-		fmt.Sprintf("busy_timeout(%d)", opt.BusyTimeout.Milliseconds()),
-		"synchronous(" + synchronous(opt.Synchronous) + ")", // see durability.go
-		"foreign_keys(ON)",
-	} {
-		pragmas.Add("_pragma", p)
-	}
-	w := pragmas
-	w.Set("_txlock", "immediate")
-	// The writer keeps statement journals (a multi-row UPDATE has one) in
-	// memory rather than in a temp file, and checkpoints the WAL every
-	// 4000 pages rather than 1000, so that a page rewritten by many
-	// commits is copied back once: both showed as write syscalls on the
-	// claim's path.
-	w.Add("_pragma", "temp_store(MEMORY)")
-	w.Add("_pragma", "wal_autocheckpoint(4000)")
-	// Freed space inside a page is zeroed (FAST: no extra I/O), so an
-	// updated row leaves no old copy of a patient's details in its page;
-	// an erasure turns it fully on (see ErasePatient).
-	w.Add("_pragma", "secure_delete(FAST)")
-	write, err := sql.Open("sqlite", "file:"+path+"?"+w.Encode())
-	if err != nil {
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	write.SetMaxOpenConns(1)
-	write.SetMaxIdleConns(1)
-	write.SetConnMaxLifetime(0)
-	write.SetConnMaxIdleTime(0)
-
-	r := url.Values{}
-	for _, p := range []string{
-		fmt.Sprintf("busy_timeout(%d)", opt.BusyTimeout.Milliseconds()),
-		"foreign_keys(ON)",
-		"query_only(1)",
-	} {
-		r.Add("_pragma", p)
-	}
-	read, err := sql.Open("sqlite", "file:"+path+"?"+r.Encode())
-	if err != nil {
-		write.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
-	}
-	read.SetMaxOpenConns(opt.Readers)
-	read.SetMaxIdleConns(opt.Readers)
-
-	s := &Store{path: path, write: write, read: read, clock: opt.Clock}
-	if err := s.migrate(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("open store %s: %w%s", path, err, writableHint(path))
-	}
-	if err := tightenSideFiles(path); err != nil {
-		s.Close()
+	if err := d.Migrate(ctx); err != nil {
+		d.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if s.stmts, err = prepare(ctx, s.write); err != nil {
+	s := &Store{d: d, write: d.Writer(), read: d.Reader(), clock: opt.Clock}
+	if s.stmts, err = prepare(ctx, s.write, d); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -149,155 +90,22 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
-	return errors.Join(s.stmts.close(), closeAll(s.reads), s.read.Close(), s.write.Close())
+	return errors.Join(s.stmts.close(), closeAll(s.reads), s.d.Close())
 }
 
-// Path returns the database file path.
-func (s *Store) Path() string { return s.path }
+// DriverName returns the name of the store's driver ("sqlite" or
+// "postgres").
+func (s *Store) DriverName() string { return s.d.Name() }
+
+// Path returns the SQLite database file path ("" on other drivers).
+func (s *Store) Path() string {
+	if f, ok := s.d.(interface{ Path() string }); ok {
+		return f.Path()
+	}
+	return ""
+}
 
 func (s *Store) now() time.Time { return s.clock.Now() }
-
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("create migrations table: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return fmt.Errorf("list migrations: %w", err)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		if err := s.applyMigration(ctx, name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Store) applyMigration(ctx context.Context, name string) error {
-	// One pinned connection: a migration that rebuilds a table turns
-	// foreign keys off on it (SQLite ignores that inside a transaction).
-	conn, err := s.write.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate %s: %w", name, err)
-	}
-	defer conn.Close()
-	var n int
-	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
-		return fmt.Errorf("migrate %s: %w", name, err)
-	}
-	if n > 0 {
-		return nil
-	}
-	body, err := migrations.ReadFile(name)
-	if err != nil {
-		return fmt.Errorf("migrate %s: %w", name, err)
-	}
-	before := goMigrations[name]
-	if before != nil {
-		if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
-			return fmt.Errorf("migrate %s: %w", name, err)
-		}
-		defer conn.ExecContext(context.Background(), `PRAGMA foreign_keys = ON`)
-	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("migrate %s: %w", name, err)
-	}
-	defer tx.Rollback()
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
-		return fmt.Errorf("migrate %s: %w", name, err)
-	}
-	if n > 0 {
-		return nil // another process applied it meanwhile
-	}
-	if before != nil {
-		if err := before(ctx, tx); err != nil {
-			return fmt.Errorf("migrate %s: %w", name, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-		return fmt.Errorf("migrate %s: %w", name, err)
-	}
-	if before != nil {
-		// The rebuild must leave every reference intact.
-		var table string
-		err := tx.QueryRowContext(ctx, `SELECT "table" FROM pragma_foreign_key_check LIMIT 1`).Scan(&table)
-		if err == nil {
-			return fmt.Errorf("migrate %s: foreign key check fails in table %s", name, table)
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("migrate %s: foreign key check: %w", name, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations(name, applied_at) VALUES (?, ?)`, name, ms(s.now())); err != nil {
-		return fmt.Errorf("migrate %s: %w", name, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrate %s: %w", name, err)
-	}
-	return nil
-}
-
-// goMigrations are steps SQL alone cannot take, run in the transaction of
-// the named migration, before its SQL, with foreign keys off.
-var goMigrations = map[string]func(ctx context.Context, tx *sql.Tx) error{
-	"migrations/0006_enrollment_guard.sql": rebuildPatients,
-}
-
-// uniquePhone is the table-level constraint 0001 gave patients.
-var uniquePhone = regexp.MustCompile(`,\s*UNIQUE\s*\(\s*clinic_id\s*,\s*phone\s*\)`)
-
-// rebuildPatients rebuilds the patients table without its table-level
-// UNIQUE (clinic_id, phone) (SQLite cannot drop a constraint), following
-// SQLite's documented procedure: create the new table from the current
-// definition (whatever columns later migrations added), copy the rows,
-// drop the old table, rename, recreate its indexes. Rows keep their ids, so
-// every reference to a patient holds.
-func rebuildPatients(ctx context.Context, tx *sql.Tx) error {
-	var ddl string
-	if err := tx.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'patients'`).Scan(&ddl); err != nil {
-		return fmt.Errorf("read patients table: %w", err)
-	}
-	if !uniquePhone.MatchString(ddl) {
-		return nil
-	}
-	ddl = uniquePhone.ReplaceAllString(ddl, "")
-	ddl, ok := strings.CutPrefix(ddl, "CREATE TABLE patients")
-	if !ok {
-		return fmt.Errorf("unexpected patients table definition")
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'patients' AND sql IS NOT NULL`)
-	if err != nil {
-		return fmt.Errorf("read patients indexes: %w", err)
-	}
-	var indexes []string
-	for rows.Next() {
-		var q string
-		if err := rows.Scan(&q); err != nil {
-			rows.Close()
-			return fmt.Errorf("read patients indexes: %w", err)
-		}
-		indexes = append(indexes, q)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read patients indexes: %w", err)
-	}
-	steps := append([]string{
-		"CREATE TABLE patients_rebuilt" + ddl,
-		`INSERT INTO patients_rebuilt SELECT * FROM patients`,
-		`DROP TABLE patients`,
-		`ALTER TABLE patients_rebuilt RENAME TO patients`,
-	}, indexes...)
-	for _, q := range steps {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("rebuild patients: %w", err)
-		}
-	}
-	return nil
-}
 
 // Ping checks that the database answers and can take a write: it is what
 // readiness reports.

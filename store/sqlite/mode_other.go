@@ -1,6 +1,6 @@
 //go:build !unix
 
-package store
+package sqlite
 
 // secureFiles does nothing where files have no Unix modes.
 func secureFiles(path string) error { return nil }

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -32,16 +32,6 @@ func synchronous(v string) string {
 		return "NORMAL"
 	}
 	return "FULL"
-}
-
-// Synchronous returns the writer connection's PRAGMA synchronous
-// (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
-func (s *Store) Synchronous(ctx context.Context) (int, error) {
-	var v int
-	if err := s.write.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&v); err != nil {
-		return 0, fmt.Errorf("read synchronous setting: %w", err)
-	}
-	return v, nil
 }
 
 // Backup writes a consistent snapshot of the database at dbPath to dest,
@@ -143,60 +133,33 @@ func syncFile(path string) error {
 
 // Restore puts the backup at src in place of the database at dbPath (no
 // daemon may be running on it): whatever is at dbPath (with its -wal and
-// -shm) is moved aside to dbPath.replaced-TIME, the backup is copied in
-// (0600, synced), and every message that could have gone out after the
-// backup was taken (scheduled or sending, due by now) is flagged
-// ambiguous, so that it is looked up at the provider before any send: a
-// text the old database never recorded as sent is found at Twilio rather
-// than sent twice. It returns how many messages it flagged and where the
-// replaced files went ("" if there were none).
-func Restore(ctx context.Context, src, dbPath string, now time.Time) (flagged int, movedTo string, err error) {
+// -shm) is moved aside to dbPath.replaced-TIME and the backup is copied in
+// (0600, synced). It returns where the replaced files went ("" if there
+// were none). The caller then flags what may have gone out since the
+// backup (store.Restore).
+func Restore(ctx context.Context, src, dbPath string, now time.Time) (movedTo string, err error) {
 	if err := checkCopy(ctx, src); err != nil {
-		return 0, "", fmt.Errorf("restore: %s is not a usable backup: %w", src, err)
+		return "", fmt.Errorf("restore: %s is not a usable backup: %w", src, err)
 	}
 	if _, err := os.Stat(dbPath); err == nil {
 		movedTo = dbPath + ".replaced-" + now.UTC().Format("20060102T150405Z")
 		for _, suffix := range []string{"", "-wal", "-shm"} {
 			if err := os.Rename(dbPath+suffix, movedTo+suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return 0, "", fmt.Errorf("restore: move %s aside: %w", dbPath+suffix, err)
+				return "", fmt.Errorf("restore: move %s aside: %w", dbPath+suffix, err)
 			}
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return 0, "", fmt.Errorf("restore: %w", err)
+		return "", fmt.Errorf("restore: %w", err)
 	}
 	for _, suffix := range []string{"-wal", "-shm"} {
 		if err := os.Remove(dbPath + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return 0, movedTo, fmt.Errorf("restore: %w", err)
+			return movedTo, fmt.Errorf("restore: %w", err)
 		}
 	}
 	if err := copyFile(src, dbPath); err != nil {
-		return 0, movedTo, fmt.Errorf("restore: %w", err)
+		return movedTo, fmt.Errorf("restore: %w", err)
 	}
-	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(5000)&_txlock=immediate")
-	if err != nil {
-		return 0, movedTo, fmt.Errorf("restore: %w", err)
-	}
-	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, movedTo, fmt.Errorf("restore: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events(message_id, at, from_status, to_status, detail)
-		SELECT id, ?, status, status, 'restored from a backup: may have been sent since; provider will be checked before any send'
-		FROM messages WHERE status IN ('scheduled', 'sending') AND next_attempt_at <= ? AND ambiguous = 0`, ms(now), ms(now)); err != nil {
-		return 0, movedTo, fmt.Errorf("restore: flag messages: %w", err)
-	}
-	res, err := tx.ExecContext(ctx, `UPDATE messages SET ambiguous = 1, updated_at = ?
-		WHERE status IN ('scheduled', 'sending') AND next_attempt_at <= ? AND ambiguous = 0`, ms(now), ms(now))
-	if err != nil {
-		return 0, movedTo, fmt.Errorf("restore: flag messages: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return 0, movedTo, fmt.Errorf("restore: flag messages: %w", err)
-	}
-	n, _ := res.RowsAffected()
-	return int(n), movedTo, db.Close()
+	return movedTo, nil
 }
 
 // copyFile copies src to a new dest (0600) and syncs it and its directory.

@@ -1,4 +1,4 @@
-package store
+package sqlite
 
 import (
 	"context"
@@ -58,6 +58,9 @@ func TestPatientsRebuildKeepsData(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	var ddl string
 	if err := s.read.QueryRow(`SELECT sql FROM sqlite_master WHERE name = 'patients'`).Scan(&ddl); err != nil {
 		t.Fatal(err)
@@ -65,12 +68,16 @@ func TestPatientsRebuildKeepsData(t *testing.T) {
 	if strings.Contains(ddl, "UNIQUE") {
 		t.Errorf("patients still has its table-level UNIQUE:\n%s", ddl)
 	}
-	p, err := s.Patient(ctx, 1, 7)
-	if err != nil || p.Phone != "+14155550123" || !p.SMSOptOut || p.Email != "ana@example.com" {
-		t.Fatalf("patient 7 after the rebuild: %+v %v", p, err)
+	var phone, email string
+	var optOut int
+	if err := s.read.QueryRow(`SELECT phone, email, sms_opt_out FROM patients WHERE id = 7 AND clinic_id = 1`).Scan(&phone, &email, &optOut); err != nil ||
+		phone != "+14155550123" || optOut != 1 || email != "ana@example.com" {
+		t.Fatalf("patient 7 after the rebuild: %s %s %d %v", phone, email, optOut, err)
 	}
-	if v, err := s.Enrollment(ctx, 1, 3); err != nil || v.Patient.ID != 7 || len(v.Consents) != 1 {
-		t.Fatalf("enrollment 3 after the rebuild: %+v %v", v, err)
+	var enrolled, consents int
+	if err := s.read.QueryRow(`SELECT (SELECT patient_id FROM enrollments WHERE id = 3), (SELECT count(*) FROM consents WHERE patient_id = 7)`).Scan(&enrolled, &consents); err != nil ||
+		enrolled != 7 || consents != 1 {
+		t.Fatalf("enrollment 3 after the rebuild: patient %d, %d consents, %v", enrolled, consents, err)
 	}
 	var fk int
 	if err := s.read.QueryRow(`SELECT count(*) FROM pragma_foreign_key_check`).Scan(&fk); err != nil || fk != 0 {
