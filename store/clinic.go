@@ -47,12 +47,10 @@ func (s *Store) CreateClinic(ctx context.Context, c aftercare.Clinic) (aftercare
 	}
 	defer tx.Rollback()
 	now := s.now().UTC()
-	res, err := tx.ExecContext(ctx, qInsertClinic, c.Name, c.Phone, c.Timezone, c.BookingURL, c.AlertEmail,
-		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, c.AfterHoursPhone, ms(now))
-	if err != nil {
+	if err := tx.QueryRowContext(ctx, qInsertClinic, c.Name, c.Phone, c.Timezone, c.BookingURL, c.AlertEmail,
+		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, c.AfterHoursPhone, ms(now)).Scan(&c.ID); err != nil {
 		return c, "", fmt.Errorf("create clinic: %w", err)
 	}
-	c.ID, _ = res.LastInsertId()
 	c.CreatedAt = now.Truncate(1e6)
 	if _, err := tx.ExecContext(ctx, qInsertAPIKey, c.ID, HashAPIKey(key), keyPrefix(key), ms(now), DefaultKeyLabel); err != nil {
 		return c, "", fmt.Errorf("create clinic api key: %w", err)

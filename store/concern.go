@@ -91,12 +91,11 @@ func (s *Store) fileConcern(ctx context.Context, tx *sql.Tx, replyID int64, r af
 		if in.RedFlag {
 			kind = aftercare.ConcernRedFlag
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO concerns(clinic_id, patient_id, kind, status, emergency, signs, opened_at, last_reply_at, replies)
-			VALUES (?, ?, ?, 'open', ?, ?, ?, ?, 1)`, r.ClinicID, r.PatientID, string(kind), b2i(in.Emergency), in.Signs, now, now)
-		if err != nil {
+		var id int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO concerns(clinic_id, patient_id, kind, status, emergency, signs, opened_at, last_reply_at, replies)
+			VALUES (?, ?, ?, 'open', ?, ?, ?, ?, 1) RETURNING id`, r.ClinicID, r.PatientID, string(kind), b2i(in.Emergency), in.Signs, now, now).Scan(&id); err != nil {
 			return d, fmt.Errorf("open concern: %w", err)
 		}
-		id, _ := res.LastInsertId()
 		d.New = true
 		d.Alert, d.Answer = in.RedFlag, in.RedFlag
 		c = aftercare.Concern{ID: id, ClinicID: r.ClinicID, PatientID: r.PatientID, Kind: kind, Status: aftercare.ConcernOpen,

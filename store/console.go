@@ -16,7 +16,7 @@ import (
 // of these lives here, next to its only user.
 
 const (
-	qInsertUser   = `INSERT INTO users(clinic_id, email, password_hash, created_at, role) VALUES (?, ?, ?, ?, ?)`
+	qInsertUser   = `INSERT INTO users(clinic_id, email, password_hash, created_at, role) VALUES (?, ?, ?, ?, ?) RETURNING id`
 	qUserExists   = `SELECT count(*) FROM users WHERE clinic_id = ? AND email = ?`
 	qUsersByEmail = `SELECT id, clinic_id, email, password_hash, created_at, role FROM users
 		WHERE email = ? AND disabled_at IS NULL ORDER BY clinic_id, id LIMIT 20`
@@ -115,11 +115,9 @@ func (s *Store) CreateUserWithRole(ctx context.Context, clinicID int64, email, p
 			Message: fmt.Sprintf("a user with this email already exists at clinic %d", clinicID)}
 	}
 	now := s.now().UTC()
-	res, err := tx.ExecContext(ctx, qInsertUser, clinicID, email, passwordHash, ms(now), string(role))
-	if err != nil {
+	if err := tx.QueryRowContext(ctx, qInsertUser, clinicID, email, passwordHash, ms(now), string(role)).Scan(&u.ID); err != nil {
 		return u, fmt.Errorf("create user: %w", err)
 	}
-	u.ID, _ = res.LastInsertId()
 	u.CreatedAt = now.Truncate(time.Millisecond)
 	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{At: now, ClinicID: clinicID, Action: aftercare.AuditUserAdded,
 		Detail: fmt.Sprintf("user %d %s as %s", u.ID, email, role)}); err != nil {

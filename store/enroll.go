@@ -249,12 +249,10 @@ func (s *Store) enrollTx(ctx context.Context, tx *sql.Tx, j *enrollJob) (int64, 
 	}
 	var consents []aftercare.Consent
 	for _, c := range in.Consents {
-		res, err := tx.ExecContext(ctx, qInsertConsent, p.ID, string(c.Channel), b2i(c.Granted), ms(orNow(c.At, now)),
-			string(c.Method), c.WordingVersion, c.Detail)
-		if err != nil {
+		if err := tx.QueryRowContext(ctx, qInsertConsent+` RETURNING id`, p.ID, string(c.Channel), b2i(c.Granted), ms(orNow(c.At, now)),
+			string(c.Method), c.WordingVersion, c.Detail).Scan(&c.ID); err != nil {
 			return 0, false, fmt.Errorf("enroll: record consent: %w", err)
 		}
-		c.ID, _ = res.LastInsertId()
 		c.PatientID, c.At = p.ID, fromMS(ms(orNow(c.At, now)))
 		consents = append(consents, c)
 	}
@@ -277,12 +275,10 @@ func (s *Store) enrollTx(ctx context.Context, tx *sql.Tx, j *enrollJob) (int64, 
 			return 0, false, newDuplicateEnrollmentError(dups[0])
 		}
 	}
-	res, err := tx.ExecContext(ctx, qInsertEnrollment, clinicID, p.ID, e.Treatment, ms(e.TreatedAt), e.SessionNumber,
-		e.SeriesLength, e.ExternalRef, in.IdempotencyKey, in.RequestHash, ms(now))
-	if err != nil {
+	if err := tx.QueryRowContext(ctx, qInsertEnrollment, clinicID, p.ID, e.Treatment, ms(e.TreatedAt), e.SessionNumber,
+		e.SeriesLength, e.ExternalRef, in.IdempotencyKey, in.RequestHash, ms(now)).Scan(&e.ID); err != nil {
 		return 0, false, fmt.Errorf("enroll: insert enrollment: %w", err)
 	}
-	e.ID, _ = res.LastInsertId()
 	for _, d := range dups {
 		if _, err := tx.ExecContext(ctx, qCancelEnrollment, ms(now), d.ID, clinicID); err != nil {
 			return 0, false, fmt.Errorf("enroll: replace enrollment %d: %w", d.ID, err)
@@ -462,11 +458,9 @@ func upsertPatient(ctx context.Context, tx *sql.Tx, p aftercare.Patient, now tim
 	existing, err := findPatient(ctx, tx, p)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		res, err := tx.ExecContext(ctx, qInsertPatient, p.ClinicID, p.FirstName, p.LastName, p.Phone, p.Email, p.Timezone, ms(now), ms(now))
-		if err != nil {
+		if err := tx.QueryRowContext(ctx, qInsertPatient, p.ClinicID, p.FirstName, p.LastName, p.Phone, p.Email, p.Timezone, ms(now), ms(now)).Scan(&p.ID); err != nil {
 			return p, false, fmt.Errorf("enroll: insert patient: %w", err)
 		}
-		p.ID, _ = res.LastInsertId()
 		p.CreatedAt = now
 		return p, true, nil
 	case err != nil:
@@ -532,13 +526,12 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, e aftercare.Enro
 		if next.IsZero() {
 			next = m.SendAt
 		}
-		res, err := stmt.ExecContext(ctx, e.ID, e.ClinicID, e.PatientID, m.Step, m.Occurrence, string(m.Channel),
+		var id int64
+		if err := stmt.QueryRowContext(ctx, e.ID, e.ClinicID, e.PatientID, m.Step, m.Occurrence, string(m.Channel),
 			ms(m.SendAt), ms(m.StaleAt), string(m.Status), ms(next), m.Reason, m.Subject, m.Body, m.HTMLBody, ms(now),
-			m.Recipient, b2i(m.Urgent))
-		if err != nil {
+			m.Recipient, b2i(m.Urgent)).Scan(&id); err != nil {
 			return nil, fmt.Errorf("enroll: insert message %s/%s/%d: %w", m.Step, m.Channel, m.Occurrence, err)
 		}
-		id, _ := res.LastInsertId()
 		detail := "planned"
 		if m.Status == aftercare.StatusSkipped {
 			detail = m.Reason

@@ -97,15 +97,15 @@ func (s *Store) RecordReplyOutcome(ctx context.Context, in InboundReply) (ReplyO
 		return out, fmt.Errorf("record reply: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, qInsertReply, r.ClinicID, r.PatientID, r.ProviderID, r.Body, r.Kind, ms(r.At))
+	var replyID int64
+	err = tx.QueryRowContext(ctx, qInsertReply, r.ClinicID, r.PatientID, r.ProviderID, r.Body, r.Kind, ms(r.At)).Scan(&replyID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return out, nil // seen before (ON CONFLICT DO NOTHING)
+	}
 	if err != nil {
 		return out, fmt.Errorf("record reply: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return out, nil
-	}
 	out.Fresh = true
-	replyID, _ := res.LastInsertId()
 	now := r.At
 	if in.OptOut || in.OptIn {
 		var was int

@@ -100,11 +100,9 @@ func (s *Store) CreateAPIKey(ctx context.Context, clinicID int64, label string) 
 	}
 	now := s.now().UTC()
 	k := APIKey{ClinicID: clinicID, Label: label, Prefix: keyPrefix(key), CreatedAt: now.Truncate(time.Millisecond)}
-	res, err := tx.ExecContext(ctx, qInsertAPIKey, clinicID, HashAPIKey(key), k.Prefix, ms(now), label)
-	if err != nil {
+	if err := tx.QueryRowContext(ctx, qInsertAPIKey+` RETURNING id`, clinicID, HashAPIKey(key), k.Prefix, ms(now), label).Scan(&k.ID); err != nil {
 		return APIKey{}, "", fmt.Errorf("create api key: %w", err)
 	}
-	k.ID, _ = res.LastInsertId()
 	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{ClinicID: clinicID, At: now, Action: aftercare.AuditKeyCreated,
 		Detail: fmt.Sprintf("key %d %q (%s…)", k.ID, label, k.Prefix)}); err != nil {
 		return APIKey{}, "", err

@@ -345,7 +345,7 @@ func (s *Store) PurgeBodies(ctx context.Context, cutoff time.Time) (enrollments,
 	defer tx.Rollback()
 	now, c := ms(s.now().UTC()), ms(cutoff)
 	rows, err := tx.QueryContext(ctx, `SELECT e.id FROM enrollments e WHERE e.bodies_purged_at IS NULL
-		AND coalesce(e.cancelled_at, (SELECT max(max(m.send_at), max(m.sent_at)) FROM messages m WHERE m.enrollment_id = e.id), e.created_at) < ?
+		AND coalesce(e.cancelled_at, (SELECT CASE WHEN max(m.send_at) > max(m.sent_at) THEN max(m.send_at) ELSE max(m.sent_at) END FROM messages m WHERE m.enrollment_id = e.id), e.created_at) < ?
 		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.enrollment_id = e.id AND m.status IN ('scheduled', 'sending'))
 		LIMIT 1000`, c)
 	if err != nil {

@@ -16,7 +16,7 @@ const (
 	// Clinics and keys.
 	qInsertClinic = `INSERT INTO clinics(name, phone, timezone, booking_url, alert_email, on_call_phone,
 		sms_from, messaging_service_sid, email_from, reply_to, after_hours_phone, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qUpdateClinic = `UPDATE clinics SET name = ?, phone = ?, timezone = ?, booking_url = ?, alert_email = ?,
 		on_call_phone = ?, sms_from = ?, messaging_service_sid = ?, email_from = ?, reply_to = ?, after_hours_phone = ?
 		WHERE id = ?`
@@ -36,12 +36,12 @@ const (
 	qPatientByPhone  = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND phone = ?`
 	qPatientsByPhone = `SELECT ` + patientCols + ` FROM patients WHERE phone = ? ORDER BY id`
 	qInsertPatient   = `INSERT INTO patients(clinic_id, first_name, last_name, phone, email, timezone, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qUpdatePatient = `UPDATE patients SET first_name = ?, last_name = ?, email = ?, timezone = ?, updated_at = ?,
 		email_bad = CASE WHEN email = ? THEN email_bad ELSE '' END
 		WHERE id = ?`
 	qSearchPatients = `SELECT ` + patientCols + ` FROM patients
-		WHERE clinic_id = ? AND (? = '' OR first_name || ' ' || last_name LIKE ? ESCAPE '\' OR phone LIKE ? ESCAPE '\')
+		WHERE clinic_id = ? AND (? = '' OR lower(first_name || ' ' || last_name) LIKE lower(?) ESCAPE '\' OR phone LIKE ? ESCAPE '\')
 		ORDER BY last_name, first_name, id LIMIT ?`
 	qInsertConsent = `INSERT INTO consents(patient_id, channel, granted, at, method, wording_version, detail)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
@@ -66,7 +66,7 @@ const (
 	qEnrollmentsByPatient = `SELECT ` + enrollmentCols + ` FROM enrollments WHERE patient_id = ? AND clinic_id = ? ORDER BY treated_at DESC, id DESC`
 	qLatestEnrollment     = `SELECT id FROM enrollments WHERE patient_id = ? ORDER BY treated_at DESC, id DESC LIMIT 1`
 	qInsertEnrollment     = `INSERT INTO enrollments(clinic_id, patient_id, treatment, treated_at, session_number, series_length,
-		external_ref, idempotency_key, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		external_ref, idempotency_key, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qCancelEnrollment = `UPDATE enrollments SET cancelled_at = ? WHERE id = ? AND clinic_id = ? AND cancelled_at IS NULL`
 	// Each enrollment of a group commit is written under this savepoint.
 	qSavepoint  = `SAVEPOINT enrollment`
@@ -88,7 +88,7 @@ const (
 		sent_at, updated_at, recipient, urgent, answer, concern_id, sent_by`
 	qInsertMessage = `INSERT INTO messages(enrollment_id, clinic_id, patient_id, step, occurrence, channel, send_at,
 		stale_at, status, next_attempt_at, reason, subject, body, html_body, updated_at, recipient, urgent)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qMessagesByEnrollment = `SELECT ` + messageCols + ` FROM messages WHERE enrollment_id = ? ORDER BY send_at, id`
 	qSelectMessage        = `SELECT ` + messageCols + ` FROM messages WHERE id = ?`
 	// "provider_id <> ''" lets SQLite use the partial index messages_provider
@@ -178,7 +178,7 @@ const (
 
 	// Replies.
 	qInsertReply = `INSERT INTO replies(clinic_id, patient_id, provider_id, body, kind, at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT(provider_id, patient_id) DO NOTHING`
+		ON CONFLICT(provider_id, patient_id) DO NOTHING RETURNING id`
 	qRepliesByPatient = `SELECT id, clinic_id, patient_id, provider_id, body, kind, at FROM replies WHERE patient_id = ? ORDER BY at, id`
 
 	// Counts.

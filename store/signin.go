@@ -39,14 +39,14 @@ const (
 	qDisableUser        = `UPDATE users SET disabled_at = ? WHERE clinic_id = ? AND id = ? AND disabled_at IS NULL`
 	qSetPassword        = `UPDATE users SET password_hash = ?, password_set_at = ? WHERE clinic_id = ? AND id = ?`
 	qDeleteUserSessions = `DELETE FROM sessions WHERE user_id = ?`
-	qTouchSession       = `UPDATE sessions SET idle_until = min(?, expires_at) WHERE token_hash = ? AND idle_until < ?`
+	qTouchSession       = `UPDATE sessions SET idle_until = CASE WHEN ? < expires_at THEN ? ELSE expires_at END WHERE token_hash = ? AND idle_until < ?`
 	qThrottleBlocks     = `SELECT coalesce(max(blocked_until), 0) FROM login_throttle WHERE key IN (?, ?) AND blocked_until > ?`
 	qThrottleFailure    = `INSERT INTO login_throttle(key, failures, last_failure_at) VALUES (?, 1, ?)
 		ON CONFLICT(key) DO UPDATE SET
 			failures = CASE WHEN login_throttle.last_failure_at <= ? THEN 1 ELSE login_throttle.failures + 1 END,
 			last_failure_at = excluded.last_failure_at
 		RETURNING failures`
-	qThrottleBlock = `UPDATE login_throttle SET blocked_until = max(blocked_until, ?) WHERE key = ?`
+	qThrottleBlock = `UPDATE login_throttle SET blocked_until = CASE WHEN blocked_until > ? THEN blocked_until ELSE ? END WHERE key = ?`
 	qThrottleClear = `DELETE FROM login_throttle WHERE key = ?`
 	qThrottlePrune = `DELETE FROM login_throttle WHERE last_failure_at <= ? AND blocked_until <= ?`
 )
@@ -198,7 +198,7 @@ func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) (int, erro
 // TouchSession moves a session's idle deadline forward to idleUntil (never
 // past its absolute expiry, never backwards).
 func (s *Store) TouchSession(ctx context.Context, tokenHash string, idleUntil time.Time) error {
-	if _, err := s.write.ExecContext(ctx, qTouchSession, ms(idleUntil), tokenHash, ms(idleUntil)); err != nil {
+	if _, err := s.write.ExecContext(ctx, qTouchSession, ms(idleUntil), ms(idleUntil), tokenHash, ms(idleUntil)); err != nil {
 		return fmt.Errorf("touch session: %w", err)
 	}
 	return nil
@@ -235,7 +235,7 @@ func (s *Store) LoginFailure(ctx context.Context, key string, now time.Time, res
 	var until time.Time
 	if d := block(n); d > 0 {
 		until = now.Add(d)
-		if _, err := tx.ExecContext(ctx, qThrottleBlock, ms(until), key); err != nil {
+		if _, err := tx.ExecContext(ctx, qThrottleBlock, ms(until), ms(until), key); err != nil {
 			return 0, time.Time{}, fmt.Errorf("record failed sign-in: %w", err)
 		}
 	}
