@@ -284,7 +284,7 @@ func (s *Store) enrollTx(ctx context.Context, tx *sql.Tx, j *enrollJob) (int64, 
 			return 0, false, fmt.Errorf("enroll: replace enrollment %d: %w", d.ID, err)
 		}
 		reason := fmt.Sprintf("replaced: the clinic enrolled session %d again (enrollment %d)", e.SessionNumber, e.ID)
-		if _, err := endPending(ctx, tx, now, aftercare.StatusCancelled, reason, "enrollment_id = ?", d.ID); err != nil {
+		if _, err := endPending(ctx, tx, now, aftercare.StatusCancelled, CauseNone, reason, "enrollment_id = ?", d.ID); err != nil {
 			return 0, false, fmt.Errorf("enroll: replace enrollment %d: %w", d.ID, err)
 		}
 		if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{At: now, ClinicID: clinicID, Action: aftercare.AuditCancel,
@@ -497,7 +497,7 @@ func supersede(ctx context.Context, tx *sql.Tx, patientID int64, e aftercare.Enr
 	rows.Close()
 	for _, id := range ids {
 		reason := fmt.Sprintf("superseded: session %d enrolled (enrollment %d)", e.SessionNumber, e.ID)
-		if _, err := endPending(ctx, tx, now, aftercare.StatusCancelled, reason, "enrollment_id = ?", id); err != nil {
+		if _, err := endPending(ctx, tx, now, aftercare.StatusCancelled, CauseNone, reason, "enrollment_id = ?", id); err != nil {
 			return fmt.Errorf("enroll: supersede enrollment %d: %w", id, err)
 		}
 	}
@@ -562,7 +562,7 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, e aftercare.Enro
 // endPending moves every scheduled message matching where (a SQL condition
 // with args) to status (cancelled or skipped) with reason, writing one event
 // per message. It returns how many it moved.
-func endPending(ctx context.Context, tx *sql.Tx, now time.Time, to aftercare.Status, reason, where string, args ...any) (int, error) {
+func endPending(ctx context.Context, tx *sql.Tx, now time.Time, to aftercare.Status, cause Cause, reason, where string, args ...any) (int, error) {
 	rows, err := tx.QueryContext(ctx, fmt.Sprintf(qPendingIDs, where), args...)
 	if err != nil {
 		return 0, err
@@ -580,19 +580,17 @@ func endPending(ctx context.Context, tx *sql.Tx, now time.Time, to aftercare.Sta
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
+	n := 0
 	for _, id := range ids {
-		res, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, reason = ?, updated_at = ? WHERE id = ? AND status = 'scheduled'`,
-			string(to), reason, ms(now), id)
+		ok, err := endOne(ctx, tx, now, id, aftercare.StatusScheduled, to, cause, reason)
 		if err != nil {
-			return 0, err
+			return n, err
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			if err := insertEvent(ctx, tx, id, now, aftercare.StatusScheduled, to, reason); err != nil {
-				return 0, err
-			}
+		if ok {
+			n++
 		}
 	}
-	return len(ids), nil
+	return n, nil
 }
 
 // Enrollment returns one enrollment of a clinic with its patient, consent
@@ -693,7 +691,7 @@ func (s *Store) CancelEnrollment(ctx context.Context, clinicID, id int64, reason
 	if reason == "" {
 		reason = "enrollment cancelled by the clinic"
 	}
-	n, err := endPending(ctx, tx, now, aftercare.StatusCancelled, reason, "enrollment_id = ?", id)
+	n, err := endPending(ctx, tx, now, aftercare.StatusCancelled, CauseNone, reason, "enrollment_id = ?", id)
 	if err != nil {
 		return 0, fmt.Errorf("cancel enrollment %d: %w", id, err)
 	}

@@ -158,33 +158,37 @@ func (s *Store) RecordReplyOutcome(ctx context.Context, in InboundReply) (ReplyO
 	return out, nil
 }
 
-// optIn records a patient opting back in to a channel and reschedules the
-// messages the opt-out cancelled whose time has not come yet. Steps whose
-// time passed while opted out stay cancelled: nothing stale is resent.
+// optIn records a patient opting back in to a channel and schedules again
+// the messages the opt-out cancelled whose time has not come yet, each as
+// a new message following the cancelled one (see follow). Steps whose time
+// passed while opted out stay cancelled: nothing stale is resent.
 func optIn(ctx context.Context, tx *sql.Tx, now time.Time, patientID int64, ch aftercare.Channel, method aftercare.ConsentMethod, detail string) error {
 	if _, err := setOptOut(ctx, tx, now, patientID, ch, false, method, detail); err != nil {
 		return err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM messages WHERE patient_id = ? AND channel = ? AND status = 'cancelled'
-		AND reason LIKE 'patient opted out of %' AND send_at > ? AND stale_at > ?`, patientID, string(ch), ms(now), ms(now))
+	type ended struct {
+		id           int64
+		due, staleAt int64
+	}
+	rows, err := tx.QueryContext(ctx, qOptedOutAhead, patientID, string(ch), string(CauseOptOut), ms(now), ms(now))
 	if err != nil {
 		return err
 	}
-	var ids []int64
+	var back []ended
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var e ended
+		if err := rows.Scan(&e.id, &e.due, &e.staleAt); err != nil {
 			rows.Close()
 			return err
 		}
-		ids = append(ids, id)
+		back = append(back, e)
 	}
 	rows.Close()
-	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = 'scheduled', reason = '', updated_at = ? WHERE id = ? AND status = 'cancelled'`, ms(now), id); err != nil {
-			return err
-		}
-		if err := insertEvent(ctx, tx, id, now, aftercare.StatusCancelled, aftercare.StatusScheduled, "patient opted back in: "+detail); err != nil {
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, e := range back {
+		if _, err := follow(ctx, tx, now, e.id, fromMS(e.due), fromMS(e.staleAt), "patient opted back in: "+detail); err != nil {
 			return err
 		}
 	}
@@ -228,8 +232,10 @@ func (s *Store) AddMessages(ctx context.Context, enrollmentID int64, msgs []afte
 	return nil
 }
 
-// Requeue moves a failed message back to scheduled for one more attempt at
-// at (a handset that was unreachable), if it is still failed and fresh.
+// Requeue schedules one more attempt at at of a failed message (a handset
+// that was unreachable), if it is still failed, fresh, and not tried again
+// already: a new message follows the failed one (see follow), which stays
+// failed.
 func (s *Store) Requeue(ctx context.Context, id int64, at time.Time, detail string) (bool, error) {
 	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
@@ -237,16 +243,20 @@ func (s *Store) Requeue(ctx context.Context, id int64, at time.Time, detail stri
 	}
 	defer tx.Rollback()
 	now := s.now().UTC()
-	res, err := tx.ExecContext(ctx, `UPDATE messages SET status = 'scheduled', next_attempt_at = ?, updated_at = ?
-		WHERE id = ? AND status = 'failed' AND stale_at > ?`, ms(at), ms(now), id, ms(at))
+	var staleAt, followers int64
+	err = tx.QueryRowContext(ctx, `SELECT stale_at, (SELECT count(*) FROM messages f WHERE f.follows = m.id)
+		FROM messages m WHERE m.id = ? AND m.status = 'failed'`, id).Scan(&staleAt, &followers)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil // not failed
+	}
 	if err != nil {
 		return false, fmt.Errorf("requeue message %d: %w", id, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return false, nil
+	if followers > 0 || staleAt <= ms(at) {
+		return false, nil // already tried again, or too late
 	}
-	if err := insertEvent(ctx, tx, id, now, aftercare.StatusFailed, aftercare.StatusScheduled, detail); err != nil {
-		return false, err
+	if _, err := follow(ctx, tx, now, id, at, fromMS(staleAt), detail); err != nil {
+		return false, fmt.Errorf("requeue message %d: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return false, fmt.Errorf("requeue message %d: %w", id, err)

@@ -490,9 +490,19 @@ func (s *Store) RecoverAbandoned(ctx context.Context, now time.Time) (int, error
 // SkipStale ends scheduled messages whose stale time has passed: skipped if
 // never attempted, failed (with the last error) if retries ran out.
 func (s *Store) SkipStale(ctx context.Context, now time.Time) (int, error) {
-	return s.bulk(ctx, "skip stale messages",
-		stmt{qStaleEvents, []any{ms(now), ms(now)}},
-		stmt{qSkipStale, []any{ms(now), ms(now)}})
+	tx, err := s.d.BeginWrite(ctx, true)
+	if err != nil {
+		return 0, fmt.Errorf("skip stale messages: %w", err)
+	}
+	defer tx.Rollback()
+	n, err := skipStale(ctx, tx, now)
+	if err != nil {
+		return 0, fmt.Errorf("skip stale messages: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("skip stale messages: commit: %w", err)
+	}
+	return n, nil
 }
 
 type stmt struct {

@@ -164,7 +164,7 @@ func setOptOut(ctx context.Context, tx *sql.Tx, now time.Time, patientID int64, 
 	reason := fmt.Sprintf("patient opted out of %s (%s)", ch, method)
 	// Answers to texts the patient sent (the opt-out confirmation, an
 	// answer to a red flag) still go: they wrote to us.
-	return endPending(ctx, tx, t, aftercare.StatusCancelled, reason, "patient_id = ? AND channel = ? AND answer = 0", patientID, string(ch))
+	return endPending(ctx, tx, t, aftercare.StatusCancelled, CauseOptOut, reason, "patient_id = ? AND channel = ? AND answer = 0", patientID, string(ch))
 }
 
 // MarkAddressBad flags a patient's phone (SMS) or email as unable to
@@ -204,7 +204,7 @@ func markAddressBad(ctx context.Context, tx *sql.Tx, now time.Time, patientID in
 	if err != nil {
 		return nil, err
 	}
-	if _, err := endPending(ctx, tx, t, aftercare.StatusSkipped, fmt.Sprintf("%s cannot receive: %s", what, reason),
+	if _, err := endPending(ctx, tx, t, aftercare.StatusSkipped, CauseNone, fmt.Sprintf("%s cannot receive: %s", what, reason),
 		"patient_id = ? AND channel = ?", patientID, string(ch)); err != nil {
 		return nil, err
 	}

@@ -154,7 +154,7 @@ func (s *Store) ErasePatient(ctx context.Context, clinicID, patientID int64) (Er
 	if p, err = scanPatient(tx.QueryRowContext(ctx, qSelectPatient, patientID, clinicID)); err != nil {
 		return fail(err)
 	}
-	if out.CancelledMessages, err = endPending(ctx, tx, now, aftercare.StatusCancelled, "patient erased", "patient_id = ?", patientID); err != nil {
+	if out.CancelledMessages, err = endPending(ctx, tx, now, aftercare.StatusCancelled, CauseNone, "patient erased", "patient_id = ?", patientID); err != nil {
 		return fail(err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE enrollments SET cancelled_at = ? WHERE patient_id = ? AND cancelled_at IS NULL`, ms(now), patientID); err != nil {

@@ -150,17 +150,31 @@ const (
 	qRecoverLeases = `UPDATE messages SET status = 'scheduled', ambiguous = 1, lease_until = 0,
 		next_attempt_at = CASE WHEN next_attempt_at > ? THEN next_attempt_at ELSE ? END, updated_at = ?
 		WHERE status = 'sending' AND lease_until <= ?`
-	qStaleEvents = `INSERT INTO events(message_id, at, from_status, to_status, detail)
-		SELECT id, CAST(? AS BIGINT), 'scheduled', CASE WHEN attempts > 0 THEN 'failed' ELSE 'skipped' END,
-			CASE WHEN attempts > 0 THEN 'gave up: step went stale after ' || attempts || ' attempt(s); last error: ' || last_error
-			ELSE 'stale: not sent before its window closed' END
-		FROM messages WHERE status = 'scheduled' AND stale_at <= ?`
-	qSkipStale = `UPDATE messages SET
-		status = CASE WHEN attempts > 0 THEN 'failed' ELSE 'skipped' END,
-		reason = CASE WHEN attempts > 0 THEN 'gave up: step went stale after ' || attempts || ' attempt(s); last error: ' || last_error
-			ELSE 'stale: not sent before its window closed' END,
-		updated_at = ?
-		WHERE status = 'scheduled' AND stale_at <= ?`
+	// Every event with its message's status, in order (CheckTransitions).
+	qAllEvents = `SELECT e.id, e.message_id, e.from_status, e.to_status, m.status
+		FROM events e JOIN messages m ON m.id = e.message_id ORDER BY e.message_id, e.id`
+	// Scheduled messages past their stale time (see staleEnd).
+	qStaleMessages = `SELECT id, attempts, last_error FROM messages WHERE status = 'scheduled' AND stale_at <= ? ORDER BY id`
+	// One message ends (see endOne): status, reason, end_cause, at, id, the status it leaves.
+	qEndMessage = `UPDATE messages SET status = ?, reason = ?, end_cause = ?, lease_until = 0, updated_at = ?
+		WHERE id = ? AND status = ?`
+	// A new scheduled message following an ended one (see follow), at the
+	// same planned time: stale at, next attempt at, updated at, the ended
+	// message's id.
+	qFollowMessage = `INSERT INTO messages(enrollment_id, clinic_id, patient_id, step, occurrence, channel, send_at, stale_at,
+			status, next_attempt_at, subject, body, html_body, updated_at, recipient, urgent, answer, concern_id, sent_by, follows)
+		SELECT m.enrollment_id, m.clinic_id, m.patient_id, m.step,
+			(SELECT max(o.occurrence) + 1 FROM messages o WHERE o.enrollment_id = m.enrollment_id AND o.step = m.step AND o.channel = m.channel),
+			m.channel, m.send_at, CAST(? AS BIGINT), 'scheduled', CAST(? AS BIGINT), m.subject, m.body, m.html_body,
+			CAST(? AS BIGINT), m.recipient, m.urgent, m.answer, m.concern_id, m.sent_by, m.id
+		FROM messages m WHERE m.id = ?
+		RETURNING id`
+	// Messages an opt-out cancelled (patient, channel, cause) whose time is
+	// still ahead (now, now) and that nothing follows yet.
+	qOptedOutAhead = `SELECT id, send_at, stale_at FROM messages m
+		WHERE patient_id = ? AND channel = ? AND status = 'cancelled' AND end_cause = ? AND send_at > ? AND stale_at > ?
+		AND NOT EXISTS (SELECT 1 FROM messages f WHERE f.follows = m.id)
+		ORDER BY send_at, id`
 	// After a restore: what may have gone out since the backup.
 	qRestoredEvents = `INSERT INTO events(message_id, at, from_status, to_status, detail)
 		SELECT id, CAST(? AS BIGINT), status, status, 'restored from a backup: may have been sent since; provider will be checked before any send'

@@ -29,7 +29,14 @@ func setup(t *testing.T) (*store.Store, *fakeClock, aftercare.Clinic) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		// Whatever the test did, every recorded transition is legal and
+		// every message is where its last event left it.
+		if err := s.CheckTransitions(context.Background()); err != nil {
+			t.Error(err)
+		}
+		s.Close()
+	})
 	c, key, err := s.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)

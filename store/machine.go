@@ -1,0 +1,201 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/aftercare/aftercare"
+)
+
+// The message state machine. Every change of a message's status goes
+// through this file's rules: which transitions are legal (Legal), what a
+// stale message becomes (staleEnd), and how an ended message is followed
+// by a new one (follow). Each transition is one guarded statement (it
+// applies only if the message is still in the state it leaves) and writes
+// one event row in the same transaction.
+//
+//	scheduled ─claim─▶ sending ─accepted─▶ sent ─receipt─▶ delivered
+//	    │  ▲              │ │ │                  └─receipt─▶ failed
+//	    │  └─retry/lease──┘ │ └─permanent error──────────▶ failed
+//	    │                   └─nothing to send────────────▶ skipped
+//	    ├─stale (never tried)─▶ skipped   ├─stale (tried)─▶ failed
+//	    └─cancel/supersede/opt-out/erase─▶ cancelled      └─address bad─▶ skipped
+//
+// Delivered, failed, skipped and cancelled are final: nothing moves a
+// message out of them (aftercare.Status.Final). A resend of a failed
+// message, one more try for a handset that was unreachable, or a patient
+// opting back in after STOP makes a new scheduled message that follows the
+// ended one (its follows column), so every message's history reads in one
+// direction and a final state in the log stays true.
+
+// legal lists the statuses each status may move to.
+var legal = map[aftercare.Status][]aftercare.Status{
+	aftercare.StatusScheduled: {aftercare.StatusSending, aftercare.StatusCancelled, aftercare.StatusSkipped, aftercare.StatusFailed},
+	aftercare.StatusSending:   {aftercare.StatusSent, aftercare.StatusFailed, aftercare.StatusSkipped, aftercare.StatusScheduled},
+	aftercare.StatusSent:      {aftercare.StatusDelivered, aftercare.StatusFailed},
+}
+
+// Legal reports whether a message may move from one status to another. A
+// message's first event (planned, from "") is legal into scheduled,
+// skipped or cancelled (a step planned for a channel the patient cannot
+// receive is recorded as skipped at once).
+func Legal(from, to aftercare.Status) bool {
+	if from == "" {
+		return to == aftercare.StatusScheduled || to == aftercare.StatusSkipped || to == aftercare.StatusCancelled
+	}
+	if from == to {
+		// A note on a message that stays where it is (a restore flagging
+		// it ambiguous, an ended message naming the one that follows it)
+		// is an event, not a transition.
+		return true
+	}
+	for _, s := range legal[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Cause says, for the machine, why a message ended (its end_cause).
+type Cause string
+
+// The causes the machine acts on later.
+const (
+	// CauseNone: nothing acts on how the message ended.
+	CauseNone Cause = ""
+	// CauseOptOut: cancelled because the patient opted out of the
+	// channel; opting back in brings back the ones still ahead.
+	CauseOptOut Cause = "opt_out"
+)
+
+// staleEnd is the stale rule: a scheduled message whose stale time has
+// passed is skipped if it was never attempted, and failed (with the last
+// error) if its retries ran out: a late text is worse than none.
+func staleEnd(attempts int, lastError string) (aftercare.Status, string) {
+	if attempts > 0 {
+		return aftercare.StatusFailed, fmt.Sprintf("gave up: step went stale after %d attempt(s); last error: %s", attempts, lastError)
+	}
+	return aftercare.StatusSkipped, "stale: not sent before its window closed"
+}
+
+// skipStale ends every scheduled message whose stale time has passed, by
+// staleEnd, one guarded statement and event each.
+func skipStale(ctx context.Context, tx *sql.Tx, now time.Time) (int, error) {
+	type stale struct {
+		id       int64
+		attempts int
+		lastErr  string
+	}
+	rows, err := tx.QueryContext(ctx, qStaleMessages, ms(now))
+	if err != nil {
+		return 0, err
+	}
+	var all []stale
+	for rows.Next() {
+		var m stale
+		if err := rows.Scan(&m.id, &m.attempts, &m.lastErr); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		all = append(all, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, m := range all {
+		to, reason := staleEnd(m.attempts, m.lastErr)
+		ok, err := endOne(ctx, tx, now, m.id, aftercare.StatusScheduled, to, CauseNone, reason)
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// endOne moves one message from a pending status to a final one, with its
+// reason and cause, and writes the event. It reports whether the message
+// was still in from.
+func endOne(ctx context.Context, tx *sql.Tx, now time.Time, id int64, from, to aftercare.Status, cause Cause, reason string) (bool, error) {
+	if !Legal(from, to) || !to.Final() {
+		return false, fmt.Errorf("message %d: %s to %s is not an ending", id, from, to)
+	}
+	res, err := tx.ExecContext(ctx, qEndMessage, string(to), reason, string(cause), ms(now), id, string(from))
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return false, nil
+	}
+	return true, insertEvent(ctx, tx, id, now, from, to, reason)
+}
+
+// follow makes a new scheduled message that follows the ended message id
+// (same enrollment, step, channel, texts and planned send time; the next
+// occurrence), due at due and stale at stale, and records both sides: a note on the ended
+// message (its status unchanged) and the new one's first event. It returns
+// the new message's id.
+func follow(ctx context.Context, tx *sql.Tx, now time.Time, id int64, due, stale time.Time, detail string) (int64, error) {
+	var from string
+	if err := tx.QueryRowContext(ctx, `SELECT status FROM messages WHERE id = ?`, id).Scan(&from); err != nil {
+		return 0, fmt.Errorf("follow message %d: %w", id, err)
+	}
+	if !aftercare.Status(from).Final() {
+		return 0, fmt.Errorf("follow message %d: it is %s, not ended", id, from)
+	}
+	var next int64
+	if err := tx.QueryRowContext(ctx, qFollowMessage, ms(stale), ms(due), ms(now), id).Scan(&next); err != nil {
+		return 0, fmt.Errorf("follow message %d: %w", id, err)
+	}
+	if err := insertEvent(ctx, tx, id, now, aftercare.Status(from), aftercare.Status(from), fmt.Sprintf("%s: followed by message %d", detail, next)); err != nil {
+		return 0, err
+	}
+	if err := insertEvent(ctx, tx, next, now, "", aftercare.StatusScheduled, fmt.Sprintf("%s (follows message %d)", detail, id)); err != nil {
+		return 0, err
+	}
+	return next, nil
+}
+
+// CheckTransitions reads every event and reports the first that records an
+// illegal transition (by Legal), and any message whose status is not where
+// its last transition left it. Tests run it after each scenario; ops can
+// run it on a copy of a live database.
+func (s *Store) CheckTransitions(ctx context.Context) error {
+	rows, err := s.read.QueryContext(ctx, qAllEvents)
+	if err != nil {
+		return fmt.Errorf("check transitions: %w", err)
+	}
+	defer rows.Close()
+	last := map[int64]aftercare.Status{}
+	status := map[int64]aftercare.Status{}
+	for rows.Next() {
+		var id, msg int64
+		var from, to, now string
+		if err := rows.Scan(&id, &msg, &from, &to, &now); err != nil {
+			return fmt.Errorf("check transitions: %w", err)
+		}
+		if !Legal(aftercare.Status(from), aftercare.Status(to)) {
+			return fmt.Errorf("check transitions: event %d of message %d moves it from %q to %q", id, msg, from, to)
+		}
+		if prev, ok := last[msg]; ok && aftercare.Status(from) != prev {
+			return fmt.Errorf("check transitions: event %d of message %d leaves %q but the message was %q", id, msg, from, prev)
+		}
+		last[msg], status[msg] = aftercare.Status(to), aftercare.Status(now)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("check transitions: %w", err)
+	}
+	for msg, to := range last {
+		if status[msg] != to {
+			return fmt.Errorf("check transitions: message %d is %q but its last event left it %q", msg, status[msg], to)
+		}
+	}
+	return nil
+}
