@@ -50,8 +50,11 @@ func (s Status) Valid() bool {
 	return false
 }
 
-// Final reports whether no further transition is expected from s. Sent is
-// not final: a delivery receipt may still move it to delivered or failed.
+// Final reports whether the daemon will move s no further on its own. Sent
+// is not final: a delivery receipt may still move it to delivered or
+// failed. Only a person's act takes an ending back (store/machine.go):
+// staff resending a failed message, or a patient opting back in after an
+// opt-out cancelled their messages.
 func (s Status) Final() bool {
 	switch s {
 	case StatusDelivered, StatusFailed, StatusSkipped, StatusCancelled:

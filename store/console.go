@@ -279,14 +279,14 @@ const (
 )
 
 // ResendMessage gives a failed message of a clinic another chance, on
-// staff's request, and returns the new message. The failed message stays
-// failed (final states are final: machine.go); a new message follows it
-// (the next occurrence of the same step and channel, same texts and
-// planned send time), scheduled due now with a fresh stale window (see
-// MinResendWindow). The failed message's events say who asked and which
-// message followed; a late receipt for the old provider id still matches
-// only the old message. A message resends once: the next failure is
-// resent from the new message.
+// staff's request. It reschedules the same row rather than inserting a
+// copy: the outbox keeps one row per (enrollment, step, channel,
+// occurrence), the row's events keep the whole history (the failure, who
+// asked for the resend, the new attempts), and a late receipt for the old
+// provider id no longer matches it. The message becomes scheduled, due now,
+// with its attempts reset and a fresh stale window (see MinResendWindow);
+// its planned send time stays as it was. by names who asked (recorded in
+// the event).
 //
 // Another clinic's or a missing message is ENOTFOUND. A message that is not
 // failed, belongs to a cancelled enrollment, or goes to a channel the
@@ -343,13 +343,6 @@ func (s *Store) ResendMessage(ctx context.Context, clinicID, id int64, by string
 	now := s.now().UTC()
 	window := time.Duration(staleAt-sendAt) * time.Millisecond
 	window = min(max(window, MinResendWindow), MaxResendWindow)
-	var followers int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM messages WHERE follows = ?`, id).Scan(&followers); err != nil {
-		return aftercare.Message{}, fmt.Errorf("resend message %d: %w", id, err)
-	}
-	if followers > 0 {
-		return conflict("this message was already sent again; see the newer message in the log")
-	}
 	detail := "resend requested"
 	if by != "" {
 		detail += " by " + by
@@ -360,17 +353,20 @@ func (s *Store) ResendMessage(ctx context.Context, clinicID, id int64, by string
 	if providerID != "" {
 		detail += "; previous provider id " + providerID
 	}
-	next, err := follow(ctx, tx, now, id, now, now.Add(window), detail)
+	ok, err := reopen(ctx, tx, now, id, aftercare.StatusFailed, now, now.Add(window), detail)
 	if err != nil {
 		return aftercare.Message{}, fmt.Errorf("resend message %d: %w", id, err)
 	}
-	if err := auditMessage(ctx, tx, now, aftercare.AuditResend, id, fmt.Sprintf("message %d, sent again as message %d", id, next)); err != nil {
+	if !ok {
+		return conflict("the message changed meanwhile; reload the page")
+	}
+	if err := auditMessage(ctx, tx, now, aftercare.AuditResend, id, fmt.Sprintf("message %d", id)); err != nil {
 		return aftercare.Message{}, fmt.Errorf("resend message %d: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return aftercare.Message{}, fmt.Errorf("resend message %d: %w", id, err)
 	}
-	return s.Message(ctx, next)
+	return s.Message(ctx, id)
 }
 
 // LogFilter selects messages for the console's delivery log.

@@ -159,9 +159,9 @@ func (s *Store) RecordReplyOutcome(ctx context.Context, in InboundReply) (ReplyO
 }
 
 // optIn records a patient opting back in to a channel and schedules again
-// the messages the opt-out cancelled whose time has not come yet, each as
-// a new message following the cancelled one (see follow). Steps whose time
-// passed while opted out stay cancelled: nothing stale is resent.
+// the messages the opt-out cancelled whose time has not come yet (see
+// reopen). Steps whose time passed while opted out stay cancelled: nothing
+// stale is resent.
 func optIn(ctx context.Context, tx *sql.Tx, now time.Time, patientID int64, ch aftercare.Channel, method aftercare.ConsentMethod, detail string) error {
 	if _, err := setOptOut(ctx, tx, now, patientID, ch, false, method, detail); err != nil {
 		return err
@@ -188,7 +188,7 @@ func optIn(ctx context.Context, tx *sql.Tx, now time.Time, patientID int64, ch a
 		return err
 	}
 	for _, e := range back {
-		if _, err := follow(ctx, tx, now, e.id, fromMS(e.due), fromMS(e.staleAt), "patient opted back in: "+detail); err != nil {
+		if _, err := reopen(ctx, tx, now, e.id, aftercare.StatusCancelled, fromMS(e.due), fromMS(e.staleAt), "patient opted back in: "+detail); err != nil {
 			return err
 		}
 	}
@@ -233,9 +233,7 @@ func (s *Store) AddMessages(ctx context.Context, enrollmentID int64, msgs []afte
 }
 
 // Requeue schedules one more attempt at at of a failed message (a handset
-// that was unreachable), if it is still failed, fresh, and not tried again
-// already: a new message follows the failed one (see follow), which stays
-// failed.
+// that was unreachable), if it is still failed and fresh (see reopen).
 func (s *Store) Requeue(ctx context.Context, id int64, at time.Time, detail string) (bool, error) {
 	tx, err := s.d.BeginWrite(ctx, true)
 	if err != nil {
@@ -243,19 +241,18 @@ func (s *Store) Requeue(ctx context.Context, id int64, at time.Time, detail stri
 	}
 	defer tx.Rollback()
 	now := s.now().UTC()
-	var staleAt, followers int64
-	err = tx.QueryRowContext(ctx, `SELECT stale_at, (SELECT count(*) FROM messages f WHERE f.follows = m.id)
-		FROM messages m WHERE m.id = ? AND m.status = 'failed'`, id).Scan(&staleAt, &followers)
+	var staleAt int64
+	err = tx.QueryRowContext(ctx, `SELECT stale_at FROM messages WHERE id = ? AND status = 'failed'`, id).Scan(&staleAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil // not failed
 	}
 	if err != nil {
 		return false, fmt.Errorf("requeue message %d: %w", id, err)
 	}
-	if followers > 0 || staleAt <= ms(at) {
-		return false, nil // already tried again, or too late
+	if staleAt <= ms(at) {
+		return false, nil // too late
 	}
-	if _, err := follow(ctx, tx, now, id, at, fromMS(staleAt), detail); err != nil {
+	if _, err := reopen(ctx, tx, now, id, aftercare.StatusFailed, at, fromMS(staleAt), detail); err != nil {
 		return false, fmt.Errorf("requeue message %d: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -23,18 +23,26 @@ import (
 //	    ├─stale (never tried)─▶ skipped   ├─stale (tried)─▶ failed
 //	    └─cancel/supersede/opt-out/erase─▶ cancelled      └─address bad─▶ skipped
 //
-// Delivered, failed, skipped and cancelled are final: nothing moves a
-// message out of them (aftercare.Status.Final). A resend of a failed
-// message, one more try for a handset that was unreachable, or a patient
-// opting back in after STOP makes a new scheduled message that follows the
-// ended one (its follows column), so every message's history reads in one
-// direction and a final state in the log stays true.
+// Delivered, failed, skipped and cancelled are final for the machine:
+// nothing the daemon does on its own moves a message out of them
+// (aftercare.Status.Final). Two acts of a person can take an ending back,
+// and only these (reopen): staff resending a failed message (or a
+// receipt saying the handset was unreachable, which earns one more try),
+// and a patient opting back in, which brings back the messages their
+// opt-out cancelled (end_cause 'opt_out') whose time is still ahead. Both
+// are recorded as events from the final state, so the log shows them.
+// (A resend as a new row was tried and dropped: the outbox keys messages
+// by (enrollment, step, channel, occurrence), and a repeated step's
+// occurrence is its day.)
 
 // legal lists the statuses each status may move to.
 var legal = map[aftercare.Status][]aftercare.Status{
 	aftercare.StatusScheduled: {aftercare.StatusSending, aftercare.StatusCancelled, aftercare.StatusSkipped, aftercare.StatusFailed},
 	aftercare.StatusSending:   {aftercare.StatusSent, aftercare.StatusFailed, aftercare.StatusSkipped, aftercare.StatusScheduled},
 	aftercare.StatusSent:      {aftercare.StatusDelivered, aftercare.StatusFailed},
+	// Reopened by a person only (see reopen).
+	aftercare.StatusFailed:    {aftercare.StatusScheduled},
+	aftercare.StatusCancelled: {aftercare.StatusScheduled},
 }
 
 // Legal reports whether a message may move from one status to another. A
@@ -137,30 +145,28 @@ func endOne(ctx context.Context, tx *sql.Tx, now time.Time, id int64, from, to a
 	return true, insertEvent(ctx, tx, id, now, from, to, reason)
 }
 
-// follow makes a new scheduled message that follows the ended message id
-// (same enrollment, step, channel, texts and planned send time; the next
-// occurrence), due at due and stale at stale, and records both sides: a note on the ended
-// message (its status unchanged) and the new one's first event. It returns
-// the new message's id.
-func follow(ctx context.Context, tx *sql.Tx, now time.Time, id int64, due, stale time.Time, detail string) (int64, error) {
-	var from string
-	if err := tx.QueryRowContext(ctx, `SELECT status FROM messages WHERE id = ?`, id).Scan(&from); err != nil {
-		return 0, fmt.Errorf("follow message %d: %w", id, err)
+// reopen takes back the ending of a message: from failed (staff resend it,
+// or a handset that was unreachable gets one more try) or from cancelled
+// by an opt-out (the patient opted back in); nothing else reopens. The
+// message becomes scheduled, due at due, stale at stale, with a fresh
+// attempt count and no provider id or error (the event keeps them). It
+// reports whether the message was still where it was.
+func reopen(ctx context.Context, tx *sql.Tx, now time.Time, id int64, from aftercare.Status, due, stale time.Time, detail string) (bool, error) {
+	if !Legal(from, aftercare.StatusScheduled) {
+		return false, fmt.Errorf("message %d: %s cannot be reopened", id, from)
 	}
-	if !aftercare.Status(from).Final() {
-		return 0, fmt.Errorf("follow message %d: it is %s, not ended", id, from)
+	cause := ""
+	if from == aftercare.StatusCancelled {
+		cause = string(CauseOptOut)
 	}
-	var next int64
-	if err := tx.QueryRowContext(ctx, qFollowMessage, ms(stale), ms(due), ms(now), id).Scan(&next); err != nil {
-		return 0, fmt.Errorf("follow message %d: %w", id, err)
+	res, err := tx.ExecContext(ctx, qReopenMessage, ms(due), ms(stale), ms(now), id, string(from), cause)
+	if err != nil {
+		return false, err
 	}
-	if err := insertEvent(ctx, tx, id, now, aftercare.Status(from), aftercare.Status(from), fmt.Sprintf("%s: followed by message %d", detail, next)); err != nil {
-		return 0, err
+	if n, _ := res.RowsAffected(); n != 1 {
+		return false, nil
 	}
-	if err := insertEvent(ctx, tx, next, now, "", aftercare.StatusScheduled, fmt.Sprintf("%s (follows message %d)", detail, id)); err != nil {
-		return 0, err
-	}
-	return next, nil
+	return true, insertEvent(ctx, tx, id, now, from, aftercare.StatusScheduled, detail)
 }
 
 // CheckTransitions reads every event and reports the first that records an

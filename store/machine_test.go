@@ -27,16 +27,18 @@ func TestLegal(t *testing.T) {
 		{snd, sent, true}, {snd, fail, true}, {snd, skip, true}, {snd, sch, true}, {snd, canc, false},
 		{sent, del, true}, {sent, fail, true}, {sent, sch, false}, {sent, snd, false},
 		{sch, sch, true}, {snd, snd, true}, {sent, sent, true},
-		// Final is final: nothing leaves delivered, failed, skipped or cancelled.
-		{fail, sch, false}, {canc, sch, false}, {skip, sch, false}, {del, fail, false}, {fail, fail, true},
+		// Final for the machine; a person may reopen failed (resend) or
+		// cancelled (opting back in) to scheduled, nothing else.
+		{fail, sch, true}, {canc, sch, true}, {skip, sch, false}, {del, fail, false}, {del, sch, false},
+		{fail, snd, false}, {canc, snd, false}, {fail, fail, true},
 	} {
 		if got := Legal(tc.from, tc.to); got != tc.want {
 			t.Errorf("Legal(%q, %q) = %v, want %v", tc.from, tc.to, got, tc.want)
 		}
 	}
 	for _, s := range aftercare.Statuses {
-		if s.Final() && len(legal[s]) > 0 {
-			t.Errorf("final status %s has transitions %v", s, legal[s])
+		if s.Final() && len(legal[s]) > 0 && (len(legal[s]) != 1 || legal[s][0] != aftercare.StatusScheduled) {
+			t.Errorf("final status %s has transitions %v (only a reopening to scheduled is allowed)", s, legal[s])
 		}
 	}
 }

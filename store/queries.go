@@ -158,22 +158,16 @@ const (
 	// One message ends (see endOne): status, reason, end_cause, at, id, the status it leaves.
 	qEndMessage = `UPDATE messages SET status = ?, reason = ?, end_cause = ?, lease_until = 0, updated_at = ?
 		WHERE id = ? AND status = ?`
-	// A new scheduled message following an ended one (see follow), at the
-	// same planned time: stale at, next attempt at, updated at, the ended
-	// message's id.
-	qFollowMessage = `INSERT INTO messages(enrollment_id, clinic_id, patient_id, step, occurrence, channel, send_at, stale_at,
-			status, next_attempt_at, subject, body, html_body, updated_at, recipient, urgent, answer, concern_id, sent_by, follows)
-		SELECT m.enrollment_id, m.clinic_id, m.patient_id, m.step,
-			(SELECT max(o.occurrence) + 1 FROM messages o WHERE o.enrollment_id = m.enrollment_id AND o.step = m.step AND o.channel = m.channel),
-			m.channel, m.send_at, CAST(? AS BIGINT), 'scheduled', CAST(? AS BIGINT), m.subject, m.body, m.html_body,
-			CAST(? AS BIGINT), m.recipient, m.urgent, m.answer, m.concern_id, m.sent_by, m.id
-		FROM messages m WHERE m.id = ?
-		RETURNING id`
+	// An ended message scheduled again (see reopen): due, stale, at, id,
+	// the status it leaves, the end_cause it must have ('' for failed).
+	qReopenMessage = `UPDATE messages SET status = 'scheduled', next_attempt_at = ?, stale_at = ?, attempts = 0,
+		ambiguous = 0, lease_until = 0, provider_id = '', error_code = '', last_error = '', reason = '', end_cause = '',
+		sent_at = 0, updated_at = ?
+		WHERE id = ? AND status = ? AND end_cause = ?`
 	// Messages an opt-out cancelled (patient, channel, cause) whose time is
-	// still ahead (now, now) and that nothing follows yet.
-	qOptedOutAhead = `SELECT id, send_at, stale_at FROM messages m
+	// still ahead (now, now).
+	qOptedOutAhead = `SELECT id, send_at, stale_at FROM messages
 		WHERE patient_id = ? AND channel = ? AND status = 'cancelled' AND end_cause = ? AND send_at > ? AND stale_at > ?
-		AND NOT EXISTS (SELECT 1 FROM messages f WHERE f.follows = m.id)
 		ORDER BY send_at, id`
 	// After a restore: what may have gone out since the backup.
 	qRestoredEvents = `INSERT INTO events(message_id, at, from_status, to_status, detail)
