@@ -325,7 +325,7 @@ func (a *App) schedulerReady(ctx context.Context) error {
 
 // Jobs returns the cron jobs of the daemon.
 func (a *App) Jobs() []scheduler.Job {
-	jobs := []scheduler.Job{scheduler.DispatchJob(a.Dispatcher, a.Config.Dispatch.Tick)}
+	var jobs []scheduler.Job
 	jobs = append(jobs, scheduler.Housekeeping(a.Store, a.clock, a.log, a.Config.Dispatch.Housekeeping)...)
 	spec := a.Config.Dispatch.Housekeeping
 	if spec == "" {
@@ -337,13 +337,29 @@ func (a *App) Jobs() []scheduler.Job {
 	if _, ok := a.Senders[aftercare.SMS].(statusFetcher); ok {
 		jobs = append(jobs, a.reconcileJob())
 	}
-	return jobs
+	// Every replica dispatches (claims skip each other's rows); the other
+	// jobs run one round at a time across replicas (store.Lead), so a
+	// red flag is re-alerted once, not once per replica.
+	for i := range jobs {
+		jobs[i] = a.leaderOnly(jobs[i])
+	}
+	return append([]scheduler.Job{scheduler.DispatchJob(a.Dispatcher, a.Config.Dispatch.Tick)}, jobs...)
+}
+
+// leaderOnly makes j run only in the replica that leads its round.
+func (a *App) leaderOnly(j scheduler.Job) scheduler.Job {
+	run, name := j.Run, j.Name
+	j.Run = func(ctx context.Context) error {
+		_, err := a.Store.Lead(ctx, name, run)
+		return err
+	}
+	return j
 }
 
 // Start listens on the configured address and starts serving and
 // scheduling.
 func (a *App) Start(ctx context.Context) error {
-	if !a.manual {
+	if !a.manual && !a.Store.Shared() {
 		release, err := lockDB(a.Config.DB)
 		if err != nil {
 			return err
@@ -385,17 +401,21 @@ func (a *App) Start(ctx context.Context) error {
 	if a.manual {
 		return nil
 	}
-	// A message still in sending belongs to a previous run that died (one
-	// daemon per database): recover it now, due at once, rather than after
-	// its lease.
-	if n, err := a.Store.RecoverAbandoned(ctx, a.clock.Now()); err != nil {
-		a.log.Error("recover leases at start", "err", err)
-	} else if n > 0 {
-		a.log.Warn("recovered messages left mid-send by the previous run", "count", n)
+	// On SQLite a message still in sending belongs to a previous run that
+	// died (one daemon per database, by lockDB): recover it now, due at
+	// once, rather than after its lease. Replicas sharing PostgreSQL leave
+	// each other's sends alone: expired leases are recovered by
+	// housekeeping.
+	if !a.Store.Shared() {
+		if n, err := a.Store.RecoverAbandoned(ctx, a.clock.Now()); err != nil {
+			a.log.Error("recover leases at start", "err", err)
+		} else if n > 0 {
+			a.log.Warn("recovered messages left mid-send by the previous run", "count", n)
+		}
 	}
 	a.sched.Start()
 	a.log.Info("aftercare started", "listen", ln.Addr().String(), "sms", senderName(a.Senders[aftercare.SMS]),
-		"email", senderName(a.Senders[aftercare.Email]), "db", a.Config.DB)
+		"email", senderName(a.Senders[aftercare.Email]), "db", store.RedactDSN(a.Config.DB), "driver", a.Store.DriverName())
 	return nil
 }
 

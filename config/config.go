@@ -23,7 +23,10 @@ import (
 
 // Config is the whole configuration. The zero value plus Defaults() runs.
 type Config struct {
-	// DB is the SQLite file.
+	// DB names the database: a SQLite file path (or "sqlite:PATH"), or a
+	// PostgreSQL DSN ("postgres://user@host:5432/db?sslmode=…") for
+	// several replicas on one server. A password is better given through
+	// PGPASSWORD or ~/.pgpass than in the DSN.
 	DB string `yaml:"db"`
 	// Listen is the HTTP address.
 	Listen string `yaml:"listen"`

@@ -48,13 +48,13 @@ func openDriver(ctx context.Context, dsn string, opt Options) (Driver, error) {
 	}
 	path, ok := sqlite.IsDSN(dsn)
 	if !ok {
-		return nil, fmt.Errorf("unknown database %q: want a file path, sqlite:PATH or postgres://…", redactDSN(dsn))
+		return nil, fmt.Errorf("unknown database %q: want a file path, sqlite:PATH or postgres://…", RedactDSN(dsn))
 	}
 	return sqlite.Open(ctx, path, sqlite.Options{BusyTimeout: opt.BusyTimeout, Readers: opt.Readers, Synchronous: opt.Synchronous})
 }
 
-// redactDSN drops a password from a DSN for an error message.
-func redactDSN(dsn string) string {
+// RedactDSN drops a password from a DSN, for logs and error messages.
+func RedactDSN(dsn string) string {
 	scheme, rest, ok := strings.Cut(dsn, "://")
 	if !ok {
 		return dsn
