@@ -30,14 +30,16 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/go
 // answer that carries enrollments, patients, consents, messages, events,
 // replies, concerns, audit rows, exports and erasures, served for three
 // fixtures: every field set (so every field's name, and that it is there),
-// every field zero with nil lists (omitempty, omitzero, null), and every
-// field zero with empty lists ([] against null). The answers come from a
+// every field zero with nil lists (omitempty, omitzero, null), every
+// field zero with empty lists ([] against null), and every field zero in
+// lists of two (each kind of element zero, with its own lists of two and
+// nil). The answers come from a
 // fake store, so the files pin the API's shapes, not the store's
 // behaviour. Run with -update only for a change of the wire format that
 // is meant.
 func TestGoldenJSON(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []fillMode{full, zero, empty} {
+	for _, mode := range []fillMode{full, zero, empty, items} {
 		t.Run(mode.String(), func(t *testing.T) {
 			t.Parallel()
 			fx := newFixture(mode)
@@ -227,9 +229,13 @@ const (
 	zero
 	// empty leaves every field zero and makes every list empty, not nil.
 	empty
+	// items leaves every field zero and makes every list two long: the
+	// first element with lists of two in turn, the second all zero (its
+	// lists nil).
+	items
 )
 
-func (m fillMode) String() string { return [...]string{"full", "zero", "empty"}[m] }
+func (m fillMode) String() string { return [...]string{"full", "zero", "empty", "items"}[m] }
 
 // fill sets v and everything in it by mode, numbering the values it sets
 // with *n so that each is distinct and the same on every run.
@@ -253,12 +259,16 @@ func fill(v reflect.Value, mode fillMode, name string, n *int) {
 			}
 		}
 	case reflect.Slice:
-		if mode == empty {
+		switch mode {
+		case empty:
 			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
-			return
+		case items:
+			v.Set(reflect.MakeSlice(v.Type(), 2, 2))
+			fill(v.Index(0), mode, name, n)
+		default:
+			v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+			fill(v.Index(0), mode, name, n)
 		}
-		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
-		fill(v.Index(0), mode, name, n)
 	case reflect.String:
 		if mode == full {
 			*n++
