@@ -166,8 +166,8 @@ type errorBody struct {
 		Field   string `json:"field,omitempty"`
 		Message string `json:"message"`
 	} `json:"error"`
-	Errors   []fieldProblem   `json:"errors,omitempty"`
-	Warnings []enroll.Warning `json:"warnings,omitempty"`
+	Errors   []fieldProblem `json:"errors,omitempty"`
+	Warnings []inputWarning `json:"warnings,omitempty"`
 	// Existing points at the active enrollment a duplicate would repeat.
 	Existing *existingEnrollment `json:"existing_enrollment,omitempty"`
 }
@@ -224,7 +224,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	var ws *warned
 	if errors.As(err, &ws) {
-		body.Warnings = ws.warnings
+		body.Warnings = mapSlice(ws.warnings, newInputWarning)
 	}
 	var dup *store.DuplicateEnrollmentError
 	if errors.As(err, &dup) {

@@ -38,15 +38,7 @@ func (s *Server) createEnrollment(w http.ResponseWriter, r *http.Request) {
 		s.log.InfoContext(r.Context(), "patient enrolled", "clinic_id", clinic.ID, "enrollment_id", v.Enrollment.ID,
 			"patient_id", v.Patient.ID, "messages", len(v.Messages))
 	}
-	writeJSON(w, status, enrollmentAnswer{EnrollmentView: v, Warnings: warnings})
-}
-
-// enrollmentAnswer is the answer to an enrollment: the stored enrollment
-// and what in the request looks like a mistake (warnings, e.g. an email
-// domain typo), which did not stop it.
-type enrollmentAnswer struct {
-	store.EnrollmentView
-	Warnings []enroll.Warning `json:"warnings,omitempty"`
+	writeJSON(w, status, enrollmentAnswer{EnrollmentView: newEnrollmentView(v), Warnings: mapSlice(warnings, newInputWarning)})
 }
 
 // warned carries a request's warnings with its error to the error body.
@@ -79,22 +71,11 @@ func (s *Server) previewEnrollment(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]previewMessage, len(msgs))
 	for i, m := range msgs {
-		out[i].Message = m
+		out[i].Message = newMessage(m)
 		out[i].Segments, out[i].Encoding = protocol.TextCost(m)
 	}
-	resp := map[string]any{"messages": out, "summary": s.enroller.Summarize(clinic, req, msgs)}
-	if len(warnings) > 0 {
-		resp["warnings"] = warnings
-	}
-	writeJSON(w, http.StatusOK, resp)
-}
-
-// previewMessage is a previewed message with what a text costs: its SMS
-// segments and encoding ("gsm-7", or "ucs-2" for a name outside GSM-7).
-type previewMessage struct {
-	aftercare.Message
-	Segments int    `json:"segments,omitempty"`
-	Encoding string `json:"encoding,omitempty"`
+	writeJSON(w, http.StatusOK, previewAnswer{Messages: out, Summary: newPlanSummary(s.enroller.Summarize(clinic, req, msgs)),
+		Warnings: mapSlice(warnings, newInputWarning)})
 }
 
 func pathID(r *http.Request) (int64, error) {
@@ -122,7 +103,7 @@ func (s *Server) getEnrollment(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, newEnrollmentView(v))
 }
 
 func (s *Server) cancelEnrollment(w http.ResponseWriter, r *http.Request) {
@@ -149,7 +130,7 @@ func (s *Server) cancelEnrollment(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"cancelled_messages": n, "enrollment": v})
+	writeJSON(w, http.StatusOK, cancelAnswer{CancelledMessages: n, Enrollment: newEnrollmentView(v)})
 }
 
 // listMessages is the delivery log: filter by status, channel, step and a
@@ -166,19 +147,19 @@ func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if msgs == nil {
-		msgs = []aftercare.Message{}
-	}
 	if err := s.store.RecordAudit(r.Context(), aftercare.AuditEntry{ClinicID: clinic.ID, Action: aftercare.AuditSearch,
 		PatientID: f.PatientID, Detail: fmt.Sprintf("API delivery log: %d messages", len(msgs))}); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	resp := map[string]any{"messages": msgs}
-	if len(msgs) == f.Limit {
-		resp["next_after"] = msgs[len(msgs)-1].ID
+	page := messagesPage{Messages: make([]Message, len(msgs))}
+	for i, m := range msgs {
+		page.Messages[i] = newMessage(m)
 	}
-	writeJSON(w, http.StatusOK, resp)
+	if len(msgs) == f.Limit {
+		page.NextAfter = &msgs[len(msgs)-1].ID
+	}
+	writeJSON(w, http.StatusOK, page)
 }
 
 func messageFilter(r *http.Request, clinicID int64) (store.MessageFilter, error) {

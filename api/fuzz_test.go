@@ -145,7 +145,7 @@ func (e *fuzzEnv) checkEnrollment(t *testing.T, body []byte, ctype, idem string)
 	var out struct {
 		Error      *struct{ Code string } `json:"error"`
 		Enrollment struct{ ID int64 }     `json:"enrollment"`
-		Patient    aftercare.Patient      `json:"patient"`
+		Patient    api.Patient            `json:"patient"`
 		Messages   []json.RawMessage      `json:"messages"`
 	}
 	if err := json.Unmarshal(w.Body.Bytes(), &out); err != nil {

@@ -37,14 +37,14 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if rows == nil {
-		rows = []aftercare.AuditEntry{}
+	page := auditPage{Audit: make([]AuditEntry, len(rows))}
+	for i, e := range rows {
+		page.Audit[i] = newAuditEntry(e)
 	}
-	resp := map[string]any{"audit": rows}
 	if len(rows) == f.Limit {
-		resp["next_before"] = rows[len(rows)-1].ID
+		page.NextBefore = &rows[len(rows)-1].ID
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, page)
 }
 
 // AuditFilterFromQuery reads an audit filter from query parameters
@@ -131,7 +131,7 @@ func (s *Server) exportPatient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Disposition", `attachment; filename="patient-`+strconv.FormatInt(id, 10)+`.json"`)
-	writeJSON(w, http.StatusOK, x)
+	writeJSON(w, http.StatusOK, NewPatientExport(x))
 }
 
 // erasePatient answers an erasure request (see store.ErasePatient).
@@ -154,5 +154,5 @@ func (s *Server) erasePatient(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.InfoContext(r.Context(), "patient erased", "clinic_id", clinic.ID, "patient_id", id, "cancelled_messages", out.CancelledMessages)
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, newErasure(out))
 }

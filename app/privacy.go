@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/api"
 	"github.com/aftercare/aftercare/config"
 	"github.com/aftercare/aftercare/scheduler"
 	"github.com/aftercare/aftercare/store"
@@ -122,8 +123,10 @@ func id0(n int64) string {
 	return strconv.FormatInt(n, 10)
 }
 
-// ExportPatient writes a patient's export (JSON) to w, as the operator at
-// the command line; clinicID 0 looks the patient's clinic up.
+// ExportPatient writes a patient's export (JSON, indented) to w, as the
+// operator at the command line; clinicID 0 looks the patient's clinic up.
+// The document is the one the API answers an export with
+// (api.PatientExport).
 func ExportPatient(ctx context.Context, w io.Writer, cfg *config.Config, clinicID, patientID int64) error {
 	s, err := store.Open(ctx, cfg.DB, store.Options{})
 	if err != nil {
@@ -141,7 +144,7 @@ func ExportPatient(ctx context.Context, w io.Writer, cfg *config.Config, clinicI
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(x)
+	return enc.Encode(api.NewPatientExport(x))
 }
 
 // ErasePatient erases a patient, as the operator at the command line;

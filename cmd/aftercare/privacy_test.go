@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/api"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -45,7 +46,7 @@ func TestPatientExportEraseAndAudit(t *testing.T) {
 	if code := run([]string{"patient", "export", id}, &out, &errb); code != 0 {
 		t.Fatalf("export: exit %d: %s", code, errb.String())
 	}
-	var x store.PatientExport
+	var x api.PatientExport
 	if err := json.Unmarshal(out.Bytes(), &x); err != nil || x.Patient.LastName != "Diaz" || len(x.Enrollments) != 1 || x.Enrollments[0].Messages[0].Body != "Hi Ana" {
 		t.Fatalf("export: %v %.300s", err, out.String())
 	}
