@@ -109,7 +109,7 @@ func (c *Console) exportPatient(w http.ResponseWriter, r *http.Request, s *store
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="patient-%d.json"`, id))
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(x)
+	return enc.Encode(api.NewPatientExport(x))
 }
 
 // erasePatient erases a patient once staff typed the patient's full name
