@@ -116,37 +116,31 @@ func (s *Service) HandleReceipt(ctx context.Context, r Receipt) error {
 	if to != aftercare.StatusFailed {
 		return nil
 	}
-	switch action {
-	case notify.ActionOptOut:
-		if m.Recipient != "" {
-			log.Error("staff alert number has opted out at the carrier; check the clinic's on_call_phone", "code", r.ErrorCode)
-			return nil
-		}
-		_, err = s.Store.SetOptOut(ctx, m.PatientID, m.Channel, true, aftercare.ConsentProvider, "carrier reports unsubscribed ("+r.ErrorCode+")")
-	case notify.ActionBadAddress:
-		if m.Recipient != "" {
-			// An alert to clinic staff: the patient's own number is fine.
-			log.Error("staff alert number cannot receive; check the clinic's on_call_phone", "reason", reason)
-			return nil
-		}
+	// What the receipt's action asks for is notify.Decide's to say, as for
+	// a failed send.
+	dec := notify.Decide(notify.Failure{Action: action, Staff: m.Recipient != "", Sends: m.Attempts, Now: now, StaleAt: m.StaleAt})
+	switch dec.Effect {
+	case notify.EffectOptOut:
+		_, err = s.Store.SetOptOut(ctx, m.PatientID, m.Channel, true, aftercare.ConsentProvider, dec.Reason+" ("+r.ErrorCode+")")
+	case notify.EffectMarkBad:
 		var pending []aftercare.Message
 		pending, err = s.Store.MarkAddressBad(ctx, m.PatientID, m.Channel, reason)
 		if err == nil && s.Fallback != nil && m.Channel == aftercare.SMS {
 			s.Fallback(ctx, m.PatientID, append([]aftercare.Message{m}, pending...))
 		}
-	case notify.ActionRetryOnce:
-		if m.Attempts < 2 {
-			at := now.Add(m.StaleAt.Sub(now) / 2)
-			if at.Sub(now) > 30*time.Minute {
-				at = now.Add(30 * time.Minute)
-			}
-			var ok bool
-			ok, err = s.Store.Requeue(ctx, m.ID, at, "handset unreachable ("+r.ErrorCode+"): one more try")
-			if ok {
-				log.Info("requeued once after unreachable handset", "at", at)
-			}
+	case notify.EffectRetry:
+		var ok bool
+		ok, err = s.Store.Requeue(ctx, m.ID, dec.RetryAt, dec.Reason+" ("+r.ErrorCode+")")
+		if ok {
+			log.Info("requeued once after unreachable handset", "at", dec.RetryAt)
 		}
-	case notify.ActionAlertOps:
+	case notify.EffectGiveUp:
+		log.Info("not requeued", "why", dec.Reason)
+	case notify.EffectCheckClinic:
+		// An alert to clinic staff: the patient's own record is fine.
+		log.Error("staff alert route unusable; check the clinic's alert_email and on_call_phone",
+			"why", dec.Reason, "code", r.ErrorCode, "reason", reason)
+	case notify.EffectAlertOps:
 		log.Error("carrier filtered a message; ops attention needed", "code", r.ErrorCode, "reason", reason)
 	}
 	return err

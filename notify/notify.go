@@ -87,7 +87,9 @@ func (k Kind) String() string {
 	return fmt.Sprintf("kind(%d)", int(k))
 }
 
-// Action is a side effect a failure asks for beyond the message's own state.
+// Action is what a provider's error code says about the recipient or the
+// message, beyond whether to retry. Each provider sets it from its codes;
+// Decide says what aftercare does about it.
 type Action string
 
 // Actions a provider error may request.
@@ -101,7 +103,9 @@ const (
 	ActionBadAddress Action = "bad_address"
 	// ActionAlertOps: the provider filtered the message; ops must look.
 	ActionAlertOps Action = "alert_ops"
-	// ActionRetryOnce: retry a single time later within the stale window.
+	// ActionRetryOnce: the handset is unreachable for now (Twilio 30003);
+	// retry a single time later within the stale window (see Decide for
+	// when and how often).
 	ActionRetryOnce Action = "retry_once"
 )
 

@@ -415,34 +415,44 @@ func (d *Dispatcher) send(ctx context.Context, c store.Claimed) result {
 		latency: latency, lateness: start.Sub(m.SendAt)}
 }
 
-// failure turns a send error into a retry or a final failure.
+// failure turns a send error into a retry or a final failure. What the
+// error's Action asks for is notify.Decide's to say (the same policy
+// applies to failed receipts); the error's Kind decides the rest:
+// permanent fails at once, transient and ambiguous back off until the
+// step goes stale.
 func (d *Dispatcher) failure(c store.Claimed, err error, now time.Time, latency time.Duration) result {
 	m := c.Message
 	e := notify.Classify(err)
 	out := store.Outcome{ID: m.ID, At: now, ErrorCode: e.Code, Error: e.Error(), Reason: e.Reason}
 	r := result{action: e.Action, latency: latency, err: e}
+	switch dec := decide(m, e.Action, now); dec.Effect {
+	case notify.EffectGiveUp:
+		out.Kind = store.OutcomeFailed
+		out.Reason = dec.Reason + ": " + e.Reason
+		r.out = out
+		return r
+	case notify.EffectRetry:
+		next := dec.RetryAt
+		if e.RetryAfter > 0 && now.Add(e.RetryAfter).After(next) {
+			next = now.Add(e.RetryAfter)
+		}
+		return retry(r, out, m, e, next)
+	}
 	if e.Kind == notify.Permanent {
 		out.Kind = store.OutcomeFailed
 		r.out = out
 		return r
 	}
 	next := d.nextAttempt(now, m.Attempts)
-	if e.Action == notify.ActionRetryOnce {
-		if m.Attempts >= 2 {
-			out.Kind = store.OutcomeFailed
-			out.Reason = "still unreachable after one retry: " + e.Reason
-			r.out = out
-			return r
-		}
-		// Give the handset time to come back, within the window.
-		half := now.Add(m.StaleAt.Sub(now) / 2)
-		if half.After(next) {
-			next = half
-		}
-	}
 	if e.RetryAfter > 0 && now.Add(e.RetryAfter).After(next) {
 		next = now.Add(e.RetryAfter)
 	}
+	return retry(r, out, m, e, next)
+}
+
+// retry schedules the message again at next, or fails it when next is not
+// before the step goes stale.
+func retry(r result, out store.Outcome, m aftercare.Message, e *notify.Error, next time.Time) result {
 	if !next.Before(m.StaleAt) {
 		out.Kind = store.OutcomeFailed
 		out.Reason = fmt.Sprintf("gave up after %d attempt(s): the next retry would be after the step goes stale; last error: %s", m.Attempts, e.Error())
@@ -454,6 +464,12 @@ func (d *Dispatcher) failure(c store.Claimed, err error, now time.Time, latency 
 	out.Ambiguous = e.Kind == notify.Ambiguous || m.Ambiguous
 	r.out = out
 	return r
+}
+
+// decide asks notify.Decide about a failed send of m (its attempts
+// include the failed one).
+func decide(m aftercare.Message, action notify.Action, now time.Time) notify.Decision {
+	return notify.Decide(notify.Failure{Action: action, Staff: m.Recipient != "", Sends: m.Attempts, Now: now, StaleAt: m.StaleAt})
 }
 
 // nextAttempt returns when to retry after the given attempt number:
@@ -480,29 +496,21 @@ func Backoff(attempt int, base, max time.Duration, r float64) time.Duration {
 	return jittered
 }
 
-// afterRecord applies the side effects an outcome asks for, once the
-// outcome itself is committed.
+// afterRecord applies the side effects an outcome asks for (see
+// notify.Decide), once the outcome itself is committed.
 func (d *Dispatcher) afterRecord(ctx context.Context, c store.Claimed, r result) {
 	o, m := r.out, c.Message
 	log := d.log.With("message_id", m.ID, "clinic_id", m.ClinicID, "channel", string(m.Channel))
-	switch r.action {
-	case notify.ActionOptOut:
-		if m.Recipient != "" {
-			log.Error("staff alert recipient has opted out at the provider; check the clinic's on_call_phone", "code", o.ErrorCode)
-			return
-		}
-		n, err := d.outbox.SetOptOut(ctx, m.PatientID, m.Channel, true, aftercare.ConsentProvider, "provider reports recipient unsubscribed ("+o.ErrorCode+")")
+	dec := decide(m, r.action, o.At)
+	switch dec.Effect {
+	case notify.EffectOptOut:
+		n, err := d.outbox.SetOptOut(ctx, m.PatientID, m.Channel, true, aftercare.ConsentProvider, dec.Reason+" ("+o.ErrorCode+")")
 		if err != nil {
 			log.Error("record provider opt-out", "err", err)
 			return
 		}
 		log.Info("patient opted out at provider; pending messages cancelled", "patient_id", m.PatientID, "cancelled", n)
-	case notify.ActionBadAddress:
-		if m.Recipient != "" {
-			// An alert to clinic staff: the patient's own address is fine.
-			log.Error("staff alert address cannot receive; check the clinic's alert_email and on_call_phone", "reason", o.Reason)
-			return
-		}
+	case notify.EffectMarkBad:
 		skipped, err := d.outbox.MarkAddressBad(ctx, m.PatientID, m.Channel, o.Reason)
 		if err != nil {
 			log.Error("flag bad address", "err", err)
@@ -514,7 +522,11 @@ func (d *Dispatcher) afterRecord(ctx context.Context, c store.Claimed, r result)
 			failed.Status = aftercare.StatusFailed
 			d.cfg.OnBadAddress(ctx, m.PatientID, m.Channel, append([]aftercare.Message{failed}, skipped...))
 		}
-	case notify.ActionAlertOps:
+	case notify.EffectCheckClinic:
+		// An alert to clinic staff: the patient's own record is fine.
+		log.Error("staff alert route unusable; check the clinic's alert_email and on_call_phone",
+			"why", dec.Reason, "code", o.ErrorCode, "reason", o.Reason)
+	case notify.EffectAlertOps:
 		log.Error("provider filtered a message; ops attention needed", "code", o.ErrorCode, "reason", o.Reason)
 	}
 }

@@ -246,6 +246,52 @@ func TestOptOutActionCancelsRemainingTexts(t *testing.T) {
 	}
 }
 
+// TestUnreachableHandsetIsRetriedOnce: the dispatcher follows
+// notify.Decide for ActionRetryOnce (Twilio 30003): one retry, after half
+// the time left before stale but at most notify.UnreachableRetryDelay,
+// then the message fails. A step with a 30-day window is retried within
+// the half hour, not in 15 days.
+func TestUnreachableHandsetIsRetriedOnce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		staleIn time.Duration
+		wait    time.Duration
+	}{
+		{"40-minute window", 40 * time.Minute, 20 * time.Minute},
+		{"30-day window", 30 * 24 * time.Hour, notify.UnreachableRetryDelay},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t)
+			v := e.enroll(t, "+14155550123", aftercare.SMS, 1, tt.staleIn)
+			calls, sms := counting(func(m notify.Message) (string, error) {
+				return "", &notify.Error{Kind: notify.Transient, Code: "30003", Reason: "phone unreachable", Action: notify.ActionRetryOnce}
+			})
+			d := e.dispatcher(map[aftercare.Channel]notify.Sender{aftercare.SMS: sms}, scheduler.Config{})
+			id := v.Messages[0].ID
+			if _, err := d.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			m := e.message(t, id)
+			if m.Status != aftercare.StatusScheduled || !m.NextAttemptAt.Equal(t0.Add(tt.wait)) {
+				t.Fatalf("after the first send: %s, next at %v; want a retry at %v", m.Status, m.NextAttemptAt, t0.Add(tt.wait))
+			}
+			e.clock.Set(m.NextAttemptAt)
+			if _, err := d.RunOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			e.clock.Advance(tt.staleIn)
+			d.RunOnce(context.Background())
+			m = e.message(t, id)
+			if m.Status != aftercare.StatusFailed || calls.Load() != notify.UnreachableSends || m.Reason == "" {
+				t.Fatalf("after the retry: %s after %d sends (reason %q); want failed after %d", m.Status, calls.Load(), m.Reason, notify.UnreachableSends)
+			}
+		})
+	}
+}
+
 func TestStaleMessagesAreSkippedNotSentLate(t *testing.T) {
 	t.Parallel()
 	e := setup(t)
