@@ -353,7 +353,7 @@ func (s *Store) ResendMessage(ctx context.Context, clinicID, id int64, by string
 	if providerID != "" {
 		detail += "; previous provider id " + providerID
 	}
-	ok, err := reopen(ctx, tx, now, id, aftercare.StatusFailed, now, now.Add(window), detail)
+	ok, err := reopen(ctx, tx, now, id, aftercare.StatusFailed, now, now.Add(window), true, detail)
 	if err != nil {
 		return aftercare.Message{}, fmt.Errorf("resend message %d: %w", id, err)
 	}

@@ -188,7 +188,7 @@ func optIn(ctx context.Context, tx *sql.Tx, now time.Time, patientID int64, ch a
 		return err
 	}
 	for _, e := range back {
-		if _, err := reopen(ctx, tx, now, e.id, aftercare.StatusCancelled, fromMS(e.due), fromMS(e.staleAt), "patient opted back in: "+detail); err != nil {
+		if _, err := reopen(ctx, tx, now, e.id, aftercare.StatusCancelled, fromMS(e.due), fromMS(e.staleAt), false, "patient opted back in: "+detail); err != nil {
 			return err
 		}
 	}
@@ -252,7 +252,7 @@ func (s *Store) Requeue(ctx context.Context, id int64, at time.Time, detail stri
 	if staleAt <= ms(at) {
 		return false, nil // too late
 	}
-	if _, err := reopen(ctx, tx, now, id, aftercare.StatusFailed, at, fromMS(staleAt), detail); err != nil {
+	if _, err := reopen(ctx, tx, now, id, aftercare.StatusFailed, at, fromMS(staleAt), false, detail); err != nil {
 		return false, fmt.Errorf("requeue message %d: %w", id, err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -148,10 +148,12 @@ func endOne(ctx context.Context, tx *sql.Tx, now time.Time, id int64, from, to a
 // reopen takes back the ending of a message: from failed (staff resend it,
 // or a handset that was unreachable gets one more try) or from cancelled
 // by an opt-out (the patient opted back in); nothing else reopens. The
-// message becomes scheduled, due at due, stale at stale, with a fresh
-// attempt count and no provider id or error (the event keeps them). It
-// reports whether the message was still where it was.
-func reopen(ctx context.Context, tx *sql.Tx, now time.Time, id int64, from aftercare.Status, due, stale time.Time, detail string) (bool, error) {
+// message becomes scheduled, due at due, stale at stale; fresh (a resend)
+// also gives it a fresh attempt count and no provider id or error (the
+// event keeps them), while one more try keeps counting its sends (the
+// retry budget of notify.Decide). It reports whether the message was still
+// where it was.
+func reopen(ctx context.Context, tx *sql.Tx, now time.Time, id int64, from aftercare.Status, due, stale time.Time, fresh bool, detail string) (bool, error) {
 	if !Legal(from, aftercare.StatusScheduled) {
 		return false, fmt.Errorf("message %d: %s cannot be reopened", id, from)
 	}
@@ -159,7 +161,11 @@ func reopen(ctx context.Context, tx *sql.Tx, now time.Time, id int64, from after
 	if from == aftercare.StatusCancelled {
 		cause = string(CauseOptOut)
 	}
-	res, err := tx.ExecContext(ctx, qReopenMessage, ms(due), ms(stale), ms(now), id, string(from), cause)
+	q := qReopenMessage
+	if fresh {
+		q = qReopenFresh
+	}
+	res, err := tx.ExecContext(ctx, q, ms(due), ms(stale), ms(now), id, string(from), cause)
 	if err != nil {
 		return false, err
 	}

@@ -160,7 +160,12 @@ const (
 		WHERE id = ? AND status = ?`
 	// An ended message scheduled again (see reopen): due, stale, at, id,
 	// the status it leaves, the end_cause it must have ('' for failed).
-	qReopenMessage = `UPDATE messages SET status = 'scheduled', next_attempt_at = ?, stale_at = ?, attempts = 0,
+	// qReopenFresh also forgets its attempts and provider details (a
+	// resend: the event keeps them).
+	qReopenMessage = `UPDATE messages SET status = 'scheduled', next_attempt_at = ?, stale_at = ?, reason = '', end_cause = '',
+		lease_until = 0, updated_at = ?
+		WHERE id = ? AND status = ? AND end_cause = ?`
+	qReopenFresh = `UPDATE messages SET status = 'scheduled', next_attempt_at = ?, stale_at = ?, attempts = 0,
 		ambiguous = 0, lease_until = 0, provider_id = '', error_code = '', last_error = '', reason = '', end_cause = '',
 		sent_at = 0, updated_at = ?
 		WHERE id = ? AND status = ? AND end_cause = ?`
