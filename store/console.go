@@ -508,7 +508,7 @@ func (s *Store) DailyCounts(ctx context.Context, clinicID int64, days []DayRange
 	args := make([]any, 0, 3*len(days)+1)
 	vals := make([]string, len(days))
 	for i, d := range days {
-		vals[i] = "(?, ?, ?)"
+		vals[i] = "(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))"
 		args = append(args, i, ms(d.Start), ms(d.End))
 	}
 	args = append(args, clinicID)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aftercare/aftercare/store/postgres"
 	"github.com/aftercare/aftercare/store/sqlite"
 )
 
@@ -44,7 +45,7 @@ type Driver interface {
 // openDriver chooses and opens the driver dsn names.
 func openDriver(ctx context.Context, dsn string, opt Options) (Driver, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		return nil, fmt.Errorf("postgres driver: not built yet")
+		return postgres.Open(ctx, dsn, postgres.Options{MaxConns: opt.MaxConns})
 	}
 	path, ok := sqlite.IsDSN(dsn)
 	if !ok {
