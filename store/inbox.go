@@ -84,9 +84,9 @@ func (s *Store) Inbox(ctx context.Context, clinicID int64, all bool, limit int) 
 func (s *Store) InboxCounts(ctx context.Context, clinicID int64) (InboxCounts, error) {
 	var c InboxCounts
 	err := s.read.QueryRowContext(ctx, `SELECT
-			coalesce(sum(status = 'open' AND kind = 'red_flag'), 0),
-			coalesce(sum(status = 'open' AND kind = 'question'), 0),
-			coalesce(sum(alert_failed_at > 0), 0)
+			count(*) FILTER (WHERE status = 'open' AND kind = 'red_flag'),
+			count(*) FILTER (WHERE status = 'open' AND kind = 'question'),
+			count(*) FILTER (WHERE alert_failed_at > 0)
 		FROM concerns WHERE clinic_id = ? AND status <> 'resolved'`, clinicID).Scan(&c.RedFlags, &c.Questions, &c.Undeliverable)
 	if err != nil {
 		return c, fmt.Errorf("count inbox: %w", err)
