@@ -255,7 +255,7 @@ func duration(p *time.Duration) func(string) error {
 
 func (c *Config) env() []envVar {
 	return []envVar{
-		{"AFTERCARE_DB", false, str(&c.DB)},
+		{"AFTERCARE_DB", true, str(&c.DB)}, // a DSN may hold a password: AFTERCARE_DB_FILE
 		{"AFTERCARE_LISTEN", false, str(&c.Listen)},
 		{"AFTERCARE_PUBLIC_URL", false, str(&c.PublicURL)},
 		{"AFTERCARE_PROTOCOL", false, str(&c.Protocol)},
