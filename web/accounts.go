@@ -25,6 +25,8 @@ type AccountStore interface {
 	LoginFailure(ctx context.Context, key string, now time.Time, resetAfter time.Duration, block func(n int) time.Duration) (int, time.Time, error)
 	ClearLoginFailures(ctx context.Context, key string) error
 	PruneLoginThrottles(ctx context.Context, now, olderThan time.Time) (int, error)
+	Allow(ctx context.Context, key string, now time.Time, every time.Duration, burst int) (bool, error)
+	PruneRateLimits(ctx context.Context, now time.Time) (int, error)
 
 	Users(ctx context.Context, clinicID int64) ([]store.User, error)
 	User(ctx context.Context, clinicID, id int64) (store.User, error)

@@ -346,6 +346,9 @@ func (c *Console) startSession(w http.ResponseWriter, r *http.Request, u store.U
 	if _, err := c.store.PruneLoginThrottles(bg, now, now.Add(-c.limits.ResetAfter)); err != nil {
 		c.log.WarnContext(r.Context(), "prune sign-in throttle", "err", err)
 	}
+	if _, err := c.store.PruneRateLimits(bg, now); err != nil {
+		c.log.WarnContext(r.Context(), "prune rate limits", "err", err)
+	}
 	c.setCookie(w, c.sessionCookie(), tok, int(c.ttl/time.Second), http.SameSiteLaxMode)
 	c.setCookie(w, c.loginCookie(), "", -1, http.SameSiteStrictMode)
 	return nil

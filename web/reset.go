@@ -5,10 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/notify"
@@ -88,7 +85,17 @@ func (c *Console) forgot(w http.ResponseWriter, r *http.Request) {
 	}
 	now := c.now()
 	ip := c.requestIP(r)
-	if !c.resetIP.allow(ip, now) || !c.resetEmail.allow(email, now) {
+	// The buckets live in the database, shared by every replica.
+	okIP, err := c.store.Allow(r.Context(), "reset:ip:"+ip, now, resetIPEvery, resetIPBurst)
+	okEmail := false
+	if err == nil && okIP {
+		okEmail, err = c.store.Allow(r.Context(), "reset:email:"+email, now, resetEmailEvery, resetEmailBurst)
+	}
+	if err != nil {
+		c.fail(w, r, nil, err)
+		return
+	}
+	if !okIP || !okEmail {
 		c.log.WarnContext(r.Context(), "console: password reset requests rate limited")
 		v.Error = "Too many reset requests. Wait a while, then try again; if you keep waiting for the email, ask your clinic's administrator."
 		w.Header().Set("Retry-After", "1200")
@@ -265,49 +272,11 @@ func ttlWords(d time.Duration) string {
 	return plural(int(d.Round(time.Minute)/time.Minute), "minute")
 }
 
-// keyLimiter rate-limits by key with a token bucket per key; it holds at
-// most max keys and, when full, forgets those whose buckets have refilled
-// (and refuses new keys if none has).
-type keyLimiter struct {
-	mu    sync.Mutex
-	every rate.Limit
-	burst int
-	max   int
-	m     map[string]*rate.Limiter
-}
-
-func newKeyLimiter(every time.Duration, burst, max int) *keyLimiter {
-	return &keyLimiter{every: rate.Every(every), burst: burst, max: max, m: make(map[string]*rate.Limiter)}
-}
-
-func (l *keyLimiter) allow(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim, ok := l.m[key]
-	if !ok {
-		if len(l.m) >= l.max {
-			for k, v := range l.m {
-				if v.TokensAt(now) >= float64(l.burst) {
-					delete(l.m, k)
-				}
-			}
-			if len(l.m) >= l.max {
-				return false
-			}
-		}
-		lim = rate.NewLimiter(l.every, l.burst)
-		l.m[key] = lim
-	}
-	return lim.AllowN(now, 1)
-}
-
 // configureAdmin applies the reset options.
 func (c *Console) configureAdmin(o Options) {
 	c.mail, c.baseURL, c.resetTTL = o.Mail, strings.TrimRight(o.BaseURL, "/"), o.ResetTTL
 	if c.resetTTL <= 0 {
 		c.resetTTL = 30 * time.Minute
 	}
-	c.resetEmail = newKeyLimiter(resetEmailEvery, resetEmailBurst, 10000)
-	c.resetIP = newKeyLimiter(resetIPEvery, resetIPBurst, 10000)
 	c.resetSlots = make(chan struct{}, resetSends)
 }

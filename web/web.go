@@ -160,8 +160,6 @@ type Console struct {
 	mail         notify.Sender
 	baseURL      string
 	resetTTL     time.Duration
-	resetEmail   *keyLimiter
-	resetIP      *keyLimiter
 	resetSlots   chan struct{}
 	resetPending atomic.Int32
 	resetWG      sync.WaitGroup

@@ -1,0 +1,51 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// qAllow is one step of the generic cell rate algorithm: a key's row holds
+// its theoretical arrival time (tat); a request at now is allowed if
+// max(tat, now) - now <= (burst-1)·every, and then moves tat to
+// max(tat, now) + every. Parameters: key, now+every (a new key's tat),
+// now, now, every, now, now, (burst-1)·every. No row returned: refused.
+const qAllow = `INSERT INTO rate_limits(key, tat) VALUES (?, ?)
+	ON CONFLICT(key) DO UPDATE SET
+		tat = CASE WHEN rate_limits.tat < ? THEN ? ELSE rate_limits.tat END + ?
+	WHERE (CASE WHEN rate_limits.tat < ? THEN ? ELSE rate_limits.tat END) - ? <= ?
+	RETURNING tat`
+
+// Allow takes one request of key from a bucket of burst requests that
+// refills one every every, and reports whether it was allowed. The bucket
+// lives in the database, so every replica shares it (a limit per process
+// would let N replicas allow N times the burst).
+func (s *Store) Allow(ctx context.Context, key string, now time.Time, every time.Duration, burst int) (bool, error) {
+	if burst < 1 {
+		burst = 1
+	}
+	n, e := ms(now), every.Milliseconds()
+	var tat int64
+	err := s.write.QueryRowContext(ctx, qAllow, key, n+e, n, n, e, n, n, n, int64(burst-1)*e).Scan(&tat)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("rate limit: %w", err)
+	}
+	return true, nil
+}
+
+// PruneRateLimits deletes buckets that have refilled by now (their rows
+// would allow the next request anyway).
+func (s *Store) PruneRateLimits(ctx context.Context, now time.Time) (int, error) {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM rate_limits WHERE tat <= ?`, ms(now))
+	if err != nil {
+		return 0, fmt.Errorf("prune rate limits: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
