@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare"
-	"github.com/aftercare/aftercare/store"
+	"github.com/aftercare/aftercare/api"
 )
 
 // raw is an API call that returns the answer's bytes.
@@ -76,7 +76,7 @@ func TestErasureLeavesNoTraceInTheFileOrTheAPI(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("erase: %d %s", code, body)
 	}
-	var er store.Erasure
+	var er api.Erasure
 	json.Unmarshal(body, &er)
 	if er.KeptOptOuts != 1 || er.ScrubbedReplies < 2 {
 		t.Fatalf("erasure: %+v, want the SMS opt-out kept and both replies scrubbed", er)

@@ -65,11 +65,11 @@ func (e *DuplicateEnrollmentError) Unwrap() error { return e.err }
 
 // EnrollmentView is an enrollment with everything a caller shows about it.
 type EnrollmentView struct {
-	Enrollment aftercare.Enrollment `json:"enrollment"`
-	Patient    aftercare.Patient    `json:"patient"`
-	Consents   []aftercare.Consent  `json:"consents"`
-	Messages   []aftercare.Message  `json:"messages"`
-	Replies    []aftercare.Reply    `json:"replies,omitempty"`
+	Enrollment aftercare.Enrollment
+	Patient    aftercare.Patient
+	Consents   []aftercare.Consent
+	Messages   []aftercare.Message
+	Replies    []aftercare.Reply
 }
 
 // CreateEnrollment stores the patient, their consent evidence, the

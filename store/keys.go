@@ -40,18 +40,18 @@ const LastUsedEvery = time.Minute
 
 // APIKey describes an API key without its secret.
 type APIKey struct {
-	ID       int64  `json:"id"`
-	ClinicID int64  `json:"clinic_id"`
-	Label    string `json:"label"`
+	ID       int64
+	ClinicID int64
+	Label    string
 	// Prefix is the key's first characters (ak_ and four more), enough to
 	// tell keys apart, not to use one.
-	Prefix    string    `json:"prefix"`
-	CreatedAt time.Time `json:"created_at"`
+	Prefix    string
+	CreatedAt time.Time
 	// LastUsedAt is when the key last authenticated a request (up to
 	// LastUsedEvery behind); zero if never.
-	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	LastUsedAt time.Time
 	// RevokedAt is when the key was revoked; zero while it works.
-	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	RevokedAt time.Time
 }
 
 // Revoked reports whether the key was revoked.

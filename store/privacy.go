@@ -19,15 +19,15 @@ import (
 // PatientExport is everything aftercare holds about one patient: what a
 // clinic hands over to answer an access request.
 type PatientExport struct {
-	ExportedAt  time.Time              `json:"exported_at"`
-	Patient     aftercare.Patient      `json:"patient"`
-	ErasedAt    time.Time              `json:"erased_at,omitzero"`
-	Consents    []aftercare.Consent    `json:"consents"`
-	Enrollments []ExportedEnrollment   `json:"enrollments"`
-	Replies     []aftercare.Reply      `json:"replies"`
-	Concerns    []aftercare.Concern    `json:"concerns"`
-	Audit       []aftercare.AuditEntry `json:"audit"`
-	Notes       []string               `json:"notes,omitempty"`
+	ExportedAt  time.Time
+	Patient     aftercare.Patient
+	ErasedAt    time.Time
+	Consents    []aftercare.Consent
+	Enrollments []ExportedEnrollment
+	Replies     []aftercare.Reply
+	Concerns    []aftercare.Concern
+	Audit       []aftercare.AuditEntry
+	Notes       []string
 }
 
 // ExportedEnrollment is an enrollment with every message (bodies and
@@ -35,8 +35,8 @@ type PatientExport struct {
 // included.
 type ExportedEnrollment struct {
 	aftercare.Enrollment
-	BodiesPurgedAt time.Time           `json:"bodies_purged_at,omitzero"`
-	Messages       []aftercare.Message `json:"messages"`
+	BodiesPurgedAt time.Time
+	Messages       []aftercare.Message
 }
 
 // ExportPatient assembles a clinic's patient's record and writes the
@@ -110,12 +110,12 @@ func (s *Store) ExportPatient(ctx context.Context, clinicID, patientID int64) (P
 
 // Erasure is what ErasePatient did.
 type Erasure struct {
-	PatientID          int64 `json:"patient_id"`
-	CancelledMessages  int   `json:"cancelled_messages"`
-	ScrubbedMessages   int   `json:"scrubbed_messages"`
-	ScrubbedReplies    int   `json:"scrubbed_replies"`
-	KeptOptOuts        int   `json:"kept_opt_outs"`
-	CheckpointComplete bool  `json:"checkpoint_complete"`
+	PatientID          int64
+	CancelledMessages  int
+	ScrubbedMessages   int
+	ScrubbedReplies    int
+	KeptOptOuts        int
+	CheckpointComplete bool
 }
 
 const erasedName = "[erased]"
