@@ -14,13 +14,6 @@ import (
 // the transaction of the change they record) or RecordAudit (right after a
 // read), and removed only by PurgeAudit past the retention period.
 
-const (
-	qInsertAudit = `INSERT INTO audit_log (clinic_id, at, actor_kind, actor_id, actor_label, ip, action, patient_id, enrollment_id, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	auditCols = `id, coalesce(clinic_id, 0), at, actor_kind, coalesce(actor_id, 0), actor_label, ip, action,
-		coalesce(patient_id, 0), coalesce(enrollment_id, 0), detail`
-)
-
 // execer is what appendAudit needs: a transaction or the writer.
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -97,11 +90,10 @@ func (s *Store) AuditLog(ctx context.Context, f AuditFilter) ([]aftercare.AuditE
 	if f.Limit <= 0 {
 		f.Limit = 500
 	}
-	q := `SELECT ` + auditCols + ` FROM audit_log`
+	q := qAuditLog("")
 	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
+		q = qAuditLog(strings.Join(where, " AND "))
 	}
-	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, f.Limit)
 	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
@@ -130,7 +122,7 @@ func (s *Store) AuditLog(ctx context.Context, f AuditFilter) ([]aftercare.AuditE
 // default six years: HIPAA's documentation period). It is the only delete
 // of audit rows.
 func (s *Store) PurgeAudit(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM audit_log WHERE at < ?`, ms(before))
+	res, err := s.write.ExecContext(ctx, qPurgeAudit, ms(before))
 	if err != nil {
 		return 0, fmt.Errorf("purge audit log: %w", err)
 	}
@@ -150,8 +142,7 @@ func nullID(id int64) any {
 // read from the patient's row, with the actor the context carries.
 func auditPatient(ctx context.Context, ex execer, at time.Time, action aftercare.AuditAction, patientID, enrollmentID int64, detail string) error {
 	a := aftercare.ActorFrom(ctx)
-	_, err := ex.ExecContext(ctx, `INSERT INTO audit_log (clinic_id, at, actor_kind, actor_id, actor_label, ip, action, patient_id, enrollment_id, detail)
-		SELECT clinic_id, ?, ?, ?, ?, ?, ?, id, ?, ? FROM patients WHERE id = ?`,
+	_, err := ex.ExecContext(ctx, qInsertPatientAudit,
 		ms(at), string(a.Kind), nullID(a.ID), a.Label, a.IP, string(action), nullID(enrollmentID), detail, patientID)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
@@ -163,8 +154,7 @@ func auditPatient(ctx context.Context, ex execer, at time.Time, action aftercare
 // enrollment inside tx.
 func auditMessage(ctx context.Context, ex execer, at time.Time, action aftercare.AuditAction, messageID int64, detail string) error {
 	a := aftercare.ActorFrom(ctx)
-	_, err := ex.ExecContext(ctx, `INSERT INTO audit_log (clinic_id, at, actor_kind, actor_id, actor_label, ip, action, patient_id, enrollment_id, detail)
-		SELECT clinic_id, ?, ?, ?, ?, ?, ?, patient_id, enrollment_id, ? FROM messages WHERE id = ?`,
+	_, err := ex.ExecContext(ctx, qInsertMessageAudit,
 		ms(at), string(a.Kind), nullID(a.ID), a.Label, a.IP, string(action), detail, messageID)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)

@@ -15,9 +15,6 @@ import (
 // aftercare.Concern). Their rules live here, decided inside the reply's
 // transaction, so two webhooks arriving together cannot both alert.
 
-const concernCols = `id, clinic_id, patient_id, kind, status, emergency, signs, opened_at, last_reply_at, replies,
-	alerted_at, alerts, answered_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, alert_failed_at, alert_failure`
-
 func scanConcern(r scanner) (aftercare.Concern, error) {
 	var c aftercare.Concern
 	var kind, status string
@@ -84,7 +81,7 @@ const questionAnswerEvery = 24 * time.Hour
 func (s *Store) fileConcern(ctx context.Context, tx *sql.Tx, replyID int64, r aftercare.Reply, in *ConcernReply) (ConcernDecision, error) {
 	now := ms(r.At)
 	var d ConcernDecision
-	c, err := scanConcern(tx.QueryRowContext(ctx, `SELECT `+concernCols+` FROM concerns WHERE patient_id = ? AND status <> 'resolved'`, r.PatientID))
+	c, err := scanConcern(tx.QueryRowContext(ctx, qOpenConcern, r.PatientID))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		kind := aftercare.ConcernQuestion
@@ -92,8 +89,7 @@ func (s *Store) fileConcern(ctx context.Context, tx *sql.Tx, replyID int64, r af
 			kind = aftercare.ConcernRedFlag
 		}
 		var id int64
-		if err := tx.QueryRowContext(ctx, `INSERT INTO concerns(clinic_id, patient_id, kind, status, emergency, signs, opened_at, last_reply_at, replies)
-			VALUES (?, ?, ?, 'open', ?, ?, ?, ?, 1) RETURNING id`, r.ClinicID, r.PatientID, string(kind), b2i(in.Emergency), in.Signs, now, now).Scan(&id); err != nil {
+		if err := tx.QueryRowContext(ctx, qInsertConcern, r.ClinicID, r.PatientID, string(kind), b2i(in.Emergency), in.Signs, now, now).Scan(&id); err != nil {
 			return d, fmt.Errorf("open concern: %w", err)
 		}
 		d.New = true
@@ -124,17 +120,16 @@ func (s *Store) fileConcern(ctx context.Context, tx *sql.Tx, replyID int64, r af
 		}
 		c.Replies++
 		c.LastReplyAt = fromMS(now)
-		if _, err := tx.ExecContext(ctx, `UPDATE concerns SET kind = ?, status = ?, emergency = ?, signs = ?, last_reply_at = ?,
-			replies = replies + 1 WHERE id = ?`, string(c.Kind), string(c.Status), b2i(c.Emergency), c.Signs, now, c.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, qConcernReply, string(c.Kind), string(c.Status), b2i(c.Emergency), c.Signs, now, c.ID); err != nil {
 			return d, fmt.Errorf("update concern %d: %w", c.ID, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE replies SET concern_id = ? WHERE id = ?`, c.ID, replyID); err != nil {
+	if _, err := tx.ExecContext(ctx, qFileReply, c.ID, replyID); err != nil {
 		return d, fmt.Errorf("file reply under concern %d: %w", c.ID, err)
 	}
 	if c.Kind == aftercare.ConcernQuestion {
 		var last sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT max(send_at) FROM messages WHERE patient_id = ? AND step = ?`,
+		if err := tx.QueryRowContext(ctx, qLastStepSend,
 			r.PatientID, QuestionAnswerStep).Scan(&last); err != nil {
 			return d, fmt.Errorf("last automatic answer: %w", err)
 		}
@@ -147,7 +142,7 @@ func (s *Store) fileConcern(ctx context.Context, tx *sql.Tx, replyID int64, r af
 	if d.Answer || d.QuestionAnswer {
 		c.AnsweredAt = fromMS(now)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE concerns SET alerted_at = ?, alerts = ?, answered_at = ? WHERE id = ?`,
+	if _, err := tx.ExecContext(ctx, qConcernAlerted,
 		ms0(c.AlertedAt), c.Alerts, ms0(c.AnsweredAt), c.ID); err != nil {
 		return d, fmt.Errorf("update concern %d: %w", c.ID, err)
 	}
@@ -181,8 +176,7 @@ type queryer interface {
 }
 
 func concernReplies(ctx context.Context, q queryer, concernID int64) ([]aftercare.Reply, error) {
-	rows, err := q.QueryContext(ctx, `SELECT id, clinic_id, patient_id, provider_id, body, kind, at FROM replies
-		WHERE concern_id = ? ORDER BY at, id`, concernID)
+	rows, err := q.QueryContext(ctx, qConcernReplies, concernID)
 	if err != nil {
 		return nil, fmt.Errorf("replies of concern %d: %w", concernID, err)
 	}
@@ -228,7 +222,7 @@ func (s *Store) queueForPatient(ctx context.Context, tx *sql.Tx, clinicID, patie
 		if concernID == 0 && !in.Answer && in.SentBy == "" {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE messages SET concern_id = ?, answer = ?, sent_by = ? WHERE id = ?`,
+		if _, err := tx.ExecContext(ctx, qTieMessage,
 			concernID, b2i(in.Answer), in.SentBy, m.ID); err != nil {
 			return nil, fmt.Errorf("tie message %d to concern: %w", m.ID, err)
 		}
@@ -248,12 +242,11 @@ const MaxAlerts = 8
 // ConcernsToRealert returns the open red-flag concerns whose last alert is
 // at least RealertAfter old and that nobody acknowledged.
 func (s *Store) ConcernsToRealert(ctx context.Context, now time.Time) ([]aftercare.Concern, error) {
-	return s.concerns(ctx, `status = 'open' AND kind = 'red_flag' AND alerted_at > 0 AND alerted_at <= ? AND alerts < ?
-		ORDER BY alerted_at, id`, ms(now.Add(-RealertAfter)), MaxAlerts)
+	return s.concerns(ctx, wRealert, ms(now.Add(-RealertAfter)), MaxAlerts)
 }
 
 func (s *Store) concerns(ctx context.Context, where string, args ...any) ([]aftercare.Concern, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+concernCols+` FROM concerns WHERE `+where, args...)
+	rows, err := s.read.QueryContext(ctx, qConcerns+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list concerns: %w", err)
 	}
@@ -279,8 +272,7 @@ func (s *Store) Realert(ctx context.Context, c aftercare.Concern, msgs []afterca
 	}
 	defer tx.Rollback()
 	now := s.now().UTC()
-	res, err := tx.ExecContext(ctx, `UPDATE concerns SET alerted_at = ?, alerts = alerts + 1
-		WHERE id = ? AND status = 'open' AND alerted_at = ?`, ms(now), c.ID, ms(c.AlertedAt))
+	res, err := tx.ExecContext(ctx, qRealert, ms(now), c.ID, ms(c.AlertedAt))
 	if err != nil {
 		return false, fmt.Errorf("re-alert concern %d: %w", c.ID, err)
 	}
@@ -309,14 +301,13 @@ type AlertState struct {
 // AlertStates returns, for every unresolved red-flag concern alerted but
 // not yet marked undeliverable, what became of its alerts.
 func (s *Store) AlertStates(ctx context.Context) ([]AlertState, error) {
-	cs, err := s.concerns(ctx, `status <> 'resolved' AND kind = 'red_flag' AND alerts > 0 AND alert_failed_at = 0 ORDER BY id`)
+	cs, err := s.concerns(ctx, wAlerting)
 	if err != nil {
 		return nil, err
 	}
 	var out []AlertState
 	for _, c := range cs {
-		rows, err := s.read.QueryContext(ctx, `SELECT `+messageCols+` FROM messages WHERE concern_id = ? AND concern_id <> 0
-			AND recipient <> '' ORDER BY id`, c.ID)
+		rows, err := s.read.QueryContext(ctx, qConcernAlerts, c.ID)
 		if err != nil {
 			return nil, fmt.Errorf("alerts of concern %d: %w", c.ID, err)
 		}
@@ -359,7 +350,7 @@ func (s *Store) QueueAlerts(ctx context.Context, c aftercare.Concern, msgs []aft
 // MarkAlertUndeliverable records that no route could deliver an alert
 // about a concern. It reports whether it changed anything (once).
 func (s *Store) MarkAlertUndeliverable(ctx context.Context, concernID int64, why string) (bool, error) {
-	res, err := s.write.ExecContext(ctx, `UPDATE concerns SET alert_failed_at = ?, alert_failure = ? WHERE id = ? AND alert_failed_at = 0`,
+	res, err := s.write.ExecContext(ctx, qAlertUndeliverable,
 		ms(s.now().UTC()), why, concernID)
 	if err != nil {
 		return false, fmt.Errorf("mark alert of concern %d undeliverable: %w", concernID, err)
@@ -372,8 +363,7 @@ func (s *Store) MarkAlertUndeliverable(ctx context.Context, concernID int64, why
 // own number, not staff alerts about them); zero if never.
 func (s *Store) LastTexted(ctx context.Context, patientID int64) (time.Time, error) {
 	var at sql.NullInt64
-	err := s.read.QueryRowContext(ctx, `SELECT max(sent_at) FROM messages WHERE patient_id = ? AND channel = 'sms'
-		AND recipient = '' AND sent_at > 0`, patientID).Scan(&at)
+	err := s.read.QueryRowContext(ctx, qLastTexted, patientID).Scan(&at)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("last text to patient %d: %w", patientID, err)
 	}
@@ -387,8 +377,7 @@ func (s *Store) LastTexted(ctx context.Context, patientID int64) (time.Time, err
 // could deliver, at one clinic (or every clinic for 0).
 func (s *Store) UndeliverableAlerts(ctx context.Context, clinicID int64) (int, error) {
 	var n int
-	err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM concerns WHERE alert_failed_at > 0 AND status <> 'resolved'
-		AND (? = 0 OR clinic_id = ?)`, clinicID, clinicID).Scan(&n)
+	err := s.read.QueryRowContext(ctx, qUndeliverableAlerts, clinicID, clinicID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count undeliverable alerts: %w", err)
 	}

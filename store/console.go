@@ -15,53 +15,6 @@ import (
 // whole timeline, resending a failed message and the delivery log. The SQL
 // of these lives here, next to its only user.
 
-const (
-	qInsertUser   = `INSERT INTO users(clinic_id, email, password_hash, created_at, role) VALUES (?, ?, ?, ?, ?) RETURNING id`
-	qUserExists   = `SELECT count(*) FROM users WHERE clinic_id = ? AND email = ?`
-	qUsersByEmail = `SELECT id, clinic_id, email, password_hash, created_at, role FROM users
-		WHERE email = ? AND disabled_at IS NULL ORDER BY clinic_id, id LIMIT 20`
-
-	qInsertSession = `INSERT INTO sessions(token_hash, user_id, clinic_id, csrf, created_at, expires_at, idle_until)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`
-	qSessionByToken = `SELECT s.token_hash, s.user_id, s.clinic_id, s.csrf, s.created_at, s.expires_at, s.idle_until,
-		u.email, u.role,
-		c.id, c.name, c.phone, c.timezone, c.booking_url, c.alert_email, c.on_call_phone, c.sms_from,
-		c.messaging_service_sid, c.email_from, c.reply_to, c.created_at
-		FROM sessions s
-		JOIN users u ON u.id = s.user_id AND u.clinic_id = s.clinic_id AND u.disabled_at IS NULL
-		JOIN clinics c ON c.id = s.clinic_id
-		WHERE s.token_hash = ? AND s.expires_at > ? AND s.idle_until > ?`
-	qDeleteSession         = `DELETE FROM sessions WHERE token_hash = ?`
-	qDeleteExpiredSessions = `DELETE FROM sessions WHERE expires_at <= ? OR idle_until <= ?`
-
-	// Resending a failed message reschedules the same row (see ResendMessage).
-	qResendInfo = `SELECT m.status, m.send_at, m.stale_at, m.channel, m.recipient, m.provider_id, m.error_code,
-		m.last_error, m.reason, e.cancelled_at IS NOT NULL, p.sms_opt_out, p.email_opt_out, p.phone_bad, p.email_bad,
-		p.email
-		FROM messages m JOIN enrollments e ON e.id = m.enrollment_id JOIN patients p ON p.id = m.patient_id
-		WHERE m.id = ? AND m.clinic_id = ?`
-
-	// The delivery log: a clinic's messages, failures first, then those
-	// planned up to now (newest first), then the upcoming ones (soonest
-	// first).
-	qDeliveryLog = `SELECT %s, p.first_name, p.last_name FROM messages m JOIN patients p ON p.id = m.patient_id
-		WHERE %s ORDER BY (m.status = 'failed') DESC, (m.send_at > ?) ASC,
-			CASE WHEN m.send_at > ? THEN m.send_at ELSE -m.send_at END, m.id DESC LIMIT ? OFFSET ?`
-	// Counts per status of messages planned in [week start, end), and of
-	// those planned in [day start, end).
-	qStatusCounts = `SELECT status, count(*) FILTER (WHERE send_at >= ?), count(*) FROM messages
-		WHERE clinic_id = ? AND send_at >= ? AND send_at < ? GROUP BY status`
-	// Sends and failures per local day: the days arrive as (index, start,
-	// end) rows of unix milliseconds, computed by the caller in the
-	// clinic's zone (days are 23 to 25 hours long across DST changes).
-	qDailyCounts = `WITH days(i, lo, hi) AS (VALUES %s)
-		SELECT days.i,
-			count(m.id) FILTER (WHERE m.status IN ('sent', 'delivered')),
-			count(m.id) FILTER (WHERE m.status = 'failed')
-		FROM days LEFT JOIN messages m ON m.clinic_id = ? AND m.send_at >= days.lo AND m.send_at < days.hi
-		GROUP BY days.i ORDER BY days.i`
-)
-
 // User is a clinic's staff member who signs in to the web console.
 type User struct {
 	ID       int64
@@ -97,7 +50,7 @@ func (s *Store) CreateUserWithRole(ctx context.Context, clinicID int64, email, p
 	}
 	defer tx.Rollback()
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM clinics WHERE id = ?`, clinicID).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, qClinicExists, clinicID).Scan(&n); err != nil {
 		return u, fmt.Errorf("create user: %w", err)
 	}
 	if n == 0 {

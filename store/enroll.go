@@ -249,7 +249,7 @@ func (s *Store) enrollTx(ctx context.Context, tx *sql.Tx, j *enrollJob) (int64, 
 	}
 	var consents []aftercare.Consent
 	for _, c := range in.Consents {
-		if err := tx.QueryRowContext(ctx, qInsertConsent+` RETURNING id`, p.ID, string(c.Channel), b2i(c.Granted), ms(orNow(c.At, now)),
+		if err := tx.QueryRowContext(ctx, qInsertConsentReturning, p.ID, string(c.Channel), b2i(c.Granted), ms(orNow(c.At, now)),
 			string(c.Method), c.WordingVersion, c.Detail).Scan(&c.ID); err != nil {
 			return 0, false, fmt.Errorf("enroll: record consent: %w", err)
 		}
@@ -367,13 +367,6 @@ func findRepeat(ctx context.Context, tx *sql.Tx, clinicID int64, in NewEnrollmen
 	}
 	return try(qEnrollmentByRef, in.Enrollment.ExternalRef, "external_ref")
 }
-
-// Patients without a phone are known by their email address.
-const (
-	qPatientByEmailOnly = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND phone = '' AND email <> '' AND lower(email) = lower(?)`
-	qPatientsByEmail    = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND email <> '' AND lower(email) = lower(?) ORDER BY id LIMIT 2`
-	qSetPatientPhone    = `UPDATE patients SET phone = ? WHERE id = ? AND phone = ''`
-)
 
 // activeDuplicates returns the patient's active enrollments (not
 // cancelled, messages still to send) of e's treatment and session, newest
@@ -677,7 +670,7 @@ func (s *Store) CancelEnrollment(ctx context.Context, clinicID, id int64, reason
 	}
 	defer tx.Rollback()
 	var patientID int64
-	err = tx.QueryRowContext(ctx, `SELECT patient_id FROM enrollments WHERE id = ? AND clinic_id = ?`, id, clinicID).Scan(&patientID)
+	err = tx.QueryRowContext(ctx, qEnrollmentPatient, id, clinicID).Scan(&patientID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, notFound("enrollment", id)
 	}

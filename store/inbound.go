@@ -17,7 +17,7 @@ import (
 // configured).
 func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
 	var v string
-	err := s.read.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, "secret:"+name).Scan(&v)
+	err := s.read.QueryRowContext(ctx, qSetting, "secret:"+name).Scan(&v)
 	if err == nil {
 		return hex.DecodeString(v)
 	}
@@ -28,12 +28,12 @@ func (s *Store) Secret(ctx context.Context, name string) ([]byte, error) {
 	if _, err := rand.Read(b); err != nil {
 		return nil, fmt.Errorf("generate secret %s: %w", name, err)
 	}
-	if _, err := s.write.ExecContext(ctx, `INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING`,
+	if _, err := s.write.ExecContext(ctx, qInsertSetting,
 		"secret:"+name, hex.EncodeToString(b)); err != nil {
 		return nil, fmt.Errorf("store secret %s: %w", name, err)
 	}
 	// Another process may have won the race: read back what is stored.
-	if err := s.write.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, "secret:"+name).Scan(&v); err != nil {
+	if err := s.write.QueryRowContext(ctx, qSetting, "secret:"+name).Scan(&v); err != nil {
 		return nil, fmt.Errorf("read secret %s: %w", name, err)
 	}
 	return hex.DecodeString(v)
@@ -109,7 +109,7 @@ func (s *Store) RecordReplyOutcome(ctx context.Context, in InboundReply) (ReplyO
 	now := r.At
 	if in.OptOut || in.OptIn {
 		var was int
-		if err := tx.QueryRowContext(ctx, `SELECT sms_opt_out FROM patients WHERE id = ?`, r.PatientID).Scan(&was); err != nil {
+		if err := tx.QueryRowContext(ctx, qSMSOptOut, r.PatientID).Scan(&was); err != nil {
 			return out, fmt.Errorf("record reply: read consent: %w", err)
 		}
 		out.Changed = (was != 0) != in.OptOut
@@ -220,7 +220,7 @@ func (s *Store) AddMessages(ctx context.Context, enrollmentID int64, msgs []afte
 	}
 	defer tx.Rollback()
 	var e aftercare.Enrollment
-	if err := tx.QueryRowContext(ctx, `SELECT id, clinic_id, patient_id FROM enrollments WHERE id = ?`, enrollmentID).Scan(&e.ID, &e.ClinicID, &e.PatientID); err != nil {
+	if err := tx.QueryRowContext(ctx, qEnrollmentOwner, enrollmentID).Scan(&e.ID, &e.ClinicID, &e.PatientID); err != nil {
 		return fmt.Errorf("add messages: find enrollment %d: %w", enrollmentID, err)
 	}
 	if _, err := s.insertMessages(ctx, tx, e, msgs, s.now().UTC()); err != nil {
@@ -242,7 +242,7 @@ func (s *Store) Requeue(ctx context.Context, id int64, at time.Time, detail stri
 	defer tx.Rollback()
 	now := s.now().UTC()
 	var staleAt int64
-	err = tx.QueryRowContext(ctx, `SELECT stale_at FROM messages WHERE id = ? AND status = 'failed'`, id).Scan(&staleAt)
+	err = tx.QueryRowContext(ctx, qFailedStaleAt, id).Scan(&staleAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil // not failed
 	}

@@ -38,12 +38,7 @@ func (c InboxCounts) Total() int { return c.RedFlags + c.Questions }
 // first, then open questions, then acknowledged ones, newest first within
 // each; resolved ones too when all is set (last). At most limit.
 func (s *Store) Inbox(ctx context.Context, clinicID int64, all bool, limit int) ([]InboxItem, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+qualify("c", concernCols)+`, p.first_name, p.last_name, p.phone, p.sms_opt_out
-		FROM concerns c JOIN patients p ON p.id = c.patient_id
-		WHERE c.clinic_id = ? AND (? OR c.status <> 'resolved')
-		ORDER BY CASE WHEN c.status = 'open' AND c.kind = 'red_flag' THEN 0 WHEN c.status = 'open' THEN 1
-			WHEN c.status = 'acknowledged' THEN 2 ELSE 3 END, c.last_reply_at DESC, c.id DESC
-		LIMIT ?`, clinicID, all, limit)
+	rows, err := s.read.QueryContext(ctx, qInbox(), clinicID, all, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list inbox: %w", err)
 	}
@@ -68,8 +63,7 @@ func (s *Store) Inbox(ctx context.Context, clinicID int64, all bool, limit int) 
 		if items[i].Replies, err = concernReplies(ctx, s.read, items[i].Concern.ID); err != nil {
 			return nil, err
 		}
-		r, err := s.read.QueryContext(ctx, `SELECT `+messageCols+` FROM messages WHERE concern_id = ? AND concern_id <> 0
-			AND step = ? ORDER BY id`, items[i].Concern.ID, StaffReplyStep)
+		r, err := s.read.QueryContext(ctx, qConcernStepMessages, items[i].Concern.ID, StaffReplyStep)
 		if err != nil {
 			return nil, fmt.Errorf("list inbox: %w", err)
 		}
@@ -83,11 +77,7 @@ func (s *Store) Inbox(ctx context.Context, clinicID int64, all bool, limit int) 
 // InboxCounts counts what needs attention at a clinic.
 func (s *Store) InboxCounts(ctx context.Context, clinicID int64) (InboxCounts, error) {
 	var c InboxCounts
-	err := s.read.QueryRowContext(ctx, `SELECT
-			count(*) FILTER (WHERE status = 'open' AND kind = 'red_flag'),
-			count(*) FILTER (WHERE status = 'open' AND kind = 'question'),
-			count(*) FILTER (WHERE alert_failed_at > 0)
-		FROM concerns WHERE clinic_id = ? AND status <> 'resolved'`, clinicID).Scan(&c.RedFlags, &c.Questions, &c.Undeliverable)
+	err := s.read.QueryRowContext(ctx, qInboxCounts, clinicID).Scan(&c.RedFlags, &c.Questions, &c.Undeliverable)
 	if err != nil {
 		return c, fmt.Errorf("count inbox: %w", err)
 	}
@@ -97,7 +87,7 @@ func (s *Store) InboxCounts(ctx context.Context, clinicID int64) (InboxCounts, e
 // UnresolvedConcerns returns a clinic's unresolved concerns by patient id
 // (the patient list marks them).
 func (s *Store) UnresolvedConcerns(ctx context.Context, clinicID int64) (map[int64]aftercare.Concern, error) {
-	cs, err := s.concerns(ctx, `clinic_id = ? AND status <> 'resolved'`, clinicID)
+	cs, err := s.concerns(ctx, wUnresolved, clinicID)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +100,7 @@ func (s *Store) UnresolvedConcerns(ctx context.Context, clinicID int64) (map[int
 
 // ConcernAt returns one of a clinic's concerns; another clinic's is not found.
 func (s *Store) ConcernAt(ctx context.Context, clinicID, id int64) (aftercare.Concern, error) {
-	c, err := scanConcern(s.read.QueryRowContext(ctx, `SELECT `+concernCols+` FROM concerns WHERE id = ? AND clinic_id = ?`, id, clinicID))
+	c, err := scanConcern(s.read.QueryRowContext(ctx, qConcernAt, id, clinicID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return c, notFound("concern", id)
 	}
@@ -126,8 +116,7 @@ func (s *Store) AcknowledgeConcern(ctx context.Context, clinicID, id int64, by s
 	if _, err := s.ConcernAt(ctx, clinicID, id); err != nil {
 		return err
 	}
-	return s.concernChange(ctx, id, "acknowledged", `UPDATE concerns SET status = 'acknowledged', acknowledged_at = ?, acknowledged_by = ?
-		WHERE id = ? AND clinic_id = ? AND status = 'open'`, ms(s.now().UTC()), by, id, clinicID)
+	return s.concernChange(ctx, id, "acknowledged", qAcknowledgeConcern, ms(s.now().UTC()), by, id, clinicID)
 }
 
 // ResolveConcern closes a concern (by a staff member): the patient's next
@@ -137,10 +126,7 @@ func (s *Store) ResolveConcern(ctx context.Context, clinicID, id int64, by strin
 		return err
 	}
 	now := ms(s.now().UTC())
-	return s.concernChange(ctx, id, "resolved", `UPDATE concerns SET status = 'resolved', resolved_at = ?, resolved_by = ?,
-		acknowledged_at = CASE WHEN acknowledged_at = 0 THEN ? ELSE acknowledged_at END,
-		acknowledged_by = CASE WHEN acknowledged_by = '' THEN ? ELSE acknowledged_by END
-		WHERE id = ? AND clinic_id = ? AND status <> 'resolved'`, now, by, now, by, id, clinicID)
+	return s.concernChange(ctx, id, "resolved", qResolveConcern, now, by, now, by, id, clinicID)
 }
 
 // concernChange runs one update of a concern and, when it changed the
@@ -157,7 +143,7 @@ func (s *Store) concernChange(ctx context.Context, id int64, what, q string, arg
 	}
 	if n, _ := res.RowsAffected(); n > 0 {
 		var patientID int64
-		if err := tx.QueryRowContext(ctx, `SELECT patient_id FROM concerns WHERE id = ?`, id).Scan(&patientID); err != nil {
+		if err := tx.QueryRowContext(ctx, qConcernPatient, id).Scan(&patientID); err != nil {
 			return fmt.Errorf("%s concern %d: %w", what, id, err)
 		}
 		if err := auditPatient(ctx, tx, s.now().UTC(), aftercare.AuditConcern, patientID, 0, fmt.Sprintf("concern %d %s", id, what)); err != nil {
@@ -199,7 +185,7 @@ func (s *Store) StaffReply(ctx context.Context, clinicID, concernID int64, by, b
 		return aftercare.Message{}, fmt.Errorf("staff reply: find enrollment: %w", err)
 	}
 	var occ int
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(occurrence), 0) + 1 FROM messages WHERE enrollment_id = ? AND step = ?`,
+	if err := tx.QueryRowContext(ctx, qNextOccurrence,
 		enrollmentID, StaffReplyStep).Scan(&occ); err != nil {
 		return aftercare.Message{}, fmt.Errorf("staff reply: %w", err)
 	}
@@ -209,11 +195,7 @@ func (s *Store) StaffReply(ctx context.Context, clinicID, concernID int64, by, b
 	if err != nil {
 		return aftercare.Message{}, fmt.Errorf("staff reply: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE concerns SET answered_at = ?,
-		status = CASE WHEN status = 'open' THEN 'acknowledged' ELSE status END,
-		acknowledged_at = CASE WHEN acknowledged_at = 0 THEN ? ELSE acknowledged_at END,
-		acknowledged_by = CASE WHEN acknowledged_by = '' THEN ? ELSE acknowledged_by END
-		WHERE id = ?`, ms(now), ms(now), by, c.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, qStaffAnswered, ms(now), ms(now), by, c.ID); err != nil {
 		return aftercare.Message{}, fmt.Errorf("staff reply: %w", err)
 	}
 	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{At: now, ClinicID: c.ClinicID, Action: aftercare.AuditStaffReply,

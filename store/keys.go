@@ -17,16 +17,6 @@ import (
 // is made. Authentication reads the database on every request (there is no
 // cache), so a revoked key fails at once on every daemon sharing the file.
 
-const (
-	qAPIKeys = `SELECT id, clinic_id, label, prefix, created_at, coalesce(last_used_at, 0), coalesce(revoked_at, 0)
-		FROM api_keys WHERE clinic_id = ? ORDER BY revoked_at IS NOT NULL, id`
-	qAPIKey       = `SELECT label, coalesce(revoked_at, 0) FROM api_keys WHERE id = ? AND clinic_id = ?`
-	qRevokeAPIKey = `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND clinic_id = ? AND revoked_at IS NULL`
-	// The WHERE makes concurrent requests write last_used_at at most once
-	// per LastUsedEvery between them.
-	qTouchAPIKey = `UPDATE api_keys SET last_used_at = ? WHERE id = ? AND coalesce(last_used_at, 0) <= ?`
-)
-
 // DefaultKeyLabel labels the key made with a clinic, and keys made before
 // keys had labels.
 const DefaultKeyLabel = "default"
@@ -92,7 +82,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, clinicID int64, label string) 
 	}
 	defer tx.Rollback()
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM clinics WHERE id = ?`, clinicID).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, qClinicExists, clinicID).Scan(&n); err != nil {
 		return APIKey{}, "", fmt.Errorf("create api key: %w", err)
 	}
 	if n == 0 {
@@ -100,7 +90,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, clinicID int64, label string) 
 	}
 	now := s.now().UTC()
 	k := APIKey{ClinicID: clinicID, Label: label, Prefix: keyPrefix(key), CreatedAt: now.Truncate(time.Millisecond)}
-	if err := tx.QueryRowContext(ctx, qInsertAPIKey+` RETURNING id`, clinicID, HashAPIKey(key), k.Prefix, ms(now), label).Scan(&k.ID); err != nil {
+	if err := tx.QueryRowContext(ctx, qInsertAPIKeyReturning, clinicID, HashAPIKey(key), k.Prefix, ms(now), label).Scan(&k.ID); err != nil {
 		return APIKey{}, "", fmt.Errorf("create api key: %w", err)
 	}
 	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{ClinicID: clinicID, At: now, Action: aftercare.AuditKeyCreated,

@@ -39,19 +39,6 @@ type TailEvent struct {
 	TailEntry
 }
 
-const (
-	tailCols = `m.id, m.enrollment_id, m.clinic_id, m.patient_id, m.step, m.occurrence, m.channel, m.send_at, m.stale_at,
-		m.status, m.attempts, m.next_attempt_at, m.provider_id, m.error_code, m.last_error, m.reason, m.sent_at,
-		m.updated_at, m.recipient, m.urgent,
-		CASE WHEN m.recipient <> '' THEN m.recipient WHEN m.channel = 'sms' THEN p.phone ELSE p.email END`
-	qTailMessages = `SELECT ` + tailCols + ` FROM messages m JOIN patients p ON p.id = m.patient_id
-		WHERE %s ORDER BY m.id DESC LIMIT ?`
-	qTailEvents = `SELECT e.id, e.at, e.from_status, e.to_status, e.detail, ` + tailCols + `
-		FROM events e JOIN messages m ON m.id = e.message_id JOIN patients p ON p.id = m.patient_id
-		WHERE %s ORDER BY e.id LIMIT ?`
-	qLastEventID = `SELECT coalesce(max(id), 0) FROM events`
-)
-
 func (f TailFilter) limit() int {
 	switch {
 	case f.Limit <= 0:

@@ -652,7 +652,7 @@ func (s *Store) Messages(ctx context.Context, f MessageFilter) ([]aftercare.Mess
 		f.Limit = 100
 	}
 	args = append(args, f.Limit)
-	q := `SELECT ` + messageCols + ` FROM messages WHERE ` + strings.Join(where, " AND ") + ` ORDER BY id LIMIT ?`
+	q := fmt.Sprintf(qListMessages, strings.Join(where, " AND "))
 	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
@@ -732,8 +732,7 @@ func receiptMoves(from, to aftercare.Status) bool {
 // SentBefore returns messages accepted by a provider before t that have
 // had no final receipt, oldest first (for the reconcile job).
 func (s *Store) SentBefore(ctx context.Context, t time.Time, channel aftercare.Channel, limit int) ([]aftercare.Message, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+messageCols+` FROM messages
-		WHERE status = 'sent' AND sent_at < ? AND channel = ? ORDER BY sent_at LIMIT ?`, ms(t), string(channel), limit)
+	rows, err := s.read.QueryContext(ctx, qSentBefore, ms(t), string(channel), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list unconfirmed messages: %w", err)
 	}

@@ -196,7 +196,7 @@ func markAddressBad(ctx context.Context, tx *sql.Tx, now time.Time, patientID in
 	if _, err := tx.ExecContext(ctx, q, reason, ms(t), patientID); err != nil {
 		return nil, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+messageCols+` FROM messages WHERE patient_id = ? AND channel = ? AND status = 'scheduled'`, patientID, string(ch))
+	rows, err := tx.QueryContext(ctx, qScheduledOnChannel, patientID, string(ch))
 	if err != nil {
 		return nil, err
 	}

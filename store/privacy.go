@@ -49,7 +49,7 @@ func (s *Store) ExportPatient(ctx context.Context, clinicID, patientID int64) (P
 		return x, err
 	}
 	var erased sql.NullInt64
-	if err := s.read.QueryRowContext(ctx, `SELECT erased_at FROM patients WHERE id = ?`, patientID).Scan(&erased); err != nil {
+	if err := s.read.QueryRowContext(ctx, qErasedAt, patientID).Scan(&erased); err != nil {
 		return x, fmt.Errorf("export patient %d: %w", patientID, err)
 	}
 	if erased.Valid {
@@ -67,7 +67,7 @@ func (s *Store) ExportPatient(ctx context.Context, clinicID, patientID int64) (P
 	for _, e := range es {
 		xe := ExportedEnrollment{Enrollment: e}
 		var purged sql.NullInt64
-		if err := s.read.QueryRowContext(ctx, `SELECT bodies_purged_at FROM enrollments WHERE id = ?`, e.ID).Scan(&purged); err != nil {
+		if err := s.read.QueryRowContext(ctx, qBodiesPurgedAt, e.ID).Scan(&purged); err != nil {
 			return x, fmt.Errorf("export patient %d: %w", patientID, err)
 		}
 		if purged.Valid {
@@ -157,12 +157,12 @@ func (s *Store) ErasePatient(ctx context.Context, clinicID, patientID int64) (Er
 	if out.CancelledMessages, err = endPending(ctx, tx, now, aftercare.StatusCancelled, CauseNone, "patient erased", "patient_id = ?", patientID); err != nil {
 		return fail(err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE enrollments SET cancelled_at = ? WHERE patient_id = ? AND cancelled_at IS NULL`, ms(now), patientID); err != nil {
+	if _, err := tx.ExecContext(ctx, qCancelPatientEnrollments, ms(now), patientID); err != nil {
 		return fail(err)
 	}
 	// Opt-outs outlive the patient, without identity.
 	var optedAt int64
-	_ = tx.QueryRowContext(ctx, `SELECT coalesce(max(at), 0) FROM consents WHERE patient_id = ? AND granted = 0`, patientID).Scan(&optedAt)
+	_ = tx.QueryRowContext(ctx, qLastOptOut, patientID).Scan(&optedAt)
 	if optedAt == 0 {
 		optedAt = ms(now)
 	}
@@ -177,50 +177,46 @@ func (s *Store) ErasePatient(ctx context.Context, clinicID, patientID int64) (Er
 		if !o.out {
 			// Opted back in since an earlier erasure of this address: that
 			// opt-out no longer holds.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM erased_optouts WHERE hash = ?`, optOutHash(key, clinicID, o.ch, o.addr)); err != nil {
+			if _, err := tx.ExecContext(ctx, qDeleteErasedOptOut, optOutHash(key, clinicID, o.ch, o.addr)); err != nil {
 				return fail(err)
 			}
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO erased_optouts(hash, clinic_id, channel, opted_out_at, erased_at)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT(hash) DO NOTHING`,
+		if _, err := tx.ExecContext(ctx, qInsertErasedOptOut,
 			optOutHash(key, clinicID, o.ch, o.addr), clinicID, string(o.ch), optedAt, ms(now)); err != nil {
 			return fail(err)
 		}
 		out.KeptOptOuts++
 	}
-	ids := `SELECT id FROM messages WHERE patient_id = ? OR concern_id IN (SELECT id FROM concerns WHERE patient_id = ?)`
 	// Free texts that may quote an address or a name: provider errors,
 	// reasons, event details. Replaced wherever the patient's own strings
 	// occur (scrub), and the provider's error text dropped.
 	scrub := scrubExpr(p)
-	res, err := tx.ExecContext(ctx, `UPDATE messages SET subject = '', body = '', html_body = '', recipient = '', last_error = '',
-		reason = `+scrub("reason")+`, sent_by = sent_by WHERE id IN (`+ids+`)`, patientID, patientID)
+	res, err := tx.ExecContext(ctx, qEraseMessages(scrub("reason")), patientID, patientID)
 	if err != nil {
 		return fail(err)
 	}
 	n, _ := res.RowsAffected()
 	out.ScrubbedMessages = int(n)
-	if _, err := tx.ExecContext(ctx, `UPDATE events SET detail = `+scrub("detail")+` WHERE message_id IN (`+ids+`)`, patientID, patientID); err != nil {
+	if _, err := tx.ExecContext(ctx, qEraseEvents(scrub("detail")), patientID, patientID); err != nil {
 		return fail(err)
 	}
-	res, err = tx.ExecContext(ctx, `UPDATE replies SET body = '' WHERE patient_id = ?`, patientID)
+	res, err = tx.ExecContext(ctx, qEraseReplies, patientID)
 	if err != nil {
 		return fail(err)
 	}
 	n, _ = res.RowsAffected()
 	out.ScrubbedReplies = int(n)
-	if _, err := tx.ExecContext(ctx, `UPDATE concerns SET signs = '', alert_failure = `+scrub("alert_failure")+` WHERE patient_id = ?`, patientID); err != nil {
+	if _, err := tx.ExecContext(ctx, qEraseConcerns(scrub("alert_failure")), patientID); err != nil {
 		return fail(err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE consents SET detail = '' WHERE patient_id = ?`, patientID); err != nil {
+	if _, err := tx.ExecContext(ctx, qEraseConsents, patientID); err != nil {
 		return fail(err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE enrollments SET external_ref = '', idempotency_key = '', request_hash = '' WHERE patient_id = ?`, patientID); err != nil {
+	if _, err := tx.ExecContext(ctx, qEraseEnrollments, patientID); err != nil {
 		return fail(err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE patients SET first_name = ?, last_name = '', phone = '', email = '',
-		phone_bad = '', email_bad = '', erased_at = ?, updated_at = ? WHERE id = ?`, erasedName, ms(now), ms(now), patientID); err != nil {
+	if _, err := tx.ExecContext(ctx, qErasePatient, erasedName, ms(now), ms(now), patientID); err != nil {
 		return fail(err)
 	}
 	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{At: now, ClinicID: clinicID, Action: aftercare.AuditErase, PatientID: patientID,
@@ -308,7 +304,7 @@ func (s *Store) carryErasedOptOuts(ctx context.Context, tx *sql.Tx, p *aftercare
 			continue
 		}
 		var at int64
-		err := tx.QueryRowContext(ctx, `SELECT opted_out_at FROM erased_optouts WHERE hash = ?`, optOutHash(s.optKey, p.ClinicID, c.ch, c.addr)).Scan(&at)
+		err := tx.QueryRowContext(ctx, qErasedOptOut, optOutHash(s.optKey, p.ClinicID, c.ch, c.addr)).Scan(&at)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -344,10 +340,7 @@ func (s *Store) PurgeBodies(ctx context.Context, cutoff time.Time) (enrollments,
 	}
 	defer tx.Rollback()
 	now, c := ms(s.now().UTC()), ms(cutoff)
-	rows, err := tx.QueryContext(ctx, `SELECT e.id FROM enrollments e WHERE e.bodies_purged_at IS NULL
-		AND coalesce(e.cancelled_at, (SELECT CASE WHEN max(m.send_at) > max(m.sent_at) THEN max(m.send_at) ELSE max(m.sent_at) END FROM messages m WHERE m.enrollment_id = e.id), e.created_at) < ?
-		AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.enrollment_id = e.id AND m.status IN ('scheduled', 'sending'))
-		LIMIT 1000`, c)
+	rows, err := tx.QueryContext(ctx, qPurgeableEnrollments, c)
 	if err != nil {
 		return 0, 0, fmt.Errorf("purge bodies: %w", err)
 	}
@@ -362,20 +355,19 @@ func (s *Store) PurgeBodies(ctx context.Context, cutoff time.Time) (enrollments,
 	}
 	rows.Close()
 	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, `UPDATE messages SET subject = '', body = '', html_body = '' WHERE enrollment_id = ?`, id); err != nil {
+		if _, err := tx.ExecContext(ctx, qPurgeMessageBodies, id); err != nil {
 			return 0, 0, fmt.Errorf("purge bodies of enrollment %d: %w", id, err)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE enrollments SET bodies_purged_at = ? WHERE id = ?`, now, id); err != nil {
+		if _, err := tx.ExecContext(ctx, qMarkBodiesPurged, now, id); err != nil {
 			return 0, 0, fmt.Errorf("purge bodies of enrollment %d: %w", id, err)
 		}
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE replies SET body = '' WHERE body <> '' AND at < ?
-		AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.patient_id = replies.patient_id AND e.bodies_purged_at IS NULL)`, c)
+	res, err := tx.ExecContext(ctx, qPurgeReplies, c)
 	if err != nil {
 		return 0, 0, fmt.Errorf("purge reply texts: %w", err)
 	}
 	n, _ := res.RowsAffected()
-	if _, err := tx.ExecContext(ctx, `UPDATE concerns SET signs = '' WHERE signs <> '' AND status = 'resolved' AND last_reply_at < ?`, c); err != nil {
+	if _, err := tx.ExecContext(ctx, qPurgeConcernSigns, c); err != nil {
 		return 0, 0, fmt.Errorf("purge concern signs: %w", err)
 	}
 	if len(ids) > 0 || n > 0 {
@@ -394,7 +386,7 @@ func (s *Store) PurgeBodies(ctx context.Context, cutoff time.Time) (enrollments,
 // which names a patient by id alone).
 func (s *Store) PatientClinicID(ctx context.Context, patientID int64) (int64, error) {
 	var id int64
-	err := s.read.QueryRowContext(ctx, `SELECT clinic_id FROM patients WHERE id = ?`, patientID).Scan(&id)
+	err := s.read.QueryRowContext(ctx, qPatientClinic, patientID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, notFound("patient", patientID)
 	}

@@ -196,6 +196,33 @@ const (
 
 	// Counts.
 	qCountByStatus = `SELECT status, count(*) FROM messages GROUP BY status`
+
+	// Patients without a phone are known by their email address.
+	qPatientByEmailOnly = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND phone = '' AND email <> '' AND lower(email) = lower(?)`
+	qPatientsByEmail    = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND email <> '' AND lower(email) = lower(?) ORDER BY id LIMIT 2`
+	qSetPatientPhone    = `UPDATE patients SET phone = ? WHERE id = ? AND phone = ''`
+	// Ping's write (at): one row, rewritten each time.
+	qPing = `INSERT INTO webhook_seen(kind, key, at) VALUES ('ping', 'ping', ?)
+		ON CONFLICT(kind, key) DO UPDATE SET at = excluded.at`
+	// qInsertConsent returning the consent's id.
+	qInsertConsentReturning = qInsertConsent + ` RETURNING id`
+	// An enrollment's patient (id, clinic).
+	qEnrollmentPatient = `SELECT patient_id FROM enrollments WHERE id = ? AND clinic_id = ?`
+	// Messages matching a condition (%s, with its own parameters), then LIMIT ?.
+	qListMessages = `SELECT ` + messageCols + ` FROM messages WHERE %s ORDER BY id LIMIT ?`
+	// Sent messages without a final receipt (before, channel, limit), oldest first.
+	qSentBefore = `SELECT ` + messageCols + ` FROM messages
+		WHERE status = 'sent' AND sent_at < ? AND channel = ? ORDER BY sent_at LIMIT ?`
+	// A patient's scheduled messages on a channel (patient, channel).
+	qScheduledOnChannel = `SELECT ` + messageCols + ` FROM messages WHERE patient_id = ? AND channel = ? AND status = 'scheduled'`
+	// A patient's SMS opt-out (id).
+	qSMSOptOut = `SELECT sms_opt_out FROM patients WHERE id = ?`
+	// An enrollment's clinic and patient (id).
+	qEnrollmentOwner = `SELECT id, clinic_id, patient_id FROM enrollments WHERE id = ?`
+	// A failed message's stale time (id).
+	qFailedStaleAt = `SELECT stale_at FROM messages WHERE id = ? AND status = 'failed'`
+	// A patient's clinic (id).
+	qPatientClinic = `SELECT clinic_id FROM patients WHERE id = ?`
 )
 
 // qMarkSentRows marks n messages sent in one statement: parameters are

@@ -8,17 +8,6 @@ import (
 	"time"
 )
 
-// qAllow is one step of the generic cell rate algorithm: a key's row holds
-// its theoretical arrival time (tat); a request at now is allowed if
-// max(tat, now) - now <= (burst-1)·every, and then moves tat to
-// max(tat, now) + every. Parameters: key, now+every (a new key's tat),
-// now, now, every, now, now, (burst-1)·every. No row returned: refused.
-const qAllow = `INSERT INTO rate_limits(key, tat) VALUES (?, ?)
-	ON CONFLICT(key) DO UPDATE SET
-		tat = CASE WHEN rate_limits.tat < ? THEN ? ELSE rate_limits.tat END + ?
-	WHERE (CASE WHEN rate_limits.tat < ? THEN ? ELSE rate_limits.tat END) - ? <= ?
-	RETURNING tat`
-
 // Allow takes one request of key from a bucket of burst requests that
 // refills one every every, and reports whether it was allowed. The bucket
 // lives in the database, so every replica shares it (a limit per process
@@ -42,7 +31,7 @@ func (s *Store) Allow(ctx context.Context, key string, now time.Time, every time
 // PruneRateLimits deletes buckets that have refilled by now (their rows
 // would allow the next request anyway).
 func (s *Store) PruneRateLimits(ctx context.Context, now time.Time) (int, error) {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM rate_limits WHERE tat <= ?`, ms(now))
+	res, err := s.write.ExecContext(ctx, qPruneRateLimits, ms(now))
 	if err != nil {
 		return 0, fmt.Errorf("prune rate limits: %w", err)
 	}

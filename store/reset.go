@@ -15,16 +15,6 @@ import (
 // the user's earlier ones useless; using one sets the password and ends
 // all the user's sessions, in one transaction with its audit row.
 
-const (
-	qInsertPasswordReset = `INSERT INTO password_resets(token_hash, user_id, clinic_id, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?)`
-	qRetirePasswordResets = `UPDATE password_resets SET used_at = ? WHERE user_id = ? AND used_at IS NULL`
-	qPasswordReset        = `SELECT u.id, u.clinic_id, u.email, u.password_hash, u.created_at
-		FROM password_resets r JOIN users u ON u.id = r.user_id AND u.clinic_id = r.clinic_id AND u.disabled_at IS NULL
-		WHERE r.token_hash = ? AND r.used_at IS NULL AND r.expires_at > ?`
-	qDeleteOldPasswordResets = `DELETE FROM password_resets WHERE expires_at <= ?`
-)
-
 // ErrResetLink is the message for a reset link that is unknown, expired
 // or already used (one message for all three, so the page tells an
 // attacker nothing).
@@ -99,10 +89,10 @@ func (s *Store) ResetPassword(ctx context.Context, tokenHash, passwordHash strin
 	if err != nil {
 		return User{}, 0, fmt.Errorf("reset password: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ?, password_set_at = ? WHERE id = ?`, passwordHash, ms(now), u.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, qResetPassword, passwordHash, ms(now), u.ID); err != nil {
 		return User{}, 0, fmt.Errorf("reset password: %w", err)
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, u.ID)
+	res, err := tx.ExecContext(ctx, qDeleteUserSessions, u.ID)
 	if err != nil {
 		return User{}, 0, fmt.Errorf("reset password: end sessions: %w", err)
 	}

@@ -27,30 +27,6 @@ const (
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool { return r == RoleAdmin || r == RoleStaff }
 
-const (
-	qUsers = `SELECT id, clinic_id, email, password_hash, created_at, role, coalesce(disabled_at, 0) FROM users
-		WHERE clinic_id = ? ORDER BY disabled_at IS NOT NULL, email, id`
-	qUserByEmail = `SELECT id, clinic_id, email, password_hash, created_at, role, coalesce(disabled_at, 0) FROM users
-		WHERE clinic_id = ? AND email = ?`
-	qUserByID = `SELECT id, clinic_id, email, password_hash, created_at, role, coalesce(disabled_at, 0) FROM users
-		WHERE clinic_id = ? AND id = ?`
-	qOtherActiveAdmins = `SELECT count(*) FROM users
-		WHERE clinic_id = ? AND id <> ? AND role = 'admin' AND disabled_at IS NULL`
-	qDisableUser        = `UPDATE users SET disabled_at = ? WHERE clinic_id = ? AND id = ? AND disabled_at IS NULL`
-	qSetPassword        = `UPDATE users SET password_hash = ?, password_set_at = ? WHERE clinic_id = ? AND id = ?`
-	qDeleteUserSessions = `DELETE FROM sessions WHERE user_id = ?`
-	qTouchSession       = `UPDATE sessions SET idle_until = CASE WHEN ? < expires_at THEN ? ELSE expires_at END WHERE token_hash = ? AND idle_until < ?`
-	qThrottleBlocks     = `SELECT coalesce(max(blocked_until), 0) FROM login_throttle WHERE key IN (?, ?) AND blocked_until > ?`
-	qThrottleFailure    = `INSERT INTO login_throttle(key, failures, last_failure_at) VALUES (?, 1, ?)
-		ON CONFLICT(key) DO UPDATE SET
-			failures = CASE WHEN login_throttle.last_failure_at <= ? THEN 1 ELSE login_throttle.failures + 1 END,
-			last_failure_at = excluded.last_failure_at
-		RETURNING failures`
-	qThrottleBlock = `UPDATE login_throttle SET blocked_until = CASE WHEN blocked_until > ? THEN blocked_until ELSE ? END WHERE key = ?`
-	qThrottleClear = `DELETE FROM login_throttle WHERE key = ?`
-	qThrottlePrune = `DELETE FROM login_throttle WHERE last_failure_at <= ? AND blocked_until <= ?`
-)
-
 func scanUser(r scanner) (User, error) {
 	var u User
 	var created, disabled int64

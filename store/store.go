@@ -110,8 +110,7 @@ func (s *Store) now() time.Time { return s.clock.Now() }
 // Ping checks that the database answers and can take a write: it is what
 // readiness reports.
 func (s *Store) Ping(ctx context.Context) error {
-	if _, err := s.write.ExecContext(ctx, `INSERT INTO webhook_seen(kind, key, at) VALUES ('ping', 'ping', ?)
-		ON CONFLICT(kind, key) DO UPDATE SET at = excluded.at`, ms(s.now())); err != nil {
+	if _, err := s.write.ExecContext(ctx, qPing, ms(s.now())); err != nil {
 		return fmt.Errorf("ping store: %w", err)
 	}
 	return nil
