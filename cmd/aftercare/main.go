@@ -12,6 +12,7 @@
 //	aftercare log      print the delivery log; --follow tails new events
 //	aftercare backup FILE  write an online, consistent copy of the database
 //	aftercare restore FILE put a backup in place (daemon stopped)
+//	aftercare migrate --from SQLITE --to POSTGRES  copy a clinic's data into PostgreSQL
 package main
 
 import (
@@ -59,6 +60,8 @@ commands:
   backup FILE   write a consistent copy of the database to FILE (0600), also while serve runs
   restore FILE  replace the database with a backup (serve must be stopped); messages that
                 may have gone out since the backup are checked at the provider before sending
+  migrate --from SQLITE --to postgres://…  copy a SQLite database (a snapshot of it: serve may
+                run) into an empty PostgreSQL database, verifying every table's row count
 
 Every command takes --config FILE (YAML); environment variables override it
 (AFTERCARE_DB, AFTERCARE_LISTEN, TWILIO_*, SMTP_*; see README).
@@ -117,6 +120,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = backup(ctx, args[1:], stdout, stderr)
 	case "restore":
 		err = restore(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		err = migrateCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
