@@ -1,4 +1,4 @@
-package store_test
+package sqlite_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare/store"
+	"github.com/aftercare/aftercare/store/storetest"
 )
 
 // TestWriterIsSynchronousFull: every commit on the writer is synced before
@@ -16,7 +17,7 @@ import (
 // power cut; NORMAL is only there for the bench to measure the cost.
 func TestWriterIsSynchronousFull(t *testing.T) {
 	t.Parallel()
-	s, _, _ := setup(t)
+	s, _, _ := storetest.Setup(t, open)
 	got, err := s.Synchronous(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -38,8 +39,8 @@ func TestWriterIsSynchronousFull(t *testing.T) {
 // row, is created 0600 whatever the umask, and never overwrites a file.
 func TestBackup(t *testing.T) {
 	t.Parallel()
-	s, _, c := setup(t)
-	enroll(t, s, c, "+14155550123", 1, 5)
+	s, _, c := storetest.Setup(t, open)
+	storetest.Enroll(t, s, c, "+14155550123", 1, 5)
 	ctx := context.Background()
 	dest := filepath.Join(t.TempDir(), "backup.db")
 	if err := store.Backup(ctx, s.Path(), dest); err != nil {
@@ -100,8 +101,9 @@ func TestBackup(t *testing.T) {
 // left alone.
 func TestRestoreFlagsWhatMayHaveGoneOut(t *testing.T) {
 	t.Parallel()
-	s, _, c := setup(t)
-	enroll(t, s, c, "+14155550123", 1, 5) // due t0, t0+1m, ... t0+4m
+	s, clock, c := storetest.Setup(t, open)
+	t0 := clock.Now()
+	storetest.Enroll(t, s, c, "+14155550123", 1, 5) // due t0, t0+1m, ... t0+4m
 	ctx := context.Background()
 	bak := filepath.Join(t.TempDir(), "b.db")
 	if err := store.Backup(ctx, s.Path(), bak); err != nil {
