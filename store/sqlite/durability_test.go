@@ -25,11 +25,7 @@ func TestWriterIsSynchronousFull(t *testing.T) {
 	if got != 2 {
 		t.Fatalf("writer PRAGMA synchronous = %d, want 2 (FULL)", got)
 	}
-	n, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "normal.db"), store.Options{Synchronous: "normal"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	n := open(t, store.Options{Synchronous: "normal"})
 	if got, err := n.Synchronous(context.Background()); err != nil || got != 1 {
 		t.Fatalf("with Synchronous NORMAL: PRAGMA synchronous = %d, %v; want 1", got, err)
 	}
@@ -62,11 +58,7 @@ func TestBackup(t *testing.T) {
 	}
 
 	// The copy opens as a store and has the same messages.
-	r, err := store.Open(ctx, dest, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := openPath(t, dest, store.Options{})
 	want, err := s.CountByStatus(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -126,11 +118,7 @@ func TestRestoreFlagsWhatMayHaveGoneOut(t *testing.T) {
 	if fi, err := os.Stat(dbPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("restored file: %v, %v; want mode 600", fi, err)
 	}
-	r, err := store.Open(ctx, dbPath, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := openPath(t, dbPath, store.Options{})
 	msgs, err := r.Messages(ctx, store.MessageFilter{ClinicID: c.ID})
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,11 @@
 // Package storetest is the one suite every storage driver must pass: each
 // behaviour of package store (enrolling, the outbox's claims, outcomes and
 // receipts, concerns, the console's reads, keys, sign-in, privacy, the
-// audit trail), run against a driver through store.Open, so a behaviour
-// that differed between SQLite and PostgreSQL is found here. A driver is
-// done when Run passes. What is one database's own (SQLite's files,
-// pragmas, backup) is tested in the driver's package.
+// audit trail), run on stores the driver opens, so a behaviour that
+// differed between SQLite and PostgreSQL is found here. A driver is done
+// when Run passes. What is one database's own (SQLite's files, pragmas,
+// backup) is tested in the driver's package, which may use the suite's
+// fixtures (Setup, Enroll, Clock) for it.
 //
 // A driver's package wires it in a test of its own:
 //
