@@ -10,7 +10,11 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/store"
+	"github.com/aftercare/aftercare/store/storetest"
 )
+
+// t0 is when the benchmarks' texts are due.
+var t0 = time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)
 
 // benchStore is a store with n texts due at t0 (spread over patients of
 // 25 messages each, like real plans), its clock at t0 + a day.
@@ -23,7 +27,7 @@ func benchStore(b *testing.B, n int) *store.Store {
 
 func openBench(b *testing.B) (*store.Store, aftercare.Clinic) {
 	b.Helper()
-	clock := &fakeClock{t: t0.Add(24 * time.Hour)}
+	clock := storetest.NewClock(t0.Add(24 * time.Hour))
 	s, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), store.Options{Clock: clock})
 	if err != nil {
 		b.Fatal(err)

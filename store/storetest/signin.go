@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 	"github.com/aftercare/aftercare/store"
 )
 
-func TestSessionIdleDeadlineMovesButNotPastExpiry(t *testing.T) {
+func testSessionIdleDeadlineMovesButNotPastExpiry(t *testing.T, drv Driver) {
 	t.Parallel()
 	ctx := context.Background()
-	s, clock, c := setup(t)
+	s, clock, c := Setup(t, drv.Open)
 	u, err := s.CreateUserWithRole(ctx, c.ID, "boss@glow.example", "h", store.RoleAdmin)
 	if err != nil || u.Role != store.RoleAdmin {
 		t.Fatalf("CreateUserWithRole = %+v, %v", u, err)
@@ -50,10 +50,10 @@ func TestSessionIdleDeadlineMovesButNotPastExpiry(t *testing.T) {
 	}
 }
 
-func TestLoginThrottleCountsBlocksResetsAndPrunes(t *testing.T) {
+func testLoginThrottleCountsBlocksResetsAndPrunes(t *testing.T, drv Driver) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _, _ := setup(t)
+	s, _, _ := Setup(t, drv.Open)
 	block := func(n int) time.Duration {
 		if n >= 3 {
 			return time.Duration(n) * time.Minute
@@ -96,10 +96,10 @@ func TestLoginThrottleCountsBlocksResetsAndPrunes(t *testing.T) {
 	}
 }
 
-func TestDisableUserEndsSessionsAndKeepsAnAdmin(t *testing.T) {
+func testDisableUserEndsSessionsAndKeepsAnAdmin(t *testing.T, drv Driver) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _, c := setup(t)
+	s, _, c := Setup(t, drv.Open)
 	boss, _ := s.CreateUserWithRole(ctx, c.ID, "boss@glow.example", "h", store.RoleAdmin)
 	desk, _ := s.CreateUser(ctx, c.ID, "desk@glow.example", "h")
 	if desk.Role != store.RoleStaff {

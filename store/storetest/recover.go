@@ -1,21 +1,17 @@
-package store_test
+package storetest
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/aftercare/aftercare"
-	"github.com/aftercare/aftercare/store"
 )
 
-func TestRecoverAbandonedMakesEverySendingMessageDueNow(t *testing.T) {
+func testRecoverAbandonedMakesEverySendingMessageDueNow(t *testing.T, drv Driver) {
 	t.Parallel()
-	s, clock, c := setup(t)
-	v := enroll(t, s, c, "+14155550123", 1, 2)
+	s, clock, c := Setup(t, drv.Open)
+	v := Enroll(t, s, c, "+14155550123", 1, 2)
 	ctx := context.Background()
 	clock.Set(t0.Add(5 * time.Minute))
 	if b, err := s.Claim(ctx, clock.Now(), 10, 2*time.Minute); err != nil || len(b) != 2 {
@@ -46,30 +42,5 @@ func TestRecoverAbandonedMakesEverySendingMessageDueNow(t *testing.T) {
 	}
 	if b, err := s.Claim(ctx, clock.Now(), 10, 2*time.Minute); err != nil || len(b) != 2 {
 		t.Fatalf("claim after recovery: %d, %v (want both due at once)", len(b), err)
-	}
-}
-
-func TestOpenSaysWhenTheDatabaseIsNotWritable(t *testing.T) {
-	t.Parallel()
-	if os.Geteuid() == 0 {
-		t.Skip("permissions do not stop root; faulttest covers a read-only mount")
-	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "ro.db")
-	s, err := store.Open(context.Background(), path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	if err := os.Chmod(dir, 0o555); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.Chmod(dir, 0o755) })
-	for _, f := range []string{path, path + "-wal", path + "-shm"} {
-		os.Chmod(f, 0o444)
-	}
-	_, err = store.Open(context.Background(), path, store.Options{})
-	if err == nil || !strings.Contains(err.Error(), "not writable") {
-		t.Fatalf("Open on a read-only database: %v, want an error saying it is not writable", err)
 	}
 }

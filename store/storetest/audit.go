@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"github.com/aftercare/aftercare/store"
 )
 
-func TestAuditTrailRecordsActorAndFilters(t *testing.T) {
-	s, clock, c := setup(t)
+func testAuditTrailRecordsActorAndFilters(t *testing.T, drv Driver) {
+	s, clock, c := Setup(t, drv.Open)
 	ctx := context.Background()
 	staff := aftercare.WithActor(ctx, aftercare.Actor{Kind: aftercare.ActorStaff, ID: 7, Label: "ana@clinic.example", IP: "203.0.113.9"})
 	if err := s.RecordAudit(staff, aftercare.AuditEntry{ClinicID: c.ID, Action: aftercare.AuditViewPatient, PatientID: 3}); err != nil {

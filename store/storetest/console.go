@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	"github.com/aftercare/aftercare/store"
 )
 
-func TestUsersAreScopedByClinicAndUnique(t *testing.T) {
+func testUsersAreScopedByClinicAndUnique(t *testing.T, drv Driver) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _, c := setup(t)
+	s, _, c := Setup(t, drv.Open)
 	other, _, err := s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Other", Phone: "+14155550101", Timezone: "UTC"})
 	if err != nil {
 		t.Fatal(err)
@@ -40,10 +40,10 @@ func TestUsersAreScopedByClinicAndUnique(t *testing.T) {
 	}
 }
 
-func TestSessionsExpire(t *testing.T) {
+func testSessionsExpire(t *testing.T, drv Driver) {
 	t.Parallel()
 	ctx := context.Background()
-	s, clock, c := setup(t)
+	s, clock, c := Setup(t, drv.Open)
 	u, err := s.CreateUser(ctx, c.ID, "staff@glow.example", "h")
 	if err != nil {
 		t.Fatal(err)
@@ -93,11 +93,11 @@ func failAll(t *testing.T, s *store.Store, at time.Time) []int64 {
 	return ids
 }
 
-func TestResendFailedMessage(t *testing.T) {
+func testResendFailedMessage(t *testing.T, drv Driver) {
 	t.Parallel()
 	ctx := context.Background()
-	s, clock, c := setup(t)
-	v := enroll(t, s, c, "+14155550123", 1, 2)
+	s, clock, c := Setup(t, drv.Open)
+	v := Enroll(t, s, c, "+14155550123", 1, 2)
 	ids := failAll(t, s, t0)
 	if len(ids) != 1 {
 		t.Fatalf("failed %d messages, want 1 (only the first is due)", len(ids))
@@ -142,11 +142,11 @@ func TestResendFailedMessage(t *testing.T) {
 	}
 }
 
-func TestResendRefusedAfterOptOutOrCancel(t *testing.T) {
+func testResendRefusedAfterOptOutOrCancel(t *testing.T, drv Driver) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _, c := setup(t)
-	v := enroll(t, s, c, "+14155550123", 1, 1)
+	s, _, c := Setup(t, drv.Open)
+	v := Enroll(t, s, c, "+14155550123", 1, 1)
 	id := failAll(t, s, t0)[0]
 	if _, err := s.SetOptOut(ctx, v.Patient.ID, aftercare.SMS, true, aftercare.ConsentSMSReply, "STOP"); err != nil {
 		t.Fatal(err)
@@ -167,17 +167,17 @@ func TestResendRefusedAfterOptOutOrCancel(t *testing.T) {
 	}
 }
 
-func TestDeliveryLogFailuresFirstAndFilters(t *testing.T) {
+func testDeliveryLogFailuresFirstAndFilters(t *testing.T, drv Driver) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _, c := setup(t)
-	enroll(t, s, c, "+14155550123", 1, 5) // due t0, t0+1m, ... t0+4m
+	s, _, c := Setup(t, drv.Open)
+	Enroll(t, s, c, "+14155550123", 1, 5) // due t0, t0+1m, ... t0+4m
 	failed := failAll(t, s, t0.Add(90*time.Second))
 	if len(failed) != 2 {
 		t.Fatalf("failed %d", len(failed))
 	}
 	other, _, _ := s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Other", Phone: "+14155550101", Timezone: "UTC"})
-	enroll(t, s, other, "+14155550124", 1, 3)
+	Enroll(t, s, other, "+14155550124", 1, 3)
 
 	all, more, err := s.DeliveryLog(ctx, store.LogFilter{ClinicID: c.ID})
 	if err != nil || more || len(all) != 5 {
@@ -229,10 +229,10 @@ func TestDeliveryLogFailuresFirstAndFilters(t *testing.T) {
 	}
 }
 
-func TestDailyCountsByLocalDayAcrossDST(t *testing.T) {
+func testDailyCountsByLocalDayAcrossDST(t *testing.T, drv Driver) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _, c := setup(t)
+	s, _, c := Setup(t, drv.Open)
 	ny, _ := time.LoadLocation("America/New_York")
 	// 2026-11-01 is 25 hours long in New York (DST ends).
 	d1 := time.Date(2026, 11, 1, 0, 0, 0, 0, ny)
@@ -277,12 +277,12 @@ func TestDailyCountsByLocalDayAcrossDST(t *testing.T) {
 	}
 }
 
-func TestPatientViewIsScopedByClinic(t *testing.T) {
+func testPatientViewIsScopedByClinic(t *testing.T, drv Driver) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _, c := setup(t)
-	enroll(t, s, c, "+14155550123", 1, 2)
-	v2 := enroll(t, s, c, "+14155550123", 2, 1)
+	s, _, c := Setup(t, drv.Open)
+	Enroll(t, s, c, "+14155550123", 1, 2)
+	v2 := Enroll(t, s, c, "+14155550123", 2, 1)
 	pv, err := s.PatientView(ctx, c.ID, v2.Patient.ID)
 	if err != nil {
 		t.Fatal(err)

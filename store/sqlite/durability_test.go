@@ -1,4 +1,4 @@
-package store_test
+package sqlite_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare/store"
+	"github.com/aftercare/aftercare/store/storetest"
 )
 
 // TestWriterIsSynchronousFull: every commit on the writer is synced before
@@ -16,7 +17,7 @@ import (
 // power cut; NORMAL is only there for the bench to measure the cost.
 func TestWriterIsSynchronousFull(t *testing.T) {
 	t.Parallel()
-	s, _, _ := setup(t)
+	s, _, _ := storetest.Setup(t, open)
 	got, err := s.Synchronous(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -24,11 +25,7 @@ func TestWriterIsSynchronousFull(t *testing.T) {
 	if got != 2 {
 		t.Fatalf("writer PRAGMA synchronous = %d, want 2 (FULL)", got)
 	}
-	n, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "normal.db"), store.Options{Synchronous: "normal"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
+	n := open(t, store.Options{Synchronous: "normal"})
 	if got, err := n.Synchronous(context.Background()); err != nil || got != 1 {
 		t.Fatalf("with Synchronous NORMAL: PRAGMA synchronous = %d, %v; want 1", got, err)
 	}
@@ -38,8 +35,8 @@ func TestWriterIsSynchronousFull(t *testing.T) {
 // row, is created 0600 whatever the umask, and never overwrites a file.
 func TestBackup(t *testing.T) {
 	t.Parallel()
-	s, _, c := setup(t)
-	enroll(t, s, c, "+14155550123", 1, 5)
+	s, _, c := storetest.Setup(t, open)
+	storetest.Enroll(t, s, c, "+14155550123", 1, 5)
 	ctx := context.Background()
 	dest := filepath.Join(t.TempDir(), "backup.db")
 	if err := store.Backup(ctx, s.Path(), dest); err != nil {
@@ -61,11 +58,7 @@ func TestBackup(t *testing.T) {
 	}
 
 	// The copy opens as a store and has the same messages.
-	r, err := store.Open(ctx, dest, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := openPath(t, dest, store.Options{})
 	want, err := s.CountByStatus(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -100,8 +93,9 @@ func TestBackup(t *testing.T) {
 // left alone.
 func TestRestoreFlagsWhatMayHaveGoneOut(t *testing.T) {
 	t.Parallel()
-	s, _, c := setup(t)
-	enroll(t, s, c, "+14155550123", 1, 5) // due t0, t0+1m, ... t0+4m
+	s, clock, c := storetest.Setup(t, open)
+	t0 := clock.Now()
+	storetest.Enroll(t, s, c, "+14155550123", 1, 5) // due t0, t0+1m, ... t0+4m
 	ctx := context.Background()
 	bak := filepath.Join(t.TempDir(), "b.db")
 	if err := store.Backup(ctx, s.Path(), bak); err != nil {
@@ -124,11 +118,7 @@ func TestRestoreFlagsWhatMayHaveGoneOut(t *testing.T) {
 	if fi, err := os.Stat(dbPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("restored file: %v, %v; want mode 600", fi, err)
 	}
-	r, err := store.Open(ctx, dbPath, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := openPath(t, dbPath, store.Options{})
 	msgs, err := r.Messages(ctx, store.MessageFilter{ClinicID: c.ID})
 	if err != nil {
 		t.Fatal(err)

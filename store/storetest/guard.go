@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -23,7 +23,7 @@ func newEnrollment(c aftercare.Clinic, phone, email string, session int) store.N
 // an Idempotency-Key) is refused with the existing one named, and writes
 // nothing; with Replace it cancels the first one's pending messages in the
 // same transaction.
-func TestDuplicateEnrollmentRefused(t *testing.T) {
+func testDuplicateEnrollmentRefused(t *testing.T, drv Driver) {
 	t.Parallel()
 	ctx := context.Background()
 	for _, id := range []struct{ name, phone, email string }{
@@ -31,7 +31,7 @@ func TestDuplicateEnrollmentRefused(t *testing.T) {
 		{"by email, no phone", "", "Ana@Example.com"},
 	} {
 		t.Run(id.name, func(t *testing.T) {
-			s, _, c := setup(t)
+			s, _, c := Setup(t, drv.Open)
 			first, created, err := s.CreateEnrollment(ctx, newEnrollment(c, id.phone, id.email, 1))
 			if err != nil || !created {
 				t.Fatal(created, err)
@@ -90,10 +90,10 @@ func TestDuplicateEnrollmentRefused(t *testing.T) {
 // TestFinishedSessionIsNotADuplicate: an enrollment with nothing left to
 // send (a series finished long ago, a new series starts at session 1) or a
 // cancelled one does not block a new one.
-func TestFinishedSessionIsNotADuplicate(t *testing.T) {
+func testFinishedSessionIsNotADuplicate(t *testing.T, drv Driver) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _, c := setup(t)
+	s, _, c := Setup(t, drv.Open)
 	first, _, err := s.CreateEnrollment(ctx, newEnrollment(c, "+14155550123", "", 1))
 	if err != nil {
 		t.Fatal(err)
@@ -109,10 +109,10 @@ func TestFinishedSessionIsNotADuplicate(t *testing.T) {
 // TestEmailOnlyAndPhoneOnlyPatients: patients without a phone are told
 // apart by their email address, and a phone added later joins the same
 // patient.
-func TestEmailOnlyAndPhoneOnlyPatients(t *testing.T) {
+func testEmailOnlyAndPhoneOnlyPatients(t *testing.T, drv Driver) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _, c := setup(t)
+	s, _, c := Setup(t, drv.Open)
 	a, _, err := s.CreateEnrollment(ctx, newEnrollment(c, "", "ana@example.com", 1))
 	if err != nil {
 		t.Fatal(err)

@@ -1,8 +1,7 @@
-package store_test
+package storetest
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,31 +10,22 @@ import (
 	"github.com/aftercare/aftercare/store"
 )
 
-// openTwo opens two Stores on one file, as two daemons would.
-func openTwo(t *testing.T) (*store.Store, *store.Store, *fakeClock, aftercare.Clinic) {
+// openTwo opens two Stores on one database, as two daemons would.
+func openTwo(t *testing.T, drv Driver) (*store.Store, *store.Store, *Clock, aftercare.Clinic) {
 	t.Helper()
-	clock := &fakeClock{t: t0}
-	path := filepath.Join(t.TempDir(), "test.db")
-	ctx := context.Background()
-	a, err := store.Open(ctx, path, store.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	b, err := store.Open(ctx, path, store.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	c, _, err := a.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
+	clock := NewClock(t0)
+	opt := store.Options{Clock: clock}
+	a := drv.Open(t, opt)
+	b := drv.Reopen(t, a, opt)
+	c, _, err := a.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a, b, clock, c
 }
 
-func TestAPIKeyLifecycle(t *testing.T) {
-	a, b, clock, c := openTwo(t)
+func testAPIKeyLifecycle(t *testing.T, drv Driver) {
+	a, b, clock, c := openTwo(t, drv)
 	admin := aftercare.WithActor(context.Background(), aftercare.Actor{Kind: aftercare.ActorCLI, Label: "ops"})
 
 	k, secret, err := a.CreateAPIKey(admin, c.ID, "  EHR integration ")
@@ -151,8 +141,8 @@ func equalActions(a, b []aftercare.AuditAction) bool {
 	return true
 }
 
-func TestAPIKeyLabelChecked(t *testing.T) {
-	s, _, c := setup(t)
+func testAPIKeyLabelChecked(t *testing.T, drv Driver) {
+	s, _, c := Setup(t, drv.Open)
 	for _, label := range []string{"", "   ", strings.Repeat("x", 81), "two\nlines"} {
 		if _, _, err := s.CreateAPIKey(context.Background(), c.ID, label); aftercare.ErrorCode(err) != aftercare.EINVALID {
 			t.Errorf("label %q: err = %v, want EINVALID", label, err)
@@ -163,8 +153,8 @@ func TestAPIKeyLabelChecked(t *testing.T) {
 	}
 }
 
-func TestUpdateClinicAuditsChangedFieldsOnly(t *testing.T) {
-	s, _, c := setup(t)
+func testUpdateClinicAuditsChangedFieldsOnly(t *testing.T, drv Driver) {
+	s, _, c := Setup(t, drv.Open)
 	ctx := aftercare.WithActor(context.Background(), aftercare.Actor{Kind: aftercare.ActorStaff, ID: 3})
 	c2 := c
 	c2.Name, c2.AlertEmail, c2.OnCallPhone = "Glow Skin", "new@clinic.example", "+14155550111"
@@ -195,8 +185,8 @@ func TestUpdateClinicAuditsChangedFieldsOnly(t *testing.T) {
 	}
 }
 
-func TestPasswordResetOnceAndExpires(t *testing.T) {
-	s, clock, c := setup(t)
+func testPasswordResetOnceAndExpires(t *testing.T, drv Driver) {
+	s, clock, c := Setup(t, drv.Open)
 	ctx := context.Background()
 	u, err := s.CreateUser(ctx, c.ID, "ana@clinic.example", "old-hash")
 	if err != nil {

@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -31,9 +31,9 @@ func file(t *testing.T, s *store.Store, p aftercare.Patient, n int, body string,
 	return out.Decision
 }
 
-func TestConcernRules(t *testing.T) {
-	s, clock, c := setup(t)
-	p := enroll(t, s, c, "+14155550123", 1, 2).Patient
+func testConcernRules(t *testing.T, drv Driver) {
+	s, clock, c := Setup(t, drv.Open)
+	p := Enroll(t, s, c, "+14155550123", 1, 2).Patient
 	at := clock.Now()
 	type want struct{ alert, answer, question bool }
 	check := func(name string, d store.ConcernDecision, w want) {
@@ -67,9 +67,9 @@ func TestConcernRules(t *testing.T) {
 }
 
 // Concurrent red flags (webhooks arriving together) alert once.
-func TestConcurrentRedFlagsAlertOnce(t *testing.T) {
-	s, clock, c := setup(t)
-	p := enroll(t, s, c, "+14155550123", 1, 2).Patient
+func testConcurrentRedFlagsAlertOnce(t *testing.T, drv Driver) {
+	s, clock, c := Setup(t, drv.Open)
+	p := Enroll(t, s, c, "+14155550123", 1, 2).Patient
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	alerts := 0

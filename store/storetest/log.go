@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -9,16 +9,16 @@ import (
 	"github.com/aftercare/aftercare/store"
 )
 
-func TestTailMessagesAndEventsAfter(t *testing.T) {
+func testTailMessagesAndEventsAfter(t *testing.T, drv Driver) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _, c := setup(t)
+	s, _, c := Setup(t, drv.Open)
 	other, _, err := s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Other", Phone: "+14155550101", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	enroll(t, s, c, "+14155550123", 1, 5)
-	enroll(t, s, other, "+14155550124", 1, 2)
+	Enroll(t, s, c, "+14155550123", 1, 5)
+	Enroll(t, s, other, "+14155550124", 1, 2)
 
 	// The newest matching messages, printed oldest first, with the address.
 	got, err := s.TailMessages(ctx, store.TailFilter{ClinicID: c.ID, Limit: 3})

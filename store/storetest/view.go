@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -13,9 +13,9 @@ import (
 // CreateEnrollment answers a new patient's enrollment with the view it
 // wrote instead of reading it back: it must be exactly what Enrollment
 // reads.
-func TestCreatedViewIsWhatIsStored(t *testing.T) {
+func testCreatedViewIsWhatIsStored(t *testing.T, drv Driver) {
 	t.Parallel()
-	s, clock, c := setup(t)
+	s, clock, c := Setup(t, drv.Open)
 	clock.Set(t0.Add(7654321 * time.Nanosecond)) // the store's now, not on a millisecond
 	at := t0.Add(1234567 * time.Microsecond)     // nor the plan's times
 	plan := func(aftercare.Patient, aftercare.Enrollment) ([]aftercare.Message, error) {

@@ -1,4 +1,4 @@
-package store_test
+package storetest
 
 import (
 	"context"
@@ -13,11 +13,11 @@ import (
 // Every change to a patient's record writes its audit row with the actor
 // the context carries; reads record theirs through RecordAudit (tested in
 // api and app).
-func TestEveryChangeWritesItsAuditRow(t *testing.T) {
-	s, clock, c := setup(t)
+func testEveryChangeWritesItsAuditRow(t *testing.T, drv Driver) {
+	s, clock, c := Setup(t, drv.Open)
 	staff := aftercare.Actor{Kind: aftercare.ActorStaff, ID: 7, Label: "ana@glow.example", IP: "203.0.113.9"}
 	ctx := aftercare.WithActor(context.Background(), staff)
-	v := enroll(t, s, c, "+14155550123", 1, 2)
+	v := Enroll(t, s, c, "+14155550123", 1, 2)
 	p := v.Patient
 	d := file(t, s, p, 1, "swollen", true, false, clock.Now())
 	ids := failAll(t, s, t0.Add(time.Hour))
@@ -66,10 +66,10 @@ func TestEveryChangeWritesItsAuditRow(t *testing.T) {
 	}
 }
 
-func TestExportHoldsEverythingAndIsClinicScoped(t *testing.T) {
-	s, clock, c := setup(t)
+func testExportHoldsEverythingAndIsClinicScoped(t *testing.T, drv Driver) {
+	s, clock, c := Setup(t, drv.Open)
 	ctx := context.Background()
-	v := enroll(t, s, c, "+14155550123", 1, 2)
+	v := Enroll(t, s, c, "+14155550123", 1, 2)
 	file(t, s, v.Patient, 1, "it is swollen", true, false, clock.Now())
 	x, err := s.ExportPatient(ctx, c.ID, v.Patient.ID)
 	if err != nil {
@@ -96,15 +96,15 @@ func TestExportHoldsEverythingAndIsClinicScoped(t *testing.T) {
 	}
 }
 
-func TestRetentionPurgesBodiesAfterTheEnrollmentEnds(t *testing.T) {
-	s, clock, c := setup(t)
+func testRetentionPurgesBodiesAfterTheEnrollmentEnds(t *testing.T, drv Driver) {
+	s, clock, c := Setup(t, drv.Open)
 	ctx := context.Background()
-	old := enroll(t, s, c, "+14155550123", 1, 2)
+	old := Enroll(t, s, c, "+14155550123", 1, 2)
 	file(t, s, old.Patient, 1, "it is swollen", false, false, clock.Now())
 	if _, err := s.CancelEnrollment(ctx, c.ID, old.Enrollment.ID, ""); err != nil {
 		t.Fatal(err)
 	}
-	active := enroll(t, s, c, "+14155550124", 1, 2)
+	active := Enroll(t, s, c, "+14155550124", 1, 2)
 
 	// 399 days later: nothing yet.
 	clock.Set(t0.AddDate(0, 0, 399))
@@ -135,8 +135,8 @@ func TestRetentionPurgesBodiesAfterTheEnrollmentEnds(t *testing.T) {
 	}
 }
 
-func TestUserChangesAreAudited(t *testing.T) {
-	s, _, c := setup(t)
+func testUserChangesAreAudited(t *testing.T, drv Driver) {
+	s, _, c := Setup(t, drv.Open)
 	admin := aftercare.Actor{Kind: aftercare.ActorStaff, ID: 1, Label: "boss@glow.example", IP: "198.51.100.7"}
 	ctx := aftercare.WithActor(context.Background(), admin)
 	u, err := s.CreateUserWithRole(ctx, c.ID, "new@glow.example", "x", store.RoleStaff)

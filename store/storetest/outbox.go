@@ -1,9 +1,7 @@
-package store_test
+package storetest
 
 import (
 	"context"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,73 +9,10 @@ import (
 	"github.com/aftercare/aftercare/store"
 )
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
-var t0 = time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)
-
-func setup(t *testing.T) (*store.Store, *fakeClock, aftercare.Clinic) {
-	t.Helper()
-	clock := &fakeClock{t: t0}
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), store.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// Whatever the test did, every recorded transition is legal and
-		// every message is where its last event left it.
-		if err := s.CheckTransitions(context.Background()); err != nil {
-			t.Error(err)
-		}
-		s.Close()
-	})
-	c, key, err := s.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := s.ClinicByAPIKey(context.Background(), key); err != nil || got.ID != c.ID {
-		t.Fatalf("ClinicByAPIKey = %v, %v", got, err)
-	}
-	return s, clock, c
-}
-
-// plan returns n SMS messages due at t0+i minutes, stale a day later.
-func plan(n int) func(p aftercare.Patient, e aftercare.Enrollment) ([]aftercare.Message, error) {
-	return func(p aftercare.Patient, e aftercare.Enrollment) ([]aftercare.Message, error) {
-		var out []aftercare.Message
-		for i := 0; i < n; i++ {
-			send := t0.Add(time.Duration(i) * time.Minute)
-			out = append(out, aftercare.Message{Step: "step", Occurrence: i, Channel: aftercare.SMS, SendAt: send,
-				StaleAt: send.Add(24 * time.Hour), Status: aftercare.StatusScheduled, Body: "hello"})
-		}
-		return out, nil
-	}
-}
-
-func enroll(t *testing.T, s *store.Store, c aftercare.Clinic, phone string, session, n int) store.EnrollmentView {
-	t.Helper()
-	v, created, err := s.CreateEnrollment(context.Background(), store.NewEnrollment{
-		Patient:    aftercare.Patient{ClinicID: c.ID, FirstName: "Ana", LastName: "Diaz", Phone: phone, Email: "ana@example.com", Timezone: "America/New_York"},
-		Enrollment: aftercare.Enrollment{Treatment: "microneedling", TreatedAt: t0, SessionNumber: session, SeriesLength: 3},
-		Consents:   []aftercare.Consent{{Channel: aftercare.SMS, Granted: true, Method: aftercare.ConsentAPI, WordingVersion: aftercare.ConsentWordingVersion}},
-		Plan:       plan(n),
-	})
-	if err != nil || !created {
-		t.Fatalf("CreateEnrollment = %v, %v", created, err)
-	}
-	return v
-}
-
-func TestEnrollmentIsStoredWithPlanAndEvents(t *testing.T) {
+func testEnrollmentIsStoredWithPlanAndEvents(t *testing.T, drv Driver) {
 	t.Parallel()
-	s, _, c := setup(t)
-	v := enroll(t, s, c, "+14155550123", 1, 3)
+	s, _, c := Setup(t, drv.Open)
+	v := Enroll(t, s, c, "+14155550123", 1, 3)
 	if len(v.Messages) != 3 || len(v.Consents) != 1 {
 		t.Fatalf("got %d messages, %d consents", len(v.Messages), len(v.Consents))
 	}
@@ -96,9 +31,9 @@ func TestEnrollmentIsStoredWithPlanAndEvents(t *testing.T) {
 	}
 }
 
-func TestIdempotentEnrollment(t *testing.T) {
+func testIdempotentEnrollment(t *testing.T, drv Driver) {
 	t.Parallel()
-	s, _, c := setup(t)
+	s, _, c := Setup(t, drv.Open)
 	in := store.NewEnrollment{
 		Patient:        aftercare.Patient{ClinicID: c.ID, FirstName: "Ana", LastName: "Diaz", Phone: "+14155550123", Timezone: "UTC"},
 		Enrollment:     aftercare.Enrollment{Treatment: "microneedling", TreatedAt: t0, SessionNumber: 1, SeriesLength: 3},
@@ -122,9 +57,9 @@ func TestIdempotentEnrollment(t *testing.T) {
 	}
 }
 
-func TestFailedPlanWritesNothing(t *testing.T) {
+func testFailedPlanWritesNothing(t *testing.T, drv Driver) {
 	t.Parallel()
-	s, _, c := setup(t)
+	s, _, c := Setup(t, drv.Open)
 	_, _, err := s.CreateEnrollment(context.Background(), store.NewEnrollment{
 		Patient:    aftercare.Patient{ClinicID: c.ID, FirstName: "Ana", Phone: "+14155550123", Timezone: "UTC"},
 		Enrollment: aftercare.Enrollment{Treatment: "microneedling", TreatedAt: t0, SessionNumber: 1, SeriesLength: 1},
@@ -142,11 +77,11 @@ func TestFailedPlanWritesNothing(t *testing.T) {
 	}
 }
 
-func TestClaimRecordAndTransitions(t *testing.T) {
+func testClaimRecordAndTransitions(t *testing.T, drv Driver) {
 	t.Parallel()
-	s, clock, c := setup(t)
+	s, clock, c := Setup(t, drv.Open)
 	ctx := context.Background()
-	enroll(t, s, c, "+14155550123", 1, 5)
+	Enroll(t, s, c, "+14155550123", 1, 5)
 	clock.Set(t0.Add(2*time.Minute + time.Second))
 	batch, err := s.Claim(ctx, clock.Now(), 10, time.Minute)
 	if err != nil {
@@ -202,11 +137,11 @@ func TestClaimRecordAndTransitions(t *testing.T) {
 	}
 }
 
-func TestLeaseRecoveryAfterCrash(t *testing.T) {
+func testLeaseRecoveryAfterCrash(t *testing.T, drv Driver) {
 	t.Parallel()
-	s, clock, c := setup(t)
+	s, clock, c := Setup(t, drv.Open)
 	ctx := context.Background()
-	enroll(t, s, c, "+14155550123", 1, 1)
+	Enroll(t, s, c, "+14155550123", 1, 1)
 	batch, err := s.Claim(ctx, clock.Now(), 10, time.Minute)
 	if err != nil || len(batch) != 1 {
 		t.Fatal(len(batch), err)
@@ -233,11 +168,11 @@ func TestLeaseRecoveryAfterCrash(t *testing.T) {
 	}
 }
 
-func TestSkipStale(t *testing.T) {
+func testSkipStale(t *testing.T, drv Driver) {
 	t.Parallel()
-	s, clock, c := setup(t)
+	s, clock, c := Setup(t, drv.Open)
 	ctx := context.Background()
-	enroll(t, s, c, "+14155550123", 1, 2)
+	Enroll(t, s, c, "+14155550123", 1, 2)
 	// Make one message an attempted-and-retrying one.
 	b, _ := s.Claim(ctx, clock.Now(), 1, time.Minute)
 	s.Record(ctx, []store.Outcome{{ID: b[0].Message.ID, Kind: store.OutcomeRetry, At: clock.Now(), NextAttemptAt: clock.Now().Add(48 * time.Hour), Error: "boom"}})
@@ -252,12 +187,12 @@ func TestSkipStale(t *testing.T) {
 	}
 }
 
-func TestOptOutAndSupersede(t *testing.T) {
+func testOptOutAndSupersede(t *testing.T, drv Driver) {
 	t.Parallel()
-	s, _, c := setup(t)
+	s, _, c := Setup(t, drv.Open)
 	ctx := context.Background()
-	v1 := enroll(t, s, c, "+14155550123", 1, 3)
-	v2 := enroll(t, s, c, "+14155550123", 2, 3)
+	v1 := Enroll(t, s, c, "+14155550123", 1, 3)
+	v2 := Enroll(t, s, c, "+14155550123", 2, 3)
 	if v1.Patient.ID != v2.Patient.ID {
 		t.Fatalf("same phone made two patients")
 	}
@@ -281,17 +216,17 @@ func TestOptOutAndSupersede(t *testing.T) {
 		t.Fatalf("revocation evidence = %+v", last)
 	}
 	// Re-enrolling keeps the opt-out.
-	v3 := enroll(t, s, c, "+14155550123", 3, 1)
+	v3 := Enroll(t, s, c, "+14155550123", 3, 1)
 	if !v3.Patient.SMSOptOut {
 		t.Fatal("opt-out lost on re-enrollment")
 	}
 }
 
-func TestCancelEnrollment(t *testing.T) {
+func testCancelEnrollment(t *testing.T, drv Driver) {
 	t.Parallel()
-	s, _, c := setup(t)
+	s, _, c := Setup(t, drv.Open)
 	ctx := context.Background()
-	v := enroll(t, s, c, "+14155550123", 1, 4)
+	v := Enroll(t, s, c, "+14155550123", 1, 4)
 	other, _, _ := s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Other", Phone: "+14155550199", Timezone: "UTC"})
 	if _, err := s.CancelEnrollment(ctx, other.ID, v.Enrollment.ID, ""); aftercare.ErrorCode(err) != aftercare.ENOTFOUND {
 		t.Fatalf("cross-clinic cancel: %v", err)
@@ -306,24 +241,16 @@ func TestCancelEnrollment(t *testing.T) {
 	}
 }
 
-func TestReopenKeepsData(t *testing.T) {
+func testReopenKeepsData(t *testing.T, drv Driver) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "re.db")
 	ctx := context.Background()
-	s, err := store.Open(ctx, path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := drv.Open(t, store.Options{})
 	c, _, err := s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "A", Phone: "+14155550100", Timezone: "UTC"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	s2, err := store.Open(ctx, path, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s2.Close()
+	s2 := drv.Reopen(t, s, store.Options{})
 	if got, err := s2.Clinic(ctx, c.ID); err != nil || got.Name != "A" {
 		t.Fatalf("after reopen: %+v %v", got, err)
 	}
