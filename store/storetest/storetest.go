@@ -87,6 +87,8 @@ func Run(t *testing.T, d Driver) {
 		{"CancelEnrollment", testCancelEnrollment},
 		{"ReopenKeepsData", testReopenKeepsData},
 		{"CreatedViewIsWhatIsStored", testCreatedViewIsWhatIsStored},
+		{"RateLimitIsSharedThroughTheDatabase", testRateLimitIsSharedThroughTheDatabase},
+		{"ClaimsOfTwoProcessesAreDisjoint", testClaimsOfTwoProcessesAreDisjoint},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, d) })
 	}
