@@ -22,7 +22,8 @@ import (
 // takes many seconds and kills land in the middle of it however fast the
 // machine. The lease is short so that a killed replica's claims come back
 // within seconds, and long against what a live replica needs to send its
-// batch (100 messages at 10 in flight).
+// batch (50 messages at 10 in flight, about 0.75 s; the dispatcher starts
+// no send later than lease - send_timeout after the claim).
 const (
 	replicaConcurrency      = 10
 	replicaEmailConcurrency = 4
@@ -32,11 +33,11 @@ var replicaConfig = `
 dispatch:
   tick: "@every 1s"
   housekeeping: "@every 1s"
-  batch_size: 100
+  batch_size: 50
   concurrency: ` + strconv.Itoa(replicaConcurrency) + `
   email_concurrency: ` + strconv.Itoa(replicaEmailConcurrency) + `
-  lease: 15s
-  send_timeout: 5s
+  lease: 8s
+  send_timeout: 3s
   sms_rate: 0
   email_rate: 0
 `
@@ -178,7 +179,9 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(seedValue), 0x5eed))
 
 	const replicas = 3
-	kills, patients := 9, 500 // 500 patients x (5 texts + 1 email)
+	// 250 patients x (10 texts + 2 emails): fewer enrollments to seed
+	// (each its own transaction) than crash_test's 5 + 1.
+	kills, patients := 9, 250
 	if soak() {
 		kills, patients = 30, 2000
 	}
@@ -186,11 +189,18 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 	f.db = dsn
 	f.tw.SetDelay(150 * time.Millisecond)
 	now := time.Now()
-	s := seedPostgres(t, dsn, plan{patients: patients, sms: 5, email: 1, staleIn: 6 * time.Hour, tag: "replicas",
-		// Due over the last few minutes, texts and emails interleaved.
-		at: func(p, k int) time.Time { return now.Add(-10*time.Minute + time.Duration(p*6+k)*50*time.Millisecond) }})
+	s := seedPostgres(t, dsn, plan{patients: patients, sms: 10, email: 2, staleIn: 6 * time.Hour, tag: "replicas",
+		// Due over the last few minutes, a patient's messages far apart
+		// (a patient's next text waits while one is in flight), texts
+		// and emails interleaved.
+		at: func(p, k int) time.Time {
+			slot := [12]int{0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 4, 9}[k] // emails (k 10, 11) among the texts
+			return now.Add(-10*time.Minute + time.Duration(slot*patients+p)*50*time.Millisecond)
+		}})
 	view := openPGView(t, dsn)
+	t.Logf("seeded in %s", time.Since(now).Round(time.Millisecond))
 
+	start := time.Now()
 	ds := make([]*daemon, replicas)
 	for i := range ds {
 		ds[i] = f.start()
@@ -219,7 +229,8 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 		ds[victim].kill()
 		killed++
 		emailBound += min(pgSendingEmails(view), replicaEmailConcurrency)
-		t.Logf("kill %d: replica %d after %d Twilio requests, %d messages pending", killed, victim, f.tw.Requests(), view.pending())
+		t.Logf("kill %d at %s: replica %d after %d Twilio requests, %d messages pending",
+			killed, time.Since(start).Round(time.Millisecond), victim, f.tw.Requests(), view.pending())
 		ds[victim] = f.start()
 		ds[victim].healthy()
 	}
@@ -227,6 +238,7 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 	// The replicas deliver the rest (a killed replica's claims come back
 	// once their lease expires) and stop cleanly.
 	waitUntil(t, "every message final", 3*time.Minute, func() bool { return view.pending() == 0 })
+	t.Logf("every message final at %s", time.Since(start).Round(time.Millisecond))
 	for _, d := range ds {
 		d.ready()
 	}
@@ -246,6 +258,7 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 	}
 	assertAllSent(t, v, s, texts, emailBound)
 	checkTransitions(t, dsn)
+	t.Logf("checked at %s", time.Since(start).Round(time.Millisecond))
 }
 
 // TestPostgresRestartMidDispatch restarts a private PostgreSQL server
@@ -267,7 +280,10 @@ func TestPostgresRestartMidDispatch(t *testing.T) {
 	f.tw.SetDelay(150 * time.Millisecond)
 	now := time.Now()
 	s := seedPostgres(t, dsn, plan{patients: 100, sms: 3, email: 1, staleIn: 6 * time.Hour, tag: "pgrestart",
-		at: func(p, k int) time.Time { return now.Add(-5*time.Minute + time.Duration(p*4+k)*50*time.Millisecond) }})
+		at: func(p, k int) time.Time {
+			slot := [4]int{0, 2, 3, 1}[k] // the email (k 3) second
+			return now.Add(-5*time.Minute + time.Duration(slot*100+p)*50*time.Millisecond)
+		}})
 	view := openPGView(t, dsn)
 
 	ds := make([]*daemon, replicas)
