@@ -302,10 +302,13 @@ func TestPostgresRestartMidDispatch(t *testing.T) {
 	}
 	t.Logf("PostgreSQL stopped after %d Twilio requests", before)
 	for i, d := range ds {
+		var body string
 		d.waitFor("replica "+strconv.Itoa(i)+" /readyz 503 while PostgreSQL is down", time.Minute, func() bool {
-			st, _ := d.get("/readyz")
+			var st int
+			st, body = d.get("/readyz")
 			return st == 503
 		})
+		t.Logf("replica %d /readyz while PostgreSQL is down: 503 %s", i, body)
 	}
 	if err := pg.Start(); err != nil {
 		t.Fatal(err)
