@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -433,7 +434,7 @@ func (rc *recorder) commit(group []recorded) {
 	}
 	// Outcomes are committed even when shutting down: they describe sends
 	// that happened.
-	_, err := d.outbox.Record(rc.ctx, outs)
+	err := d.recordDurably(rc.ctx, outs)
 	if err != nil {
 		rc.failed.Store(true)
 		if rc.err == nil {
@@ -449,5 +450,33 @@ func (rc *recorder) commit(group []recorded) {
 	for _, g := range group {
 		rc.st.add(g.r.out.Kind)
 		d.afterRecord(rc.ctx, rc.batch[g.i], g.r)
+	}
+}
+
+// recordDurably records outcomes, and while the database cannot be
+// reached (store.ErrUnavailable: a PostgreSQL restart or failover) tries
+// again with backoff for up to half the lease. Giving up sooner would
+// leave sends that happened in "sending" until their lease expires, and an
+// email (which no provider can be asked about) would then go out twice;
+// trying past the lease would be pointless, since lease recovery may have
+// taken the messages back by then (every outcome is guarded, so a late
+// one would change nothing).
+func (d *Dispatcher) recordDurably(ctx context.Context, outs []store.Outcome) error {
+	giveUp := time.Now().Add(d.cfg.Lease / 2)
+	wait := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		_, err := d.outbox.Record(ctx, outs)
+		if err == nil || !errors.Is(err, store.ErrUnavailable) || time.Now().Add(wait).After(giveUp) {
+			return err
+		}
+		d.log.Warn("database unavailable: outcomes will be recorded when it is back", "outcomes", len(outs), "attempt", attempt, "err", err)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		}
+		wait = min(2*wait, 2*time.Second)
 	}
 }

@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -483,4 +484,50 @@ type failingRecord struct{ *store.Store }
 
 func (failingRecord) Record(context.Context, []store.Outcome) (int, error) {
 	return 0, errors.New("disk I/O error")
+}
+
+// unavailableRecord fails its first n Records as a database that cannot be
+// reached (a PostgreSQL restart) would.
+type unavailableRecord struct {
+	*store.Store
+	mu    sync.Mutex
+	fails int
+}
+
+func (u *unavailableRecord) Record(ctx context.Context, outs []store.Outcome) (int, error) {
+	u.mu.Lock()
+	fail := u.fails > 0
+	if fail {
+		u.fails--
+	}
+	u.mu.Unlock()
+	if fail {
+		return 0, fmt.Errorf("record outcomes: %w: connection refused", store.ErrUnavailable)
+	}
+	return u.Store.Record(ctx, outs)
+}
+
+// TestOutcomesWaitForTheDatabaseToComeBack: while the database cannot be
+// reached, an outcome is recorded again (with backoff) rather than given
+// up: a send that happened is recorded as sent, not left in sending for
+// its lease to expire (when an email would go out twice).
+func TestOutcomesWaitForTheDatabaseToComeBack(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.enroll(t, "+14155550123", aftercare.SMS, 1, time.Hour)
+	var sends atomic.Int32
+	sms := notify.SenderFunc(func(ctx context.Context, m notify.Message) (string, error) { sends.Add(1); return "SM1", nil })
+	out := &unavailableRecord{Store: e.store, fails: 3}
+	d := scheduler.NewDispatcher(out, map[aftercare.Channel]notify.Sender{aftercare.SMS: sms}, e.clock,
+		slog.New(slog.NewTextHandler(io.Discard, nil)), scheduler.Config{Lease: time.Hour})
+	if _, err := d.RunOnce(context.Background()); err != nil {
+		t.Fatalf("run with a database back after three failures: %v", err)
+	}
+	counts, _ := e.store.CountByStatus(context.Background())
+	if counts[aftercare.StatusSent] != 1 || counts[aftercare.StatusSending] != 0 || sends.Load() != 1 {
+		t.Fatalf("counts %v after %d sends: want the one message sent once and recorded", counts, sends.Load())
+	}
+	if out.fails != 0 {
+		t.Fatalf("%d failures left: the outcome was not retried", out.fails)
+	}
 }

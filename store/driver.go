@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -38,8 +39,24 @@ type Driver interface {
 	SkipLocked() string
 	// IsUniqueViolation reports whether err is a unique-constraint failure.
 	IsUniqueViolation(err error) bool
+	// IsUnavailable reports whether err says the database could not be
+	// reached (a server restarting), so the same statement may succeed
+	// later.
+	IsUnavailable(err error) bool
 	// Close closes the connections.
 	Close() error
+}
+
+// ErrUnavailable marks an error of a database that could not be reached
+// (Driver.IsUnavailable): the same call may succeed once it is back.
+var ErrUnavailable = errors.New("database unavailable")
+
+// unavailable wraps err with ErrUnavailable when the driver says so.
+func (s *Store) unavailable(err error) error {
+	if err != nil && s.d.IsUnavailable(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
 }
 
 // openDriver chooses and opens the driver dsn names.

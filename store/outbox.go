@@ -236,17 +236,21 @@ func (s *Store) Record(ctx context.Context, outs []Outcome) (int, error) {
 	}
 	// Shared: each outcome is one statement guarded by the state it
 	// leaves, on a message this process claimed.
+	// An error that says the database could not be reached wraps
+	// ErrUnavailable: the dispatcher records the same outcomes again when
+	// it is back (each is guarded, so a commit that did land changes
+	// nothing the second time).
 	tx, err := s.d.BeginWrite(ctx, false)
 	if err != nil {
-		return 0, fmt.Errorf("record outcomes: %w", err)
+		return 0, fmt.Errorf("record outcomes: %w", s.unavailable(err))
 	}
 	defer tx.Rollback()
 	applied, err := s.record(ctx, tx, outs)
 	if err != nil {
-		return 0, err
+		return 0, s.unavailable(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("record outcomes: commit: %w", err)
+		return 0, fmt.Errorf("record outcomes: commit: %w", s.unavailable(err))
 	}
 	return applied, nil
 }

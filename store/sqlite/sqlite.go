@@ -146,6 +146,10 @@ func (d *DB) IsUniqueViolation(err error) bool {
 	return false
 }
 
+// IsUnavailable is false: a SQLite file does not go away and come back
+// (its errors are not worth retrying blindly).
+func (d *DB) IsUnavailable(err error) bool { return false }
+
 // Close closes both pools.
 func (d *DB) Close() error {
 	return errors.Join(d.read.Close(), d.write.Close())
