@@ -203,13 +203,14 @@ func (d *Daemon) RunUntil(tb TB, end time.Time) {
 	}
 }
 
-// maxPasses bounds RunDue: far more due times than any test has.
+// maxPasses bounds RunDue: ten times the passes of the longest test.
 const maxPasses = 10000
 
 // RunDue jumps clock from one due time to the next up to end, calling
 // pass at each (next reports the earliest due time, zero when nothing is
 // due), then moves the clock to end. The clock never moves back: a
-// message already due is run at the clock's time.
+// message already due is run at the clock's time. It fails the test if
+// something is still due after maxPasses passes (a message no pass moves).
 func RunDue(tb TB, clock *Clock, next func(context.Context) (time.Time, error), pass func(context.Context) error, end time.Time) {
 	tb.Helper()
 	ctx := context.Background()
@@ -219,14 +220,15 @@ func RunDue(tb TB, clock *Clock, next func(context.Context) (time.Time, error), 
 			tb.Fatalf("next due time: %v", err)
 		}
 		if at.IsZero() || at.After(end) {
-			break
+			clock.AdvanceTo(end)
+			return
 		}
 		clock.AdvanceTo(at)
 		if err := pass(ctx); err != nil {
 			tb.Fatalf("pass at %s: %v", clock.Now(), err)
 		}
 	}
-	clock.AdvanceTo(end)
+	tb.Fatalf("still due after %d passes up to %s: a message no pass moves", maxPasses, end)
 }
 
 // AddClinic creates clinic c and returns it with its API key.

@@ -180,3 +180,19 @@ func enrollRequest(treated time.Time) enroll.Request {
 		Timezone: "America/New_York", SMSConsent: true, EmailConsent: true, Treatment: "microneedling",
 		TreatedAt: treated.Format(time.RFC3339), SessionNumber: 1, SeriesLength: 3}
 }
+
+// TestRunDueFailsOnAMessageNoPassMoves: a message that stays due would
+// loop forever; RunDue gives up with a failure instead of going on.
+func TestRunDueFailsOnAMessageNoPassMoves(t *testing.T) {
+	t.Parallel()
+	r := &testsupport.Runner{}
+	defer r.Close()
+	passes := 0
+	err := r.Do(func() {
+		testsupport.RunDue(r, testsupport.NewClock(t0), func(context.Context) (time.Time, error) { return t0, nil },
+			func(context.Context) error { passes++; return nil }, t0.Add(time.Hour))
+	})
+	if err == nil || !strings.Contains(err.Error(), "still due") || passes == 0 {
+		t.Fatalf("RunDue over a message that never leaves: %v after %d passes", err, passes)
+	}
+}
