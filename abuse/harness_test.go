@@ -2,7 +2,6 @@ package abuse_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -10,76 +9,40 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/app"
 	"github.com/aftercare/aftercare/config"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify/smtptest"
 	"github.com/aftercare/aftercare/notify/twiliotest"
 )
 
 const (
-	accountSID   = "AC0123456789abcdef0123456789abcdef"
-	authToken    = "f00dfacef00dfacef00dfacef00dface"
-	fromNumber   = "+14155550100"
+	accountSID   = testsupport.AccountSID
+	authToken    = testsupport.AuthToken
+	fromNumber   = testsupport.FromNumber
 	smtpUser     = "care-mailer"
 	smtpPassword = "SmtpPassw0rd-Zq8Xv"
 	unsubSecret  = "unsubscribe-secret-9f8e7d6c5b4a39281706"
 )
 
-// vclock is a virtual clock that only moves when told to.
-type vclock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *vclock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-// Set moves the clock forward to t (never backward).
-func (c *vclock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.t) {
-		c.t = t
-	}
-}
-
-// lockedBuffer is a log sink safe for concurrent writers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // harness is the whole daemon in-process with two clinics.
 type harness struct {
 	t      testing.TB
+	d      *testsupport.Daemon
 	app    *app.App
-	clock  *vclock
+	clock  *testsupport.Clock
 	tw     *twiliotest.Server
 	mail   *smtptest.Server
 	base   string
-	logs   *lockedBuffer
+	logs   *testsupport.LogBuffer
 	db     *sql.DB // a read-only connection of the test's own, for snapshots
 	client *http.Client
 
@@ -106,64 +69,23 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	if o.start.IsZero() {
 		o.start = defaultNow
 	}
-	tw := twiliotest.NewServer(t, accountSID, authToken)
-	var mail *smtptest.Server
+	do := testsupport.DaemonOptions{Start: o.start, Scheduled: o.scheduled, LogLevel: o.logLevel,
+		Configure: func(cfg *config.Config) {
+			cfg.Secret = unsubSecret
+			cfg.Twilio.Timeout, cfg.SMTP.Timeout = 30*time.Second, 30*time.Second // nothing waits for them to fire
+			cfg.Dispatch.SMSRate, cfg.Dispatch.EmailRate = o.smsRate, o.emailRate
+			cfg.Web.TrustedProxyHeader = o.proxyHeader
+		}}
 	if o.smtpAuth {
-		mail = smtptest.NewServer(t, smtptest.WithAuth(smtpUser, smtpPassword))
-	} else {
-		mail = smtptest.NewServer(t)
+		do.Providers = testsupport.ProviderOptions{SMTPUsername: smtpUser, SMTPPassword: smtpPassword}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	cfg := config.Default()
-	cfg.DB = filepath.Join(t.TempDir(), "abuse.db")
-	cfg.PublicURL = base
-	cfg.Secret = unsubSecret
-	cfg.Twilio = config.Twilio{AccountSID: accountSID, AuthToken: authToken, From: fromNumber, BaseURL: tw.URL(), Timeout: 30 * time.Second} // nothing waits for it to fire
-	cfg.SMTP = config.SMTP{Host: mail.Host(), Port: mail.Port(), TLS: "none", From: "Glow Clinic <care@glow.example>", Timeout: 30 * time.Second}
-	if o.smtpAuth {
-		cfg.SMTP.Username, cfg.SMTP.Password = smtpUser, smtpPassword
-	}
-	cfg.Dispatch.SMSRate, cfg.Dispatch.EmailRate = o.smsRate, o.emailRate
-	cfg.Web.TrustedProxyHeader = o.proxyHeader
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	clock := &vclock{t: o.start}
-	tw.SetClock(clock.Now)
-	logs := &lockedBuffer{}
-	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: o.logLevel}))
-	a, err := app.New(context.Background(), app.Options{Config: cfg, Clock: clock, Listener: ln,
-		ManualScheduling: !o.scheduled, Log: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	h := &harness{t: t, app: a, clock: clock, tw: tw, mail: mail, base: base, logs: logs,
+	d := testsupport.StartDaemon(t, do)
+	h := &harness{t: t, d: d, app: d.App, clock: d.Clock, tw: d.Twilio, mail: d.Mail, base: d.Base, logs: d.Logs,
 		client: &http.Client{Timeout: 30 * time.Second}}
-	h.clinicA, h.keyA, err = a.Store.CreateClinic(context.Background(), aftercare.Clinic{Name: "Glow Clinic", Phone: "+14155550111",
-		Timezone: "America/New_York", BookingURL: "https://glow.example/book", AlertEmail: "staff@glow.example", OnCallPhone: "+14155550199"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.clinicB, h.keyB, err = a.Store.CreateClinic(context.Background(), aftercare.Clinic{Name: "Other Clinic", Phone: "+442071838750",
+	h.clinicA, h.keyA = d.AddClinic(t, testsupport.GlowClinic())
+	h.clinicB, h.keyB = d.AddClinic(t, aftercare.Clinic{Name: "Other Clinic", Phone: "+442071838750",
 		Timezone: "Europe/London", AlertEmail: "staff@other.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.db = openReader(t, cfg.DB)
+	h.db = openReader(t, d.App.Config.DB)
 	return h
 }
 
@@ -274,24 +196,7 @@ func (h *harness) webhook(path string, form url.Values, token string) response {
 // jumping the virtual clock from one due message to the next.
 func (h *harness) runUntil(t time.Time) {
 	h.t.Helper()
-	ctx := context.Background()
-	for i := 0; i < 1000; i++ {
-		next, err := h.app.Store.NextDue(ctx)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		if next.IsZero() || next.After(t) {
-			break
-		}
-		h.clock.Set(next)
-		if _, err := h.app.Dispatcher.RunOnce(ctx); err != nil {
-			h.t.Fatal(err)
-		}
-	}
-	h.clock.Set(t)
-	if _, err := h.app.Store.SkipStale(ctx, t); err != nil {
-		h.t.Fatal(err)
-	}
+	h.d.RunUntil(h.t, t)
 }
 
 // tables lists every table of the schema (SQLite's own and the migration

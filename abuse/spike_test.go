@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify"
 	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/scheduler"
@@ -59,13 +59,9 @@ func TestSpikeDrain(t *testing.T) {
 	ctx := context.Background()
 	zones := []string{"America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"}
 	treated := time.Date(2026, 11, 25, 19, 30, 0, 0, time.UTC) // 14:30 in New York, 11:30 in Los Angeles
-	clock := &vclock{t: treated}
-	path := filepath.Join(t.TempDir(), "spike.db")
-	st, err := store.Open(ctx, path, store.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	clock := testsupport.NewClock(treated)
+	st := testsupport.OpenStore(t, store.Options{Clock: clock})
+	path := st.Path()
 	clinic, _, err := st.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow Clinic", Phone: "+14155550111", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)

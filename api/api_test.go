@@ -8,25 +8,17 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/api"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 
 // 2026-11-25 15:00 UTC = 10:00 New York.
 var now = time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)
@@ -40,12 +32,8 @@ type env struct {
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	clock := &fakeClock{t: now}
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "api.db"), store.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	clock := testsupport.NewClock(now)
+	s := testsupport.OpenStore(t, store.Options{Clock: clock})
 	p, err := protocol.Default()
 	if err != nil {
 		t.Fatal(err)

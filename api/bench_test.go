@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/api"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
@@ -25,12 +25,8 @@ import (
 // the enrollment back and encoding the answer. Each iteration enrolls a new
 // patient.
 func BenchmarkCreateEnrollment(b *testing.B) {
-	clock := &fakeClock{t: now}
-	s, err := store.Open(context.Background(), filepath.Join(b.TempDir(), "api.db"), store.Options{Clock: clock})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
+	clock := testsupport.NewClock(now)
+	s := testsupport.OpenStore(b, store.Options{Clock: clock})
 	p, err := protocol.Default()
 	if err != nil {
 		b.Fatal(err)

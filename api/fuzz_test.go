@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,6 +19,7 @@ import (
 	"github.com/aftercare/aftercare/api"
 	"github.com/aftercare/aftercare/enroll"
 	"github.com/aftercare/aftercare/inbound"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify/twilio"
 	"github.com/aftercare/aftercare/notify/twiliotest"
 	"github.com/aftercare/aftercare/protocol"
@@ -57,13 +57,9 @@ func (unsubscriber) UnsubscribeLink(ctx context.Context, token string) (api.Unsu
 func fuzzSetup(tb testing.TB) *fuzzEnv {
 	tb.Helper()
 	ctx := context.Background()
-	clock := &fakeClock{t: now}
-	path := filepath.Join(tb.TempDir(), "fuzz.db")
-	s, err := store.Open(ctx, path, store.Options{Clock: clock})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { s.Close() })
+	clock := testsupport.NewClock(now)
+	s := testsupport.OpenStore(tb, store.Options{Clock: clock})
+	path := s.Path()
 	p, err := protocol.Default()
 	if err != nil {
 		tb.Fatal(err)

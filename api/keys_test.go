@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/api"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
@@ -20,8 +20,8 @@ import (
 // Stores opened on one database file (two daemons) and revokes a key
 // through one: the very next request with it gets 401 from both.
 func TestRevokedKeyRefusedAtOnceOnEveryReplica(t *testing.T) {
-	clock := &fakeClock{t: now}
-	path := filepath.Join(t.TempDir(), "api.db")
+	clock := testsupport.NewClock(now)
+	path := testsupport.DB(t)
 	p, err := protocol.Default()
 	if err != nil {
 		t.Fatal(err)

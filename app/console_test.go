@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -24,21 +23,8 @@ func TestConsoleIsServedAndAddedUserSignsIn(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
-	cfg := config.Default()
-	cfg.DB = filepath.Join(dir, "console.db")
-	cfg.PublicURL = "https://aftercare.example-clinic.com"
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(ctx, app.Options{Config: cfg, Listener: ln, ManualScheduling: true, Stdout: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Shutdown(context.Background()) })
+	a := startDaemon(t, func(c *config.Config) { c.PublicURL = "https://aftercare.example-clinic.com" })
+	cfg := a.Config
 	clinic, _, err := a.Store.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -489,15 +488,8 @@ func TestCheckAndReadyzNameClinicsWithoutAlertRoute(t *testing.T) {
 }
 
 func TestConversationSettingsAreWired(t *testing.T) {
-	cfg := config.Default()
-	cfg.DB = filepath.Join(t.TempDir(), "w.db")
 	off := false
-	cfg.SMS.OptOutConfirmation = &off
-	a, err := app.New(context.Background(), app.Options{Config: cfg, ManualScheduling: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Shutdown(context.Background())
+	a := startDaemon(t, func(c *config.Config) { c.SMS.OptOutConfirmation = &off })
 	if !a.Inbound.NoOptOutConfirmation {
 		t.Error("sms.opt_out_confirmation: false did not turn the confirmation off")
 	}

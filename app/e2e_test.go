@@ -5,128 +5,52 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/app"
-	"github.com/aftercare/aftercare/config"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify/smtptest"
 	"github.com/aftercare/aftercare/notify/twiliotest"
 )
 
 const (
-	accountSID = "AC0123456789abcdef0123456789abcdef"
-	authToken  = "0123456789abcdef0123456789abcdef"
-	fromNumber = "+14155550100"
+	accountSID = testsupport.AccountSID
+	authToken  = testsupport.AuthToken
+	fromNumber = testsupport.FromNumber
 )
 
-type vclock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *vclock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *vclock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.t) {
-		c.t = t
-	}
-}
-
 // harness runs the whole daemon in-process against a loopback Twilio API
-// and a real SMTP server, on a virtual clock.
+// and a real SMTP server, on a virtual clock, with one clinic.
 type harness struct {
 	t      *testing.T
 	app    *app.App
-	clock  *vclock
+	clock  *testsupport.Clock
 	tw     *twiliotest.Server
 	mail   *smtptest.Server
 	base   string // public URL = the daemon's loopback address
 	key    string
 	clinic aftercare.Clinic
-	logs   *bytes.Buffer
+	logs   *testsupport.LogBuffer
+	d      *testsupport.Daemon
 }
 
 func newHarness(t *testing.T, start time.Time) *harness {
 	t.Helper()
-	tw := twiliotest.NewServer(t, accountSID, authToken)
-	mail := smtptest.NewServer(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	cfg := config.Default()
-	cfg.DB = filepath.Join(t.TempDir(), "e2e.db")
-	cfg.PublicURL = base
-	cfg.Twilio = config.Twilio{AccountSID: accountSID, AuthToken: authToken, From: fromNumber, BaseURL: tw.URL(), Timeout: 5 * time.Second}
-	cfg.SMTP = config.SMTP{Host: mail.Host(), Port: mail.Port(), TLS: "none", From: "Glow Clinic <care@glow.example>", Timeout: 5 * time.Second}
-	cfg.Dispatch.SMSRate, cfg.Dispatch.EmailRate = 0, 0
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	clock := &vclock{t: start}
-	tw.SetClock(clock.Now)
-	logs := &bytes.Buffer{}
-	a, err := app.New(context.Background(), app.Options{Config: cfg, Clock: clock, Listener: ln, ManualScheduling: true,
-		Log: slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Shutdown(context.Background()) })
-	clinic, key, err := a.Store.CreateClinic(context.Background(), aftercare.Clinic{Name: "Glow Clinic", Phone: "+14155550111",
-		Timezone: "America/New_York", BookingURL: "https://glow.example/book", AlertEmail: "staff@glow.example", OnCallPhone: "+14155550199"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &harness{t: t, app: a, clock: clock, tw: tw, mail: mail, base: base, key: key, clinic: clinic, logs: logs}
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
+	d := testsupport.StartDaemon(t, testsupport.DaemonOptions{Start: start})
+	clinic, key := d.AddClinic(t, testsupport.GlowClinic())
+	return &harness{t: t, app: d.App, clock: d.Clock, tw: d.Twilio, mail: d.Mail, base: d.Base, key: key, clinic: clinic, logs: d.Logs, d: d}
 }
 
 // runUntil delivers everything due up to t, jumping the clock from one due
 // message to the next.
 func (h *harness) runUntil(t time.Time) {
 	h.t.Helper()
-	ctx := context.Background()
-	for i := 0; i < 1000; i++ {
-		next, err := h.app.Store.NextDue(ctx)
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		if next.IsZero() || next.After(t) {
-			break
-		}
-		h.clock.Set(next)
-		if _, err := h.app.Dispatcher.RunOnce(ctx); err != nil {
-			h.t.Fatal(err)
-		}
-	}
-	h.clock.Set(t)
-	if _, err := h.app.Store.SkipStale(ctx, t); err != nil {
-		h.t.Fatal(err)
-	}
+	h.d.RunUntil(h.t, t)
 }
 
 func (h *harness) api(method, path string, body any) (int, map[string]any) {

@@ -14,6 +14,7 @@ import (
 	"github.com/aftercare/aftercare/app"
 	"github.com/aftercare/aftercare/config"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/internal/testsupport"
 )
 
 // logSetup is a daemon on a virtual clock with the console notifier, two
@@ -22,7 +23,7 @@ import (
 type logSetup struct {
 	cfg    *config.Config
 	app    *app.App
-	clock  *vclock
+	clock  *testsupport.Clock
 	clinic [2]aftercare.Clinic
 	now    time.Time
 }
@@ -30,18 +31,9 @@ type logSetup struct {
 func newLogSetup(t *testing.T) *logSetup {
 	t.Helper()
 	ctx := context.Background()
-	cfg := config.Default()
-	cfg.DB = filepath.Join(t.TempDir(), "log.db")
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
 	treated := time.Date(2026, 11, 25, 19, 30, 0, 0, time.UTC)
-	clock := &vclock{t: treated.Add(5 * time.Minute)}
-	a, err := app.New(ctx, app.Options{Config: cfg, Clock: clock, ManualScheduling: true, Stdout: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Shutdown(context.Background()) })
+	d := testsupport.StartDaemon(t, testsupport.DaemonOptions{Start: treated.Add(5 * time.Minute), NoProviders: true})
+	a, cfg, clock := d.App, d.App.Config, d.Clock
 	s := &logSetup{cfg: cfg, app: a, clock: clock, now: clock.Now()}
 	for i, name := range []string{"Glow Clinic", "Other Clinic"} {
 		c, _, err := a.Store.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: name, Phone: "+14155550111", Timezone: "America/New_York"})

@@ -5,9 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -245,24 +243,6 @@ func TestReadyzFailsWhenTheDatabaseCannotBeWritten(t *testing.T) {
 	}
 }
 
-// startApp runs the daemon on a loopback port with cfg (manual scheduling).
-func startApp(t *testing.T, cfg *config.Config) (*app.App, string) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), app.Options{Config: cfg, Listener: ln, ManualScheduling: true, Stdout: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Shutdown(context.Background()) })
-	return a, "http://" + ln.Addr().String()
-}
-
 func TestReadyzReportsProviderWarnings(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -278,14 +258,11 @@ func TestReadyzReportsProviderWarnings(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := config.Default()
-			cfg.DB = filepath.Join(t.TempDir(), "ready.db")
-			tt.configure(cfg)
-			if err := cfg.Validate(); err != nil {
-				t.Fatal(err)
-			}
-			_, base := startApp(t, cfg)
-			code, body := readyz(t, base)
+			a := startDaemon(t, func(c *config.Config) {
+				c.PublicURL = ""
+				tt.configure(c)
+			})
+			code, body := readyz(t, "http://"+a.Addr())
 			checks, _ := body["checks"].(map[string]any)
 			warnings, _ := body["warnings"].(map[string]any)
 			text, _ := warnings["providers"].(string)

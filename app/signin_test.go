@@ -15,28 +15,15 @@ import (
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/app"
 	"github.com/aftercare/aftercare/config"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/store"
 )
 
-// startDaemon runs the daemon on loopback with cfg (its DB in a temp dir).
-func startDaemon(t *testing.T, cfg *config.Config, o app.Options) *app.App {
+// startDaemon runs the daemon on loopback with the console notifier,
+// configure adjusting its configuration.
+func startDaemon(t *testing.T, configure func(*config.Config)) *app.App {
 	t.Helper()
-	ctx := context.Background()
-	cfg.DB = filepath.Join(t.TempDir(), "a.db")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.Config, o.Listener, o.ManualScheduling, o.Stdout = cfg, ln, true, io.Discard
-	a, err := app.New(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Shutdown(context.Background()) })
-	return a
+	return testsupport.StartDaemon(t, testsupport.DaemonOptions{NoProviders: true, Configure: configure}).App
 }
 
 func fetch(t *testing.T, url string, header map[string]string) *http.Response {
@@ -62,9 +49,7 @@ func TestHSTSOnlyWhenPublicURLIsHTTPS(t *testing.T) {
 		public string
 		want   bool
 	}{{"https://care.example-clinic.com", true}, {"http://127.0.0.1:8080", false}, {"", false}} {
-		cfg := config.Default()
-		cfg.PublicURL = tt.public
-		a := startDaemon(t, cfg, app.Options{})
+		a := startDaemon(t, func(c *config.Config) { c.PublicURL = tt.public })
 		for _, path := range []string{"/healthz", "/console/login", "/v1/enrollments"} {
 			h := fetch(t, "http://"+a.Addr()+path, nil).Header.Get("Strict-Transport-Security")
 			if (h != "") != tt.want || (tt.want && !strings.Contains(h, "max-age=31536000")) {
@@ -78,7 +63,7 @@ func TestHSTSOnlyWhenPublicURLIsHTTPS(t *testing.T) {
 // handler runs; one just under the limit is served.
 func TestHeadersOver16KiBAreRefused(t *testing.T) {
 	t.Parallel()
-	a := startDaemon(t, config.Default(), app.Options{})
+	a := startDaemon(t, nil)
 	if app.MaxHeaderBytes != 16<<10 {
 		t.Fatalf("MaxHeaderBytes = %d", app.MaxHeaderBytes)
 	}
@@ -108,9 +93,8 @@ func TestHeadersOver16KiBAreRefused(t *testing.T) {
 
 func TestMetricsBehindBearerToken(t *testing.T) {
 	t.Parallel()
-	cfg := config.Default()
-	cfg.Metrics.Token = "metrics-token-0123456789"
-	a := startDaemon(t, cfg, app.Options{})
+	const token = "metrics-token-0123456789"
+	a := startDaemon(t, func(c *config.Config) { c.Metrics.Token = token })
 	base := "http://" + a.Addr()
 	if r := fetch(t, base+"/metrics", nil); r.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(r.Header.Get("WWW-Authenticate"), "Bearer") {
 		t.Errorf("no token: %d %q", r.StatusCode, r.Header.Get("WWW-Authenticate"))
@@ -118,7 +102,7 @@ func TestMetricsBehindBearerToken(t *testing.T) {
 	if r := fetch(t, base+"/metrics", map[string]string{"Authorization": "Bearer wrong-token-0123456789"}); r.StatusCode != http.StatusUnauthorized {
 		t.Errorf("wrong token: %d", r.StatusCode)
 	}
-	if r := fetch(t, base+"/metrics", map[string]string{"Authorization": "Bearer " + cfg.Metrics.Token}); r.StatusCode != http.StatusOK {
+	if r := fetch(t, base+"/metrics", map[string]string{"Authorization": "Bearer " + token}); r.StatusCode != http.StatusOK {
 		t.Errorf("right token: %d", r.StatusCode)
 	}
 	if r := fetch(t, base+"/healthz", nil); r.StatusCode != http.StatusOK {
@@ -132,9 +116,8 @@ func TestMetricsOnTheirOwnListener(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.Metrics.Listen = mln.Addr().String()
-	a := startDaemon(t, cfg, app.Options{MetricsListener: mln})
+	a := testsupport.StartDaemon(t, testsupport.DaemonOptions{NoProviders: true, MetricsListener: mln,
+		Configure: func(c *config.Config) { c.Metrics.Listen = mln.Addr().String() }}).App
 	if r := fetch(t, "http://"+a.Addr()+"/metrics", nil); r.StatusCode != http.StatusNotFound {
 		t.Errorf("/metrics on the main listener: %d, want 404", r.StatusCode)
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/config"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/protocol"
 )
 
@@ -323,7 +324,7 @@ func smsBodies(now time.Time) ([]string, error) {
 	zone := daytimeZone(now)
 	msgs, err := p.Plan(protocol.Input{
 		Enrollment: aftercare.Enrollment{Treatment: "microneedling", TreatedAt: now, SessionNumber: 1, SeriesLength: 3},
-		Patient:    aftercare.Patient{FirstName: "Ana", LastName: "Diaz", Phone: fromNumber, Email: "ana@example.com", Timezone: zone},
+		Patient:    aftercare.Patient{FirstName: "Ana", LastName: "Diaz", Phone: testsupport.FromNumber, Email: "ana@example.com", Timezone: zone},
 		Clinic:     aftercare.Clinic{Name: "Glow Skin Clinic", Phone: "+14155550111", Timezone: zone, BookingURL: "https://glow.example/book"},
 		SMSConsent: true, EmailConsent: true,
 	}, protocol.Options{}, now)

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
-
-	"github.com/aftercare/aftercare/notify/twiliotest"
 )
 
 // DrainResult is one drain of N due texts by the real dispatcher.
@@ -39,11 +37,10 @@ func runDispatch(ctx context.Context, dir string, n int, o daemonOptions, prof *
 		return DrainResult{}, err
 	}
 	o.Cron = false
-	p, d, err := seedAndStart(ctx, b, now, n, now.Add(-10*time.Minute), 10*time.Minute/time.Duration(n), o)
+	d, err := seedAndStart(ctx, b, now, n, now.Add(-10*time.Minute), 10*time.Minute/time.Duration(n), o)
 	if err != nil {
 		return DrainResult{}, err
 	}
-	defer p.Close()
 	defer d.Close()
 	total := n
 
@@ -60,7 +57,7 @@ func runDispatch(ctx context.Context, dir string, n int, o daemonOptions, prof *
 	if st.Sent != total {
 		return DrainResult{}, fmt.Errorf("dispatch: sent %d of %d due texts (stats %+v)", st.Sent, total, st)
 	}
-	r, err := verify(ctx, d, p.tw, total)
+	r, err := verify(ctx, d, total)
 	if err != nil {
 		return r, err
 	}
@@ -83,11 +80,10 @@ func runBurst(ctx context.Context, dir string, n int, o daemonOptions, prof *pro
 	// instant comes after them.
 	parked := now.Add(parkedFor).Truncate(time.Millisecond)
 	o.Cron = true
-	p, d, err := seedAndStart(ctx, b, now, n, parked, 0, o)
+	d, err := seedAndStart(ctx, b, now, n, parked, 0, o)
 	if err != nil {
 		return DrainResult{}, err
 	}
-	defer p.Close()
 	defer d.Close()
 	pc, err := openCounter(b.path)
 	if err != nil {
@@ -108,14 +104,14 @@ func runBurst(ctx context.Context, dir string, n int, o daemonOptions, prof *pro
 	}
 	cpu := cpuTime() - c0
 	stop()
-	r, err := verify(ctx, d, p.tw, n)
+	r, err := verify(ctx, d, n)
 	if err != nil {
 		return r, err
 	}
 	r.CPUMicros = float64(cpu.Microseconds()) / float64(n)
 	el := done.Sub(at)
 	r.Seconds, r.PerSec = el.Seconds(), float64(n)/el.Seconds()
-	if att := p.tw.Attempts(); len(att) > 0 {
+	if att := d.tw.Attempts(); len(att) > 0 {
 		r.StartLatency = att[0].At.Sub(at).Seconds()
 	}
 	return r, nil
@@ -199,7 +195,7 @@ func (c *counter) unfinished(ctx context.Context, now time.Time) (int, error) {
 
 // verify checks that every text due by now was sent exactly once and in
 // due-time order (within one claim batch).
-func verify(ctx context.Context, d *daemon, tw *twiliotest.Server, want int) (DrainResult, error) {
+func verify(ctx context.Context, d *daemon, want int) (DrainResult, error) {
 	r := DrainResult{Messages: want}
 	c, err := openCounter(d.app.Store.Path())
 	if err != nil {
@@ -230,7 +226,7 @@ func verify(ctx context.Context, d *daemon, tw *twiliotest.Server, want int) (Dr
 		return r, fmt.Errorf("verify: %w", err)
 	}
 	var arrived []string
-	for _, m := range tw.Sent() {
+	for _, m := range d.tw.Sent() {
 		arrived = append(arrived, m.SID)
 	}
 	r.Lost, r.Doubled, r.MaxDisplacement = order(due, arrived)
@@ -294,27 +290,18 @@ func abs(x int) int {
 }
 
 // seedAndStart writes n texts due from first, spacing apart, into the
-// base database, then starts the loopback providers and the daemon on it.
-func seedAndStart(ctx context.Context, b base, now time.Time, n int, first time.Time, spacing time.Duration, o daemonOptions) (*providers, *daemon, error) {
+// base database, then starts the daemon with its providers on it.
+func seedAndStart(ctx context.Context, b base, now time.Time, n int, first time.Time, spacing time.Duration, o daemonOptions) (*daemon, error) {
 	sd, err := openSeeder(b, now)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := sd.due(ctx, n, "sms", first, spacing); err != nil {
 		sd.Close()
-		return nil, nil, err
+		return nil, err
 	}
 	if err := sd.Close(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	p, err := newProviders()
-	if err != nil {
-		return nil, nil, err
-	}
-	d, err := startDaemon(ctx, b.path, p, o)
-	if err != nil {
-		p.Close()
-		return nil, nil, err
-	}
-	return p, d, nil
+	return startDaemon(b.path, o)
 }

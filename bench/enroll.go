@@ -38,13 +38,8 @@ func runEnroll(ctx context.Context, dir string, n, clients int, o daemonOptions,
 	if err != nil {
 		return EnrollResult{}, err
 	}
-	p, err := newProviders()
-	if err != nil {
-		return EnrollResult{}, err
-	}
-	defer p.Close()
 	o.Cron = false // the API alone: the welcome messages stay due
-	d, err := startDaemon(ctx, b.path, p, o)
+	d, err := startDaemon(b.path, o)
 	if err != nil {
 		return EnrollResult{}, err
 	}

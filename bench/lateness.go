@@ -48,13 +48,8 @@ func runLateness(ctx context.Context, dir string, rate float64, dur time.Duratio
 	if err := sd.Close(); err != nil {
 		return LatenessResult{}, err
 	}
-	p, err := newProviders()
-	if err != nil {
-		return LatenessResult{}, err
-	}
-	defer p.Close()
 	o.Cron = true
-	d, err := startDaemon(ctx, b.path, p, o)
+	d, err := startDaemon(b.path, o)
 	if err != nil {
 		return LatenessResult{}, err
 	}
@@ -108,7 +103,7 @@ func runLateness(ctx context.Context, dir string, rate float64, dur time.Duratio
 	if r.Messages != n {
 		return r, fmt.Errorf("lateness: %d messages sent, want %d", r.Messages, n)
 	}
-	if got := len(p.tw.Sent()) + len(p.mail.Messages()); got != n {
+	if got := len(d.tw.Sent()) + len(d.mail.Messages()); got != n {
 		return r, fmt.Errorf("lateness: providers received %d messages, want %d", got, n)
 	}
 	q := quantiles(late)

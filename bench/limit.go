@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify"
 	"github.com/aftercare/aftercare/notify/twilio"
+	"github.com/aftercare/aftercare/notify/twiliotest"
 )
 
 // LimitResult is the ceiling: twilio-go sends to the loopback API with the
@@ -27,16 +29,13 @@ type LimitResult struct {
 // as the daemon uses it) with concurrency workers, over a transport that
 // keeps one idle connection per worker, and nothing else.
 func runLimit(ctx context.Context, n, concurrency int, bodies []string) (LimitResult, error) {
-	p, err := newProviders()
-	if err != nil {
-		return LimitResult{}, err
-	}
-	defer p.Close()
+	srv := twiliotest.NewServer(nil, testsupport.AccountSID, testsupport.AuthToken)
+	defer srv.Close()
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = concurrency
 	defer tr.CloseIdleConnections()
-	tw, err := twilio.New(twilio.Config{AccountSID: accountSID, AuthToken: authToken, From: fromNumber,
-		BaseURL: p.tw.URL(), StatusCallbackURL: "http://127.0.0.1:1/webhooks/twilio/status",
+	tw, err := twilio.New(twilio.Config{AccountSID: testsupport.AccountSID, AuthToken: testsupport.AuthToken, From: testsupport.FromNumber,
+		BaseURL: srv.URL(), StatusCallbackURL: "http://127.0.0.1:1/webhooks/twilio/status",
 		Timeout: 10 * time.Second, HTTPClient: &http.Client{Transport: tr}})
 	if err != nil {
 		return LimitResult{}, err
@@ -79,7 +78,7 @@ func runLimit(ctx context.Context, n, concurrency int, bodies []string) (LimitRe
 	if f := failed.Load(); f > 0 {
 		return LimitResult{}, fmt.Errorf("limit: %d of %d sends failed, first: %w", f, n, firstErr)
 	}
-	if got := len(p.tw.Sent()); got != n {
+	if got := len(srv.Sent()); got != n {
 		return LimitResult{}, fmt.Errorf("limit: the loopback API stored %d messages, want %d", got, n)
 	}
 	return LimitResult{Sends: n, Seconds: el.Seconds(), PerSec: float64(n) / el.Seconds(),

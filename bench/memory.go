@@ -149,7 +149,7 @@ func ChildMain(args []string, stdout, stderr io.Writer) int {
 	rep := childReport{}
 	err := func() error {
 		ctx := context.Background()
-		d, err := startDaemonChild(ctx, *path)
+		d, err := startDaemonChild(*path)
 		if err != nil {
 			return err
 		}
@@ -184,8 +184,8 @@ func ChildMain(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func startDaemonChild(ctx context.Context, path string) (*daemon, error) {
-	return startDaemon(ctx, path, nil, daemonOptions{Cron: true, Housekeeping: "@every 1s"})
+func startDaemonChild(path string) (*daemon, error) {
+	return startDaemon(path, daemonOptions{Cron: true, Housekeeping: "@every 1s", NoProviders: true})
 }
 
 // vmHWM reads the peak resident set size of this process.

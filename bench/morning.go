@@ -70,18 +70,13 @@ func runMorning(ctx context.Context, dir string, clinics, patients int, delay ti
 	if err := sd.Close(); err != nil {
 		return r, err
 	}
-	p, err := newProviders()
-	if err != nil {
-		return r, err
-	}
-	defer p.Close()
-	p.tw.SetDelay(delay)
 	o = daemonOptions{Cron: true, Defaults: true, Log: o.Log} // the defaults, as deployed
-	d, err := startDaemon(ctx, b.path, p, o)
+	d, err := startDaemon(b.path, o)
 	if err != nil {
 		return r, err
 	}
 	defer d.Close()
+	d.tw.SetDelay(delay) // nothing is due before the release
 	r.Concurrency = d.app.Config.Dispatch.Concurrency
 	pc, err := openCounter(b.path)
 	if err != nil {
@@ -102,7 +97,7 @@ func runMorning(ctx context.Context, dir string, clinics, patients int, delay ti
 
 	var late []time.Duration
 	var last time.Time
-	for _, a := range p.tw.Attempts() {
+	for _, a := range d.tw.Attempts() {
 		if a.Status != 201 {
 			continue
 		}
@@ -117,12 +112,12 @@ func runMorning(ctx context.Context, dir string, clinics, patients int, delay ti
 	if r.LastHandedSeconds > 0 {
 		r.PerSec = float64(r.Messages) / r.LastHandedSeconds
 	}
-	v, err := verify(ctx, d, p.tw, r.Messages)
+	v, err := verify(ctx, d, r.Messages)
 	r.Lost, r.Doubled = v.Lost, v.Doubled
 	if err != nil {
 		return r, fmt.Errorf("morning: %w", err)
 	}
-	r.SenderDisplacement, err = senderDisplacement(ctx, d.app.Store, p.tw.Sent())
+	r.SenderDisplacement, err = senderDisplacement(ctx, d.app.Store, d.tw.Sent())
 	if err != nil {
 		return r, err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/internal/testsupport"
 )
 
 // backupConfig: four sends in flight against a Twilio answering in 50 ms,
@@ -42,7 +43,7 @@ func TestBackupRestoreMidDispatch(t *testing.T) {
 	f.tw.SetDelay(50 * time.Millisecond)
 	now := time.Now()
 	s := seed(t, f.db, plan{patients: 200, sms: 3, email: 1, staleIn: 6 * time.Hour, tag: "backup",
-		at: func(p, k int) time.Time { return now.Add(-10*time.Minute + time.Duration(p*4+k)*100*time.Millisecond) }}, wallClock{})
+		at: func(p, k int) time.Time { return now.Add(-10*time.Minute + time.Duration(p*4+k)*100*time.Millisecond) }}, aftercare.SystemClock)
 	view := openView(t, f.db)
 
 	d := f.start()
@@ -77,7 +78,7 @@ func TestBackupRestoreMidDispatch(t *testing.T) {
 		return len(f.tw.Sent()) >= textsAtBackup+40 || view.pending() == 0
 	})
 	d.kill()
-	waitUntil(t, "smtp connections closed", 10*time.Second, func() bool { return f.mail.OpenConnections() == 0 })
+	testsupport.WaitFor(t, "smtp connections closed", 10*time.Second, func() bool { return f.mail.OpenConnections() == 0 })
 	textsAfterBackup := len(f.tw.Sent()) - textsAtBackup
 	emailsAtRisk := 0 // reached the SMTP server, not recorded as sent in the backup
 	for id := range emailIDs(t, f.mail.Messages()) {

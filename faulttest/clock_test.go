@@ -8,6 +8,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/config"
+	"github.com/aftercare/aftercare/internal/testsupport"
 )
 
 // TestClockJumps moves the wall clock the way a laptop lid or an NTP fix
@@ -108,7 +109,7 @@ func TestClockJumpMidPass(t *testing.T) {
 	h.tw.HangNext(1)
 	done := make(chan error, 1)
 	go func() { _, err := h.app.Dispatcher.RunOnce(context.Background()); done <- err }()
-	waitUntil(t, "first send held at Twilio", time.Minute, func() bool { return h.tw.Hanging() == 1 })
+	testsupport.WaitFor(t, "first send held at Twilio", time.Minute, func() bool { return h.tw.Hanging() == 1 })
 	h.clock.Advance(24 * time.Hour)
 	h.tw.Release()
 	if err := <-done; err != nil {

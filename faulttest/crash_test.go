@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/internal/testsupport"
 )
 
 // crashConfig: the shipped window (100 sends in flight, 16 of them
@@ -64,7 +65,7 @@ func TestCrashAnywhere(t *testing.T) {
 	now := time.Now()
 	s := seed(t, f.db, plan{patients: patients, sms: 5, email: 1, staleIn: 6 * time.Hour, tag: "crash",
 		// Due over the last few minutes, texts and emails interleaved.
-		at: func(p, k int) time.Time { return now.Add(-10*time.Minute + time.Duration(p*6+k)*50*time.Millisecond) }}, wallClock{})
+		at: func(p, k int) time.Time { return now.Add(-10*time.Minute + time.Duration(p*6+k)*50*time.Millisecond) }}, aftercare.SystemClock)
 	view := openView(t, f.db)
 
 	// Progress is read from the loopback Twilio's request counter (sends
@@ -99,7 +100,7 @@ func TestCrashAnywhere(t *testing.T) {
 		d.kill()
 		killed++
 		// Let the SMTP server finish whatever the dead connections carried.
-		waitUntil(t, "smtp connections closed", time.Minute, func() bool { return f.mail.OpenConnections() == 0 })
+		testsupport.WaitFor(t, "smtp connections closed", time.Minute, func() bool { return f.mail.OpenConnections() == 0 })
 		midSend := view.sendingIDs(aftercare.Email)
 		emailBound += min(len(midSend), crashEmailConcurrency)
 		got := emailIDs(t, f.mail.Messages())
@@ -150,17 +151,5 @@ func TestCrashAnywhere(t *testing.T) {
 	if v.dupEmail > emailBound {
 		t.Errorf("%d emails sent twice, over the bound of %d (emails in flight at the kills, at most %d per kill)",
 			v.dupEmail, emailBound, crashEmailConcurrency)
-	}
-}
-
-// waitUntil polls cond until it holds or timeout passes (failing the test).
-func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -13,24 +13,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify/smtptest"
 	"github.com/aftercare/aftercare/notify/twiliotest"
 	"github.com/aftercare/aftercare/store"
 
 	_ "time/tzdata" // Etc/GMT zones without the system's zoneinfo
-)
-
-const (
-	accountSID = "AC0123456789abcdef0123456789abcdef"
-	authToken  = "0123456789abcdef0123456789abcdef"
-	fromNumber = "+14155550100"
-	emailFrom  = "Glow Clinic <care@glow.example>"
 )
 
 // binary is the aftercare executable built once by TestMain.
@@ -70,11 +63,12 @@ func soak() bool { return os.Getenv("AFTERCARE_SOAK") == "1" }
 // fixture is a database directory with the loopback providers a daemon
 // talks to.
 type fixture struct {
-	t    *testing.T
-	dir  string
-	db   string
-	tw   *twiliotest.Server
-	mail *smtptest.Server
+	t         *testing.T
+	dir       string
+	db        string
+	providers *testsupport.Providers
+	tw        *twiliotest.Server
+	mail      *smtptest.Server
 	// config is the YAML given with --config (dispatch settings).
 	config string
 	// env is added to every daemon's environment.
@@ -85,15 +79,8 @@ type fixture struct {
 func newFixture(t *testing.T, config string) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	f := &fixture{
-		t:      t,
-		dir:    dir,
-		db:     filepath.Join(dir, "aftercare.db"),
-		tw:     twiliotest.NewServer(t, accountSID, authToken),
-		mail:   smtptest.NewServer(t),
-		config: config,
-	}
-	return f
+	p := testsupport.NewProviders(t, testsupport.ProviderOptions{})
+	return &fixture{t: t, dir: dir, db: filepath.Join(dir, "aftercare.db"), providers: p, tw: p.Twilio, mail: p.Mail, config: config}
 }
 
 // daemon is one `aftercare serve` process.
@@ -129,16 +116,8 @@ func (f *fixture) start() *daemon {
 		"AFTERCARE_LISTEN=" + addr,
 		"AFTERCARE_PUBLIC_URL=http://" + addr,
 		"AFTERCARE_LOG_FORMAT=json",
-		"TWILIO_ACCOUNT_SID=" + accountSID,
-		"TWILIO_AUTH_TOKEN=" + authToken,
-		"TWILIO_FROM=" + fromNumber,
-		"TWILIO_BASE_URL=" + f.tw.URL(),
-		"SMTP_HOST=" + f.mail.Host(),
-		"SMTP_PORT=" + strconv.Itoa(f.mail.Port()),
-		"SMTP_TLS=none",
-		"SMTP_FROM=" + emailFrom,
 		"GORACE=halt_on_error=1",
-	}, f.env...)
+	}, append(f.providers.Env(), f.env...)...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		f.t.Fatalf("start aftercare: %v", err)
@@ -188,17 +167,16 @@ func (d *daemon) get(path string) (int, string) {
 // exits, or timeout passes (which fails the test).
 func (d *daemon) waitFor(what string, timeout time.Duration, cond func() bool) {
 	d.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
+	ok := testsupport.Eventually(timeout, func() bool {
 		select {
 		case <-d.exited:
 			d.t.Fatalf("daemon exited (%v) while waiting for %s\n%s", d.err, what, d.tail())
 		default:
 		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("%s: not within %s\n%s", what, timeout, d.tail())
-		}
-		time.Sleep(5 * time.Millisecond)
+		return cond()
+	})
+	if !ok {
+		d.t.Fatalf("%s: not within %s\n%s", what, timeout, d.tail())
 	}
 }
 
@@ -560,11 +538,6 @@ func judge(t *testing.T, v *dbView, tw *twiliotest.Server, ms *smtptest.Server) 
 func messageIDOf(id int64) string {
 	return fmt.Sprintf("<aftercare-%d@glow.example>", id)
 }
-
-// wallClock is the system clock (seeding for real processes).
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
 
 // summary is the verdict without the rows, for failure messages.
 func (v verdict) summary() map[string]int {

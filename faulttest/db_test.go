@@ -39,7 +39,7 @@ dispatch:
 func TestDatabaseLocked(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, dbFaultConfig)
-	s := seed(t, f.db, plan{patients: 60, sms: 1, staleIn: 6 * time.Hour, tag: "locked"}, wallClock{})
+	s := seed(t, f.db, plan{patients: 60, sms: 1, staleIn: 6 * time.Hour, tag: "locked"}, aftercare.SystemClock)
 	view := openView(t, f.db)
 	f.tw.SetDelay(1500 * time.Millisecond)
 

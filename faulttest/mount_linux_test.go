@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aftercare/aftercare"
 )
 
 // mountOrSkip mounts (syscall.Mount arguments) and unmounts at cleanup, or
@@ -41,7 +43,7 @@ func TestDiskFull(t *testing.T) {
 	}
 	mountOrSkip(t, "tmpfs", fsDir, "tmpfs", 0, "size=16m")
 	f.db = filepath.Join(fsDir, "aftercare.db")
-	s := seed(t, f.db, plan{patients: 60, sms: 1, staleIn: 6 * time.Hour, tag: "full"}, wallClock{})
+	s := seed(t, f.db, plan{patients: 60, sms: 1, staleIn: 6 * time.Hour, tag: "full"}, aftercare.SystemClock)
 	// The test reads the database only while the disk has room: a reader
 	// in another process that reads during the fault can be left with a
 	// stale view of the WAL afterwards (seen here; the daemon's own file
@@ -136,7 +138,7 @@ func TestReadOnlyDatabaseAtStart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s := seed(t, filepath.Join(rw, "aftercare.db"), plan{patients: 20, sms: 1, email: 1, staleIn: 6 * time.Hour, tag: "ro"}, wallClock{})
+	s := seed(t, filepath.Join(rw, "aftercare.db"), plan{patients: 20, sms: 1, email: 1, staleIn: 6 * time.Hour, tag: "ro"}, aftercare.SystemClock)
 	mountOrSkip(t, rw, ro, "", syscall.MS_BIND, "")
 	if err := syscall.Mount("", ro, "", syscall.MS_REMOUNT|syscall.MS_BIND|syscall.MS_RDONLY, ""); err != nil {
 		t.Skipf("cannot make the bind mount read-only: %v", err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/config"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify/twiliotest"
 	"github.com/aftercare/aftercare/store"
 )
@@ -92,7 +93,7 @@ func TestProviderOutage(t *testing.T) {
 	if hungRequests < early {
 		t.Fatalf("only %d requests reached Twilio during the hang", hungRequests)
 	}
-	waitUntil(t, "hung requests given up", time.Minute, func() bool { return h.tw.Hanging() == 0 })
+	testsupport.WaitFor(t, "hung requests given up", time.Minute, func() bool { return h.tw.Hanging() == 0 })
 	if got := len(h.tw.Sent()) - sentBefore; got != 0 {
 		t.Fatalf("Twilio stored %d texts during the outage", got)
 	}
@@ -107,7 +108,7 @@ func TestProviderOutage(t *testing.T) {
 	if unanswered != late.sms {
 		t.Fatalf("%d create requests unanswered, want the %d scripted hangs", unanswered, late.sms)
 	}
-	waitUntil(t, "hung creates given up", time.Minute, func() bool { return h.tw.Hanging() == 0 })
+	testsupport.WaitFor(t, "hung creates given up", time.Minute, func() bool { return h.tw.Hanging() == 0 })
 	if n, _ := h.app.Store.CountByStatus(ctx); n[aftercare.StatusSent] != sentBefore {
 		t.Fatalf("messages marked sent while Twilio never answered: %v (sent before the outage: %d)", n, sentBefore)
 	}
@@ -183,17 +184,10 @@ func TestProviderOutage(t *testing.T) {
 	h.stop()
 	h.tw.Close()
 	h.mail.Close()
-	waitUntil(t, "connections to Twilio closed", time.Minute, func() bool { return h.dialer.open.Load() == 0 })
+	testsupport.WaitFor(t, "connections to Twilio closed", time.Minute, func() bool { return h.dialer.open.Load() == 0 })
 	t.Logf("outage: %d create attempts, %d connections opened, %d requests hung in %d passes, %d creates cut by the timeout",
 		len(h.tw.Attempts()), h.dialer.total.Load(), hungRequests, passes, unanswered)
-	deadline := time.Now().Add(10 * time.Second)
-	for runtime.NumGoroutine() > goroutinesBefore && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > goroutinesBefore {
-		buf := make([]byte, 1<<20)
-		t.Fatalf("goroutines: %d before, %d after shutdown\n%s", goroutinesBefore, n, buf[:runtime.Stack(buf, true)])
-	}
+	testsupport.WaitGoroutines(t, goroutinesBefore, 10*time.Second)
 }
 
 func countStatus(as []twiliotest.Attempt, status int) int {

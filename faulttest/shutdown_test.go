@@ -34,7 +34,7 @@ dispatch:
 func TestGracefulShutdownUnderLoad(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, shutdownConfig)
-	s := seed(t, f.db, plan{patients: 300, sms: 2, staleIn: 6 * time.Hour, tag: "term"}, wallClock{})
+	s := seed(t, f.db, plan{patients: 300, sms: 2, staleIn: 6 * time.Hour, tag: "term"}, aftercare.SystemClock)
 	view := openView(t, f.db)
 	f.tw.SetDelay(2 * time.Second)
 

@@ -24,7 +24,7 @@ func TestSMTPDownAtStart(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, smtpDownConfig)
 	f.mail.SetDown(true)
-	s := seed(t, f.db, plan{patients: 20, sms: 1, email: 1, staleIn: 6 * time.Hour, tag: "smtpdown"}, wallClock{})
+	s := seed(t, f.db, plan{patients: 20, sms: 1, email: 1, staleIn: 6 * time.Hour, tag: "smtpdown"}, aftercare.SystemClock)
 	view := openView(t, f.db)
 
 	d := f.start()

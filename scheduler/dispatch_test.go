@@ -6,44 +6,31 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify"
 	"github.com/aftercare/aftercare/scheduler"
 	"github.com/aftercare/aftercare/store"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Set(t time.Time)         { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-func (c *fakeClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // 15:00 UTC is 10:00 in New York: outside quiet hours.
 var t0 = time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)
 
 type env struct {
 	store  *store.Store
-	clock  *fakeClock
+	clock  *testsupport.Clock
 	clinic aftercare.Clinic
 }
 
 func setup(t *testing.T) *env {
 	t.Helper()
-	clock := &fakeClock{t: t0}
-	s, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "d.db"), store.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	clock := testsupport.NewClock(t0)
+	s := testsupport.OpenStore(t, store.Options{Clock: clock})
 	c, _, err := s.CreateClinic(context.Background(), aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow", Phone: "+14155550100", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)

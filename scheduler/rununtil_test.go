@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify"
 	"github.com/aftercare/aftercare/scheduler"
 )
@@ -72,9 +73,7 @@ func TestAtStartJobRunsWhenTheSchedulerStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Start()
-	for deadline := time.Now().Add(time.Minute); runs.Load() == 0 && time.Now().Before(deadline); {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testsupport.Eventually(time.Minute, func() bool { return runs.Load() != 0 })
 	if err := s.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify"
 	"github.com/aftercare/aftercare/store"
 )
@@ -202,24 +203,12 @@ func (w *world) history() {
 // message to the next (bounded).
 func (w *world) runUntil(t time.Time) {
 	w.t.Helper()
-	ctx := context.Background()
-	for i := 0; i < 2000; i++ {
-		next, err := w.store.NextDue(ctx)
-		if err != nil {
-			w.t.Fatal(err)
-		}
-		if next.IsZero() || next.After(t) {
-			break
-		}
-		if next.After(w.clock.Now()) {
-			w.clock.Set(next)
-		}
-		if _, err := w.dispatcher.RunOnce(ctx); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	w.clock.Set(t)
-	if _, err := w.store.SkipStale(ctx, t); err != nil {
+	testsupport.RunDue(w.t, w.clock, w.store.NextDue, func(ctx context.Context) error {
+		_, err := w.dispatcher.RunOnce(ctx)
+		return err
+	}, t)
+	w.clock.Set(t) // back, too: the history is written in the past
+	if _, err := w.store.SkipStale(context.Background(), t); err != nil {
 		w.t.Fatal(err)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -22,25 +21,13 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify"
 	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/scheduler"
 	"github.com/aftercare/aftercare/store"
 	"github.com/aftercare/aftercare/web"
 )
-
-// vclock is a settable virtual clock.
-type vclock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *vclock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *vclock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 var ny, _ = time.LoadLocation("America/New_York")
 
@@ -55,13 +42,13 @@ const password = "correct horse battery"
 type world struct {
 	t          *testing.T
 	store      *store.Store
-	clock      *vclock
+	clock      *testsupport.Clock
 	url        string
 	clinic     aftercare.Clinic
 	other      aftercare.Clinic
 	enroll     *enroll.Service
 	dispatcher *scheduler.Dispatcher
-	logs       *syncBuffer
+	logs       *testsupport.LogBuffer
 	console    *web.Console
 	// checks counts password checks; costs records each checked hash's
 	// bcrypt cost.
@@ -93,17 +80,13 @@ const resetBase = "https://console.example"
 func newWorld(t *testing.T, o options) *world {
 	t.Helper()
 	ctx := context.Background()
-	clock := &vclock{t: start}
-	s, err := store.Open(ctx, filepath.Join(t.TempDir(), "console.db"), store.Options{Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	clock := testsupport.NewClock(start)
+	s := testsupport.OpenStore(t, store.Options{Clock: clock})
 	p, err := protocol.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{t: t, store: s, clock: clock, logs: &syncBuffer{}, failures: map[string]notify.Error{}}
+	w := &world{t: t, store: s, clock: clock, logs: &testsupport.LogBuffer{}, failures: map[string]notify.Error{}}
 	log := slog.New(slog.NewJSONHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w.enroll = &enroll.Service{Store: s, Protocol: p, Clock: clock, Quiet: protocol.DefaultQuietHours}
 	sms := notify.SenderFunc(func(ctx context.Context, m notify.Message) (string, error) {
@@ -281,22 +264,4 @@ func (c *client) signIn(email string) string {
 		c.t.Fatalf("sign in: %d\n%s", p.status, p.body)
 	}
 	return c.get("/console/enroll").csrf(c.t)
-}
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

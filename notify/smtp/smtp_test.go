@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify"
 	"github.com/aftercare/aftercare/notify/smtp"
 	"github.com/aftercare/aftercare/notify/smtptest"
@@ -541,7 +542,7 @@ func TestIdleConnectionsClose(t *testing.T) {
 	if _, err := s.Send(t.Context(), message(1)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return srv.OpenConnections() == 0 })
+	testsupport.WaitFor(t, "the server's connections closed", time.Minute, func() bool { return srv.OpenConnections() == 0 })
 	if _, err := s.Send(t.Context(), message(2)); err != nil {
 		t.Fatal(err)
 	}
@@ -559,7 +560,7 @@ func TestCloseClosesPool(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool { return srv.OpenConnections() == 0 })
+	testsupport.WaitFor(t, "the server's connections closed", time.Minute, func() bool { return srv.OpenConnections() == 0 })
 	if _, err := s.Send(t.Context(), message(2)); err == nil {
 		t.Error("send after Close succeeded")
 	}
@@ -576,7 +577,7 @@ func TestSendRespectsContext(t *testing.T) {
 	defer expire(nil)
 	done := make(chan error, 1)
 	go func() { _, err := s.Send(ctx, message(1)); done <- err }()
-	waitFor(t, func() bool { return srv.Delaying() == 1 })
+	testsupport.WaitFor(t, "the server to hold the reply", time.Minute, func() bool { return srv.Delaying() == 1 })
 	expire(context.DeadlineExceeded)
 	var err error
 	select {
@@ -697,7 +698,7 @@ func TestCheck(t *testing.T) {
 		if err := s.Check(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, func() bool { return srv.OpenConnections() == 0 }) // QUIT closed it
+		testsupport.WaitFor(t, "the server's connections closed", time.Minute, func() bool { return srv.OpenConnections() == 0 }) // QUIT closed it
 	})
 	t.Run("wrong password", func(t *testing.T) {
 		t.Parallel()
@@ -797,16 +798,5 @@ func TestSendHeaderInjection(t *testing.T) {
 	r := srv.Messages()[0]
 	if bytes.Contains(r.Data, []byte("\r\nBcc:")) || len(r.To) != 1 {
 		t.Errorf("header injected:\n%s", r.Data)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute) // generous for a loaded machine
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within a minute")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify/smtptest"
 )
 
@@ -237,7 +238,7 @@ func TestServerDelayEndsOnClose(t *testing.T) {
 	s.SetDelay(time.Hour)
 	done := make(chan error, 1)
 	go func() { done <- send(t, s, nil, "jane@example.com") }()
-	waitFor(t, "the server to hold the reply", func() bool { return s.Delaying() == 1 })
+	testsupport.WaitFor(t, "the server to hold the reply", time.Minute, func() bool { return s.Delaying() == 1 })
 	closed := make(chan error, 1)
 	go func() { closed <- s.Close() }()
 	select {
@@ -253,17 +254,6 @@ func TestServerDelayEndsOnClose(t *testing.T) {
 	}
 	if n := s.Delaying(); n != 0 {
 		t.Errorf("Delaying = %d after Close", n)
-	}
-}
-
-// waitFor polls cond until it holds, failing the test after a minute: far
-// more than a loaded machine needs, and only spent when something is wrong.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
 	}
 }
 
@@ -290,14 +280,7 @@ func TestServerCloseLeaksNoGoroutines(t *testing.T) {
 	for _, c := range clients {
 		_ = c.Close()
 	}
-	deadline := time.Now().Add(time.Minute)
-	for runtime.NumGoroutine() > before {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("goroutines: %d before, %d after Close\n%s", before, runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testsupport.WaitGoroutines(t, before, time.Minute)
 }
 
 func replyCode(err error) int {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify"
 	"github.com/aftercare/aftercare/notify/twilio"
 	"github.com/aftercare/aftercare/notify/twiliotest"
@@ -432,14 +433,7 @@ func TestHangCutByTimeoutLeaksNothing(t *testing.T) {
 
 	srv.Close()
 	tr.CloseIdleConnections()
-	deadline := time.Now().Add(time.Minute)
-	for runtime.NumGoroutine() > base {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("goroutines %d > baseline %d\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testsupport.WaitGoroutines(t, base, time.Minute)
 }
 
 func TestFindAfterAmbiguous500(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify/twiliotest"
 	"github.com/twilio/twilio-go/client"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
@@ -376,7 +377,7 @@ func TestHangReleaseAndClose(t *testing.T) {
 	srv.HangNext(1)
 	done := make(chan error, 1)
 	go func() { _, err := sapi.CreateMessage(create(patient, "late")); done <- err }()
-	waitFor(t, func() bool { return srv.Hanging() == 1 })
+	testsupport.WaitFor(t, "a request hanging at the server", time.Minute, func() bool { return srv.Hanging() == 1 })
 	srv.Release()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -388,12 +389,12 @@ func TestHangReleaseAndClose(t *testing.T) {
 	// SetHang holds every request; Close lets them go without an answer.
 	srv.SetHang(true)
 	go func() { _, err := sapi.FetchMessage(twiliotest.NewSID("SM"), nil); done <- err }()
-	waitFor(t, func() bool { return srv.Hanging() == 1 })
+	testsupport.WaitFor(t, "a request hanging at the server", time.Minute, func() bool { return srv.Hanging() == 1 })
 	srv.Close()
 	if err := <-done; err == nil {
 		t.Error("hung request succeeded after Close")
 	}
-	waitFor(t, func() bool { return runtime.NumGoroutine() <= base+2 }) // +2: the test's client transport may keep a dying conn briefly
+	testsupport.WaitGoroutines(t, base+2, time.Minute) // +2: the test's client transport may keep a dying conn briefly
 }
 
 func TestDelayHoldsCreatesAndStoresNothingWhenTheClientGivesUp(t *testing.T) {
@@ -413,12 +414,12 @@ func TestDelayHoldsCreatesAndStoresNothingWhenTheClientGivesUp(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, func() bool { return len(f.srv.Attempts()) == 1 })
+	testsupport.WaitFor(t, "the create attempt recorded", time.Minute, func() bool { return len(f.srv.Attempts()) == 1 })
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("delayed request answered before the delay")
 	}
-	waitFor(t, func() bool { return f.srv.Attempts()[0].Status == 0 })
+	testsupport.WaitFor(t, "the attempt recorded as unanswered", time.Minute, func() bool { return f.srv.Attempts()[0].Status == 0 })
 	if n := len(f.srv.Sent()); n != 0 {
 		t.Fatalf("stored %d messages for a request the client gave up on", n)
 	}
@@ -429,18 +430,6 @@ func TestDelayHoldsCreatesAndStoresNothingWhenTheClientGivesUp(t *testing.T) {
 	}
 	if n := len(f.srv.Sent()); n != 1 {
 		t.Fatalf("stored %d, want 1", n)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute) // generous for a loaded machine
-	for !cond() {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("condition not met in time; goroutines: %d\n%s", runtime.NumGoroutine(), buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
