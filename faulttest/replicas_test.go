@@ -75,23 +75,11 @@ func pgSendingEmails(v *dbView) int {
 	return n
 }
 
-// seedPostgres seeds p into the database dsn names, through the store.
-func seedPostgres(t *testing.T, dsn string, p plan) seeded {
-	t.Helper()
-	st, err := store.Open(context.Background(), dsn, store.Options{Clock: wallClock{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	now := time.Now()
-	return seedStore(t, st, p, now, daytimeZone(now))
-}
-
 // checkTransitions runs store.CheckTransitions on the final database.
 func checkTransitions(t *testing.T, dsn string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, dsn, store.Options{Clock: wallClock{}})
+	st, err := store.Open(ctx, dsn, store.Options{Clock: aftercare.SystemClock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,14 +178,14 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 	f.db = dsn
 	f.tw.SetDelay(150 * time.Millisecond)
 	now := time.Now()
-	s := seedPostgres(t, dsn, plan{patients: patients, sms: 10, email: 2, staleIn: 6 * time.Hour, tag: "replicas",
+	s := seed(t, dsn, plan{patients: patients, sms: 10, email: 2, staleIn: 6 * time.Hour, tag: "replicas",
 		// Due over the last few minutes, a patient's messages far apart
 		// (a patient's next text waits while one is in flight), texts
 		// and emails interleaved.
 		at: func(p, k int) time.Time {
 			slot := [12]int{0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 4, 9}[k] // emails (k 10, 11) among the texts
 			return now.Add(-10*time.Minute + time.Duration(slot*patients+p)*50*time.Millisecond)
-		}})
+		}}, aftercare.SystemClock)
 	view := openPGView(t, dsn)
 	t.Logf("seeded in %s", time.Since(now).Round(time.Millisecond))
 
@@ -220,7 +208,7 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 		target := k*share + 1 + rng.IntN(share)
 		victim := rng.IntN(replicas)
 		jitter := time.Duration(rng.IntN(3000)) * time.Microsecond
-		waitUntil(t, "kill point "+strconv.Itoa(target)+" (Twilio requests)", 3*time.Minute,
+		testsupport.WaitFor(t, "kill point "+strconv.Itoa(target)+" (Twilio requests)", 3*time.Minute,
 			func() bool { return f.tw.Requests() >= target })
 		time.Sleep(jitter)
 		ds[victim].kill()
@@ -234,7 +222,7 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 
 	// The replicas deliver the rest (a killed replica's claims come back
 	// once their lease expires) and stop cleanly.
-	waitUntil(t, "every message final", 3*time.Minute, func() bool { return view.pending() == 0 })
+	testsupport.WaitFor(t, "every message final", 3*time.Minute, func() bool { return view.pending() == 0 })
 	t.Logf("every message final at %s", time.Since(start).Round(time.Millisecond))
 	for _, d := range ds {
 		d.ready()
@@ -244,7 +232,7 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 			t.Fatalf("replica %d exited %d\n%s", i, code, d.tail())
 		}
 	}
-	waitUntil(t, "smtp connections closed", time.Minute, func() bool { return f.mail.OpenConnections() == 0 })
+	testsupport.WaitFor(t, "smtp connections closed", time.Minute, func() bool { return f.mail.OpenConnections() == 0 })
 
 	texts := f.tw.Sent()
 	v := judge(t, view, f.tw, f.mail)
@@ -273,11 +261,11 @@ func TestPostgresRestartMidDispatch(t *testing.T) {
 	f.db = dsn
 	f.tw.SetDelay(150 * time.Millisecond)
 	now := time.Now()
-	s := seedPostgres(t, dsn, plan{patients: 100, sms: 3, email: 1, staleIn: 6 * time.Hour, tag: "pgrestart",
+	s := seed(t, dsn, plan{patients: 100, sms: 3, email: 1, staleIn: 6 * time.Hour, tag: "pgrestart",
 		at: func(p, k int) time.Time {
 			slot := [4]int{0, 2, 3, 1}[k] // the email (k 3) second
 			return now.Add(-5*time.Minute + time.Duration(slot*100+p)*50*time.Millisecond)
-		}})
+		}}, aftercare.SystemClock)
 	view := openPGView(t, dsn)
 
 	ds := make([]*daemon, replicas)
@@ -289,7 +277,7 @@ func TestPostgresRestartMidDispatch(t *testing.T) {
 	}
 
 	// Restart once a quarter of the texts reached Twilio.
-	waitUntil(t, "a quarter of the texts sent", 2*time.Minute, func() bool { return f.tw.Requests() >= s.sms/4 })
+	testsupport.WaitFor(t, "a quarter of the texts sent", 2*time.Minute, func() bool { return f.tw.Requests() >= s.sms/4 })
 	before := f.tw.Requests()
 	if err := pg.Stop("fast"); err != nil {
 		t.Fatal(err)
@@ -313,7 +301,7 @@ func TestPostgresRestartMidDispatch(t *testing.T) {
 			return st == 200
 		})
 	}
-	waitUntil(t, "every message final", 3*time.Minute, func() bool {
+	testsupport.WaitFor(t, "every message final", 3*time.Minute, func() bool {
 		n, err := pgPending(view)
 		return err == nil && n == 0
 	})
@@ -322,7 +310,7 @@ func TestPostgresRestartMidDispatch(t *testing.T) {
 			t.Fatalf("replica %d exited %d\n%s", i, code, d.tail())
 		}
 	}
-	waitUntil(t, "smtp connections closed", time.Minute, func() bool { return f.mail.OpenConnections() == 0 })
+	testsupport.WaitFor(t, "smtp connections closed", time.Minute, func() bool { return f.mail.OpenConnections() == 0 })
 
 	texts := f.tw.Sent()
 	v := judge(t, view, f.tw, f.mail)

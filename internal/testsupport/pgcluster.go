@@ -15,7 +15,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -23,7 +22,7 @@ import (
 // directory made by initdb in a temporary directory, listening on a free
 // loopback port, stopped and removed when the test ends.
 type PostgresCluster struct {
-	tb   testing.TB
+	tb   SkipTB
 	bin  string // directory of initdb and pg_ctl
 	dir  string // temporary directory: data/, the socket, the log
 	port int
@@ -36,19 +35,19 @@ type PostgresCluster struct {
 // authentication) and starts the server. Without PostgreSQL's binaries
 // the test is skipped, or fails when CI is set. Stop it, or let the
 // test's cleanup do it.
-func StartPostgresCluster(tb testing.TB) *PostgresCluster {
+func StartPostgresCluster(tb SkipTB) *PostgresCluster {
 	tb.Helper()
 	bin := postgresBin()
 	if bin == "" {
 		if os.Getenv("CI") != "" {
-			tb.Fatal("PostgreSQL's initdb and pg_ctl are not installed (/usr/lib/postgresql/*/bin): run .ci/deps")
+			tb.Fatalf("%v", "PostgreSQL's initdb and pg_ctl are not installed (/usr/lib/postgresql/*/bin): run .ci/deps")
 		}
 		tb.Skip("PostgreSQL's initdb and pg_ctl are not installed (/usr/lib/postgresql/*/bin): apt-get install postgresql")
 	}
 	c := &PostgresCluster{tb: tb, bin: bin, asPostgres: os.Geteuid() == 0}
 	dir, err := os.MkdirTemp("", "aftercare-pgcluster-")
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%v", err)
 	}
 	c.dir = dir
 	tb.Cleanup(func() {
@@ -73,7 +72,7 @@ func StartPostgresCluster(tb testing.TB) *PostgresCluster {
 		tb.Fatalf("private PostgreSQL: initdb: %v\n%s", err, out)
 	}
 	if err := c.Start(); err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%v", err)
 	}
 	return c
 }
@@ -158,11 +157,11 @@ func postgresBin() string {
 }
 
 // freePort returns a loopback TCP port free right now.
-func freePort(tb testing.TB) int {
+func freePort(tb SkipTB) int {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatal(err)
+		tb.Fatalf("%v", err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port

@@ -29,7 +29,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -62,7 +61,7 @@ var pgTest struct {
 // (named after the package, the process id and a random suffix), on the
 // server described in this file's comment. The schema is dropped when tb
 // ends, after the cleanups tb registers later (close your pools there).
-func PostgresDSN(tb testing.TB) string {
+func PostgresDSN(tb SkipTB) string {
 	tb.Helper()
 	pgTest.once.Do(func() {
 		pgTest.dsn, pgTest.skip, pgTest.err = createTestDatabase()

@@ -2,16 +2,30 @@ package testsupport
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 
 	"github.com/aftercare/aftercare/store"
 )
 
-// DB returns the address of a new, empty database for one test: today a
-// SQLite file in its own tb.TempDir(). Every database the tests and the
-// harness make comes from here, so that running them on another database
-// is a change to this one function.
+// DB returns the address of a new, empty database for one test: a SQLite
+// file in its own tb.TempDir(), or, when AFTERCARE_TEST_DB=postgres, a
+// fresh schema on the test PostgreSQL server (PostgresDSN). Every database
+// the tests and the harness make comes from here. Tests about SQLite's
+// file itself use SQLiteDB.
 func DB(tb TB) string {
+	if os.Getenv("AFTERCARE_TEST_DB") == "postgres" {
+		if s, ok := tb.(SkipTB); ok {
+			return PostgresDSN(s)
+		}
+		tb.Fatalf("AFTERCARE_TEST_DB=postgres needs a test (a %T cannot skip)", tb)
+	}
+	return SQLiteDB(tb)
+}
+
+// SQLiteDB returns the path of a new SQLite file in tb.TempDir(), for
+// tests about the file itself (modes, backups, what an erasure leaves).
+func SQLiteDB(tb TB) string {
 	return filepath.Join(tb.TempDir(), "aftercare.db")
 }
 

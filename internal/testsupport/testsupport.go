@@ -21,6 +21,14 @@ type TB interface {
 	TempDir() string
 }
 
+// SkipTB is a TB that has a name and can skip: what a test that needs a
+// PostgreSQL server gets (*testing.T and *testing.B are both).
+type SkipTB interface {
+	TB
+	Name() string
+	Skip(args ...any)
+}
+
 // The loopback Twilio account and the senders every harness configures.
 // twilio-go refuses non-alphanumeric secrets. The auth token shares no
 // run of characters with the account SID, so a test that looks for the

@@ -16,11 +16,11 @@ package storetest
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -94,20 +94,11 @@ func Run(t *testing.T, d Driver) {
 	}
 }
 
-// Clock is a settable aftercare.Clock, safe for concurrent use.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// Clock is the tests' settable clock (testsupport.Clock).
+type Clock = testsupport.Clock
 
 // NewClock returns a clock standing at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the clock's time.
-func (c *Clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-// Set puts the clock at t.
-func (c *Clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+func NewClock(t time.Time) *Clock { return testsupport.NewClock(t) }
 
 // t0 is where Setup's clock starts and Enroll's plans begin.
 var t0 = time.Date(2026, 11, 25, 15, 0, 0, 0, time.UTC)
