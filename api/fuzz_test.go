@@ -58,7 +58,9 @@ func fuzzSetup(tb testing.TB) *fuzzEnv {
 	tb.Helper()
 	ctx := context.Background()
 	clock := testsupport.NewClock(now)
-	s := testsupport.OpenStore(tb, store.Options{Clock: clock})
+	// SQLite whatever AFTERCARE_TEST_DB says: the fuzzers count rows in
+	// the file after every input.
+	s := testsupport.OpenStoreAt(tb, testsupport.SQLiteDB(tb), store.Options{Clock: clock})
 	path := s.Path()
 	p, err := protocol.Default()
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/app"
 	"github.com/aftercare/aftercare/config"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/metrics"
 	"github.com/aftercare/aftercare/notify/twiliotest"
 	"github.com/aftercare/aftercare/store"
@@ -27,9 +28,16 @@ const (
 // delivers the first texts, so the clinic has texted them.
 func conversation(t *testing.T) (*harness, int64) {
 	t.Helper()
+	return conversationOn(t, "")
+}
+
+// conversationOn is conversation on the database db names ("":
+// testsupport.DB).
+func conversationOn(t *testing.T, db string) (*harness, int64) {
+	t.Helper()
 	ny, _ := time.LoadLocation("America/New_York")
 	treated := time.Date(2026, 11, 25, 10, 0, 0, 0, ny)
-	h := newHarness(t, treated.Add(time.Minute))
+	h := newHarnessOn(t, treated.Add(time.Minute), db)
 	id := h.enroll(treated, patientPhone, 1, 3)
 	h.runUntil(treated.Add(30 * time.Minute))
 	if len(h.tw.Sent()) == 0 {
@@ -450,7 +458,7 @@ func TestUndeliverableAlertIsLoggedCountedAndShown(t *testing.T) {
 }
 
 func TestCheckAndReadyzNameClinicsWithoutAlertRoute(t *testing.T) {
-	h := newHarness(t, time.Now())
+	h := newHarnessOn(t, time.Now(), testsupport.SQLiteDB(t)) // writes a legacy row into the SQLite file
 	// A clinic from before alert routes were required.
 	db, err := sql.Open("sqlite", h.app.Config.DB)
 	if err != nil {

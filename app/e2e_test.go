@@ -41,7 +41,13 @@ type harness struct {
 
 func newHarness(t *testing.T, start time.Time) *harness {
 	t.Helper()
-	d := testsupport.StartDaemon(t, testsupport.DaemonOptions{Start: start})
+	return newHarnessOn(t, start, "")
+}
+
+// newHarnessOn is newHarness on the database db names ("": testsupport.DB).
+func newHarnessOn(t *testing.T, start time.Time, db string) *harness {
+	t.Helper()
+	d := testsupport.StartDaemon(t, testsupport.DaemonOptions{Start: start, DB: db})
 	clinic, key := d.AddClinic(t, testsupport.GlowClinic())
 	return &harness{t: t, app: d.App, clock: d.Clock, tw: d.Twilio, mail: d.Mail, base: d.Base, key: key, clinic: clinic, logs: d.Logs, d: d}
 }

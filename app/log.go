@@ -58,8 +58,10 @@ func RunLog(ctx context.Context, w io.Writer, cfg *config.Config, o LogOptions) 
 		o.Interval = time.Second
 	}
 	// Never create a database by looking at one.
-	if _, err := os.Stat(cfg.DB); err != nil {
-		return fmt.Errorf("open delivery log: %w", err)
+	if path, ok := store.SQLitePath(cfg.DB); ok {
+		if _, err := os.Stat(path); err != nil {
+			return fmt.Errorf("open delivery log: %w", err)
+		}
 	}
 	s, err := store.Open(ctx, cfg.DB, store.Options{})
 	if err != nil {

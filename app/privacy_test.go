@@ -14,6 +14,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/api"
+	"github.com/aftercare/aftercare/internal/testsupport"
 )
 
 // raw is an API call that returns the answer's bytes.
@@ -36,7 +37,8 @@ func (h *harness) raw(method, path, key string) (int, []byte) {
 var identity = []string{patientPhone, "4155550123", "ana@example.com", "ana.diaz.moreno@example.com", "Diaz", "Moreno", "swollen", "yellow pus"}
 
 func TestErasureLeavesNoTraceInTheFileOrTheAPI(t *testing.T) {
-	h, enrollmentID := conversation(t)
+	// SQLite whatever AFTERCARE_TEST_DB says: the test reads the file.
+	h, enrollmentID := conversationOn(t, testsupport.SQLiteDB(t))
 	ctx := context.Background()
 	h.text(patientPhone, fromNumber, "my face is so swollen and there is yellow pus")
 	h.runUntil(h.clock.Now().Add(time.Hour))

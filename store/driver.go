@@ -59,6 +59,10 @@ func (s *Store) unavailable(err error) error {
 	return err
 }
 
+// SQLitePath reports whether dsn names a SQLite database (a file path or
+// "sqlite:PATH") and returns its path.
+func SQLitePath(dsn string) (string, bool) { return sqlite.IsDSN(dsn) }
+
 // openDriver chooses and opens the driver dsn names.
 func openDriver(ctx context.Context, dsn string, opt Options) (Driver, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {

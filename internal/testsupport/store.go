@@ -33,7 +33,14 @@ func SQLiteDB(tb TB) string {
 // it when the test ends.
 func OpenStore(tb TB, o store.Options) *store.Store {
 	tb.Helper()
-	s, err := store.Open(context.Background(), DB(tb), o)
+	return OpenStoreAt(tb, DB(tb), o)
+}
+
+// OpenStoreAt opens (and migrates) the database dsn names with o and
+// closes it when the test ends.
+func OpenStoreAt(tb TB, dsn string, o store.Options) *store.Store {
+	tb.Helper()
+	s, err := store.Open(context.Background(), dsn, o)
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
