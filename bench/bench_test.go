@@ -112,7 +112,7 @@ func TestWaitDrainedReadsTheClockOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sd.due(ctx, 5, "sms", at, 0); err != nil {
+	if err := sd.due(ctx, 5, messagesPerPatient, "sms", at, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := sd.Close(); err != nil {
@@ -168,7 +168,7 @@ func TestReleaseAfterSetup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sd.due(ctx, 5, "sms", parked, 0); err != nil {
+	if err := sd.due(ctx, 5, messagesPerPatient, "sms", parked, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := sd.Close(); err != nil {
