@@ -2,10 +2,14 @@
 // process and one go: the ceiling of the Twilio client and the loopback
 // Twilio API together (limit), the real dispatcher draining due texts
 // (dispatch) and a burst falling due at one instant (burst), enrollments
-// through the HTTP API (enroll), how late a steady stream of due messages
-// goes out (lateness), and the daemon's memory and start-up time with a
-// thousand and a million messages pending (in a child process). Every
-// phase runs the daemon as app.New builds it, against a temp SQLite file,
+// through the HTTP API (enroll), dispatch and enroll again on PostgreSQL
+// beside the SQLite figures (postgres), 1, 2 and 3 replicas draining one
+// PostgreSQL database against a Twilio API that answers after 150 ms
+// (replicas), how late a steady stream of due messages goes out
+// (lateness), and the daemon's memory and start-up time with a thousand
+// and a million messages pending (in a child process). Every phase runs
+// the daemon as app.New builds it, against a temp SQLite file (or a fresh
+// schema in a PostgreSQL database the run creates and drops),
 // notify/twiliotest driven by twilio-go and a real SMTP server on
 // 127.0.0.1 (notify/smtptest). cmd/aftercare-bench wires it to flags.
 package bench
@@ -16,10 +20,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -29,6 +35,7 @@ import (
 	"github.com/aftercare/aftercare/config"
 	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/protocol"
+	"github.com/aftercare/aftercare/store"
 )
 
 // Phases, in the order they run.
@@ -38,6 +45,12 @@ const (
 	PhaseBurst    = "burst"
 	PhaseMorning  = "morning"
 	PhaseEnroll   = "enroll"
+	// PhasePostgres is dispatch and enroll on PostgreSQL, with the
+	// dispatch and enroll phases' settings, next to the SQLite figures.
+	PhasePostgres = "postgres"
+	// PhaseReplicas is 1, 2 and 3 replicas draining one PostgreSQL
+	// database against a Twilio API answering after APIDelay.
+	PhaseReplicas = "replicas"
 	// PhaseDurability is enrollments at synchronous=FULL and NORMAL, back
 	// to back: what durable acknowledgements cost.
 	PhaseDurability = "durability"
@@ -46,7 +59,11 @@ const (
 )
 
 // AllPhases lists every phase in running order.
-var AllPhases = []string{PhaseLimit, PhaseDispatch, PhaseBurst, PhaseMorning, PhaseDurability, PhaseEnroll, PhaseLateness, PhaseMemory}
+var AllPhases = []string{PhaseLimit, PhaseDispatch, PhaseBurst, PhaseMorning, PhaseDurability, PhaseEnroll,
+	PhasePostgres, PhaseReplicas, PhaseLateness, PhaseMemory}
+
+// postgresPhases need a PostgreSQL server.
+var postgresPhases = []string{PhasePostgres, PhaseReplicas}
 
 // Config sizes a run.
 type Config struct {
@@ -58,9 +75,18 @@ type Config struct {
 	// Enrollments posted by EnrollClients concurrent clients.
 	Enrollments, EnrollClients int
 	// MorningClinics × MorningPatients texts fall due at once in the
-	// morning phase, against a Twilio API answering after APIDelay.
+	// morning phase, against a Twilio API answering after APIDelay (the
+	// replicas phase's API answers after it too).
 	MorningClinics, MorningPatients int
 	APIDelay                        time.Duration
+	// Postgres is the DSN of a PostgreSQL server where the run may CREATE
+	// DATABASE (see FindPostgres); "" skips the PostgreSQL phases, saying
+	// so, or fails them with RequirePostgres (CI).
+	Postgres        string
+	RequirePostgres bool
+	// ReplicaN texts are drained by 1, 2 and 3 replicas, each with
+	// ReplicaBatch and ReplicaConcurrency.
+	ReplicaN, ReplicaBatch, ReplicaConcurrency int
 	// Rate (due messages/s) and Duration of the lateness stream.
 	Rate     float64
 	Duration time.Duration
@@ -88,6 +114,7 @@ func Default() Config {
 		N: 100_000, BatchSize: d.BatchSize, Concurrency: d.Concurrency,
 		Enrollments: 10_000, EnrollClients: 32,
 		MorningClinics: 100, MorningPatients: 100, APIDelay: 150 * time.Millisecond,
+		ReplicaN: 3_000, ReplicaBatch: 100, ReplicaConcurrency: 20,
 		Rate: 500, Duration: 20 * time.Second,
 		MemSmall: 1_000, MemLarge: 1_000_000, Hold: 3 * time.Second,
 	}
@@ -98,6 +125,7 @@ func Quick() Config {
 	c := Default()
 	c.N, c.Enrollments = 5_000, 500
 	c.MorningClinics, c.MorningPatients = 10, 50
+	c.ReplicaN = 600
 	c.Duration = 3 * time.Second
 	c.MemLarge, c.Hold = 50_000, time.Second
 	return c
@@ -137,10 +165,21 @@ type Report struct {
 	Enroll   *EnrollResult  `json:"enroll,omitempty"`
 	// EnrollFull and EnrollNormal are the durability phase's enrollments
 	// at synchronous=FULL (shipped) and NORMAL.
-	EnrollFull   *EnrollResult   `json:"enroll_full,omitempty"`
-	EnrollNormal *EnrollResult   `json:"enroll_normal,omitempty"`
-	Lateness     *LatenessResult `json:"lateness,omitempty"`
-	Memory       []MemoryResult  `json:"memory,omitempty"`
+	EnrollFull   *EnrollResult `json:"enroll_full,omitempty"`
+	EnrollNormal *EnrollResult `json:"enroll_normal,omitempty"`
+	// PostgresServer is the server of the PostgreSQL phases (no
+	// password), or why they did not run.
+	PostgresServer string `json:"postgres_server,omitempty"`
+	// PGDispatch and PGEnroll are the dispatch and enroll phases on
+	// PostgreSQL.
+	PGDispatch *DrainResult    `json:"postgres_dispatch,omitempty"`
+	PGEnroll   *EnrollResult   `json:"postgres_enroll,omitempty"`
+	Replicas   *ReplicasResult `json:"replicas,omitempty"`
+	// NotRun are phases that were asked for but could not run here (no
+	// PostgreSQL server), with why.
+	NotRun   []string        `json:"not_run,omitempty"`
+	Lateness *LatenessResult `json:"lateness,omitempty"`
+	Memory   []MemoryResult  `json:"memory,omitempty"`
 	// BytesPerMessage is the database growth per pending message between
 	// the memory phase's two sizes (rows, indexes and events included).
 	BytesPerMessage float64  `json:"db_bytes_per_message,omitempty"`
@@ -161,6 +200,10 @@ type ReportConfig struct {
 	DurationSec   float64 `json:"lateness_seconds"`
 	MemSmall      int     `json:"mem_small"`
 	MemLarge      int     `json:"mem_large"`
+	ReplicaN      int     `json:"replica_n"`
+	ReplicaBatch  int     `json:"replica_batch_size"`
+	ReplicaConc   int     `json:"replica_concurrency"`
+	APIDelayMS    float64 `json:"api_delay_ms"`
 }
 
 // Run runs the configured phases and returns what they measured. A phase
@@ -173,6 +216,12 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = def.Concurrency
+	}
+	if c.ReplicaBatch <= 0 {
+		c.ReplicaBatch = def.ReplicaBatch
+	}
+	if c.ReplicaConcurrency <= 0 {
+		c.ReplicaConcurrency = def.ReplicaConcurrency
 	}
 	if len(c.Phases) == 0 {
 		c.Phases = AllPhases
@@ -199,12 +248,36 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 
 	r := &Report{Machine: machine(), Config: ReportConfig{N: c.N, BatchSize: c.BatchSize, Concurrency: c.Concurrency,
 		Enrollments: c.Enrollments, EnrollClients: c.EnrollClients, Rate: c.Rate, DurationSec: c.Duration.Seconds(),
-		MemSmall: c.MemSmall, MemLarge: c.MemLarge}}
+		MemSmall: c.MemSmall, MemLarge: c.MemLarge, ReplicaN: c.ReplicaN, ReplicaBatch: c.ReplicaBatch,
+		ReplicaConc: c.ReplicaConcurrency, APIDelayMS: ms(c.APIDelay)}}
 	o := daemonOptions{BatchSize: c.BatchSize, Concurrency: c.Concurrency}
 	start := time.Now()
 	var errs []error
+	pg := &pgRun{server: c.Postgres}
+	defer func() {
+		if err := pg.Close(); err != nil {
+			fmt.Fprintf(c.Progress, "aftercare-bench: %v\n", err)
+		}
+	}()
+	if c.Postgres != "" {
+		r.PostgresServer = store.RedactDSN(c.Postgres)
+	} else {
+		r.PostgresServer = "none configured: set " + PostgresEnv + " or run .ci/deps"
+	}
 	phase := func(name string, f func() (string, error)) {
 		if !slices.Contains(c.Phases, name) || ctx.Err() != nil {
+			return
+		}
+		if c.Postgres == "" && slices.Contains(postgresPhases, name) {
+			why := "no PostgreSQL server configured (set " + PostgresEnv + " to a DSN where the bench may CREATE DATABASE, or run .ci/deps)"
+			if c.RequirePostgres {
+				errs = append(errs, fmt.Errorf("%s: %s, and CI must measure PostgreSQL", name, why))
+				r.Errors = append(r.Errors, fmt.Sprintf("%s: %s, and CI must measure PostgreSQL", name, why))
+				fmt.Fprintf(c.Progress, "%-9s FAILED: %s, and CI must measure PostgreSQL\n", name, why)
+				return
+			}
+			r.NotRun = append(r.NotRun, fmt.Sprintf("%s: %s", name, why))
+			fmt.Fprintf(c.Progress, "%-9s NOT RUN: %s\n", name, why)
 			return
 		}
 		t0 := time.Now()
@@ -231,7 +304,7 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return fmt.Sprintf("%d sends in %.2fs: %.0f/s, %.0fµs CPU each", l.Sends, l.Seconds, l.PerSec, l.CPUMicros), nil
 	})
 	phase(PhaseDispatch, func() (string, error) {
-		d, err := runDispatch(ctx, dir, c.N, o, prof)
+		d, err := runDispatch(ctx, filepath.Join(dir, "dispatch.db"), c.N, o, prof)
 		if err != nil {
 			return "", err
 		}
@@ -257,13 +330,13 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			m.Clinics, m.Patients, m.APIDelayMS, m.Concurrency, m.LastHandedSeconds, m.PerSec, m.P50MS, m.P99MS, m.SenderDisplacement), nil
 	})
 	phase(PhaseDurability, func() (string, error) {
-		full, err := runEnroll(ctx, dir, c.Enrollments, c.EnrollClients, o, nil)
+		full, err := runEnroll(ctx, sqliteDB(dir, "enroll-full"), c.Enrollments, c.EnrollClients, o, nil)
 		if err != nil {
 			return "", err
 		}
 		on := o
 		on.Synchronous = "NORMAL"
-		normal, err := runEnroll(ctx, dir, c.Enrollments, c.EnrollClients, on, nil)
+		normal, err := runEnroll(ctx, sqliteDB(dir, "enroll-normal"), c.Enrollments, c.EnrollClients, on, nil)
 		if err != nil {
 			return "", err
 		}
@@ -272,13 +345,72 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 			full.PerSec, full.P99MS, normal.PerSec, normal.P99MS), nil
 	})
 	phase(PhaseEnroll, func() (string, error) {
-		e, err := runEnroll(ctx, dir, c.Enrollments, c.EnrollClients, o, prof)
+		e, err := runEnroll(ctx, sqliteDB(dir, "enroll"), c.Enrollments, c.EnrollClients, o, prof)
 		if err != nil {
 			return "", err
 		}
 		r.Enroll = &e
 		return fmt.Sprintf("%d enrollments (%d messages) in %.2fs: %.0f/s, %.0fµs CPU each, p50 %.1fms p99 %.1fms",
 			e.Enrollments, e.Messages, e.Seconds, e.PerSec, e.CPUMicros, e.P50MS, e.P99MS), nil
+	})
+	phase(PhasePostgres, func() (string, error) {
+		// The SQLite figures to compare with, measured now if their
+		// phases did not run.
+		if r.Dispatch == nil {
+			d, err := runDispatch(ctx, filepath.Join(dir, "dispatch.db"), c.N, o, prof)
+			if err != nil {
+				return "", fmt.Errorf("sqlite dispatch: %w", err)
+			}
+			r.Dispatch = &d
+		}
+		if r.Enroll == nil {
+			e, err := runEnroll(ctx, sqliteDB(dir, "enroll"), c.Enrollments, c.EnrollClients, o, prof)
+			if err != nil {
+				return "", fmt.Errorf("sqlite enroll: %w", err)
+			}
+			r.Enroll = &e
+		}
+		db, err := pg.schema(ctx, "dispatch")
+		if err != nil {
+			return "", err
+		}
+		d, err := runDispatch(ctx, db, c.N, o, prof)
+		if err != nil {
+			return "", fmt.Errorf("dispatch: %w", err)
+		}
+		r.PGDispatch = &d
+		if db, err = pg.schema(ctx, "enroll"); err != nil {
+			return "", err
+		}
+		e, err := runEnroll(ctx, db, c.Enrollments, c.EnrollClients, o, prof)
+		if err != nil {
+			return "", fmt.Errorf("enroll: %w", err)
+		}
+		r.PGEnroll = &e
+		sd, se := r.Dispatch, r.Enroll
+		return fmt.Sprintf("dispatch %d texts: %.0f/s (SQLite %.0f/s, %.2f×), CPU per text %.0fµs here + %.0fµs machine (SQLite %.0f + %.0f); "+
+			"enroll %d: %.0f/s p99 %.1fms (SQLite %.0f/s, %.2f×)",
+			d.Messages, d.PerSec, sd.PerSec, d.PerSec/sd.PerSec, d.CPUMicros, d.MachineCPUMicros, sd.CPUMicros, sd.MachineCPUMicros,
+			e.Enrollments, e.PerSec, e.P99MS, se.PerSec, e.PerSec/se.PerSec), nil
+	})
+	phase(PhaseReplicas, func() (string, error) {
+		r.Replicas = &ReplicasResult{Messages: c.ReplicaN, APIDelayMS: ms(c.APIDelay), BatchSize: c.ReplicaBatch, Concurrency: c.ReplicaConcurrency}
+		ro := daemonOptions{BatchSize: c.ReplicaBatch, Concurrency: c.ReplicaConcurrency}
+		var lines []string
+		for k := 1; k <= 3; k++ {
+			x, err := runReplicas(ctx, pg, c.ReplicaN, k, c.APIDelay, ro, prof)
+			if x.Seconds > 0 || x.Lost > 0 || x.Duplicates > 0 {
+				r.Replicas.Runs = append(r.Replicas.Runs, x)
+			}
+			if err != nil {
+				return "", err
+			}
+			lines = append(lines, fmt.Sprintf("%d: %.0f/s (sent %v, %d duplicates, %d lost)", k, x.PerSec, x.Sent, x.Duplicates, x.Lost))
+		}
+		one, _ := r.Replicas.run(1)
+		three, _ := r.Replicas.run(3)
+		return fmt.Sprintf("%d texts, API %.0fms, batch %d, concurrency %d per replica: %s; 3 vs 1: %.2f×",
+			c.ReplicaN, ms(c.APIDelay), c.ReplicaBatch, c.ReplicaConcurrency, strings.Join(lines, "; "), three.PerSec/one.PerSec), nil
 	})
 	phase(PhaseLateness, func() (string, error) {
 		l, err := runLateness(ctx, dir, c.Rate, c.Duration, o, prof)
@@ -313,6 +445,11 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		errs = append(errs, err)
 	}
 	return r, errors.Join(errs...)
+}
+
+// sqliteDB is a new SQLite file in dir for what.
+func sqliteDB(dir, what string) string {
+	return filepath.Join(dir, fmt.Sprintf("%s-%d.db", what, time.Now().UnixNano()))
 }
 
 // smsBodies are the texts of a real plan.
@@ -409,6 +546,47 @@ func figures(r *Report) []Figure {
 		add("enroll: p50 latency", e.P50MS, "ms", "", nil)
 		add("enroll: p99 latency", e.P99MS, "ms", "≤ 100", check(e.P99MS <= 100))
 	}
+	if p, d := r.PGDispatch, r.Dispatch; p != nil && d != nil {
+		add(fmt.Sprintf("postgres: dispatch, %s due texts drained (same settings)", count(p.Messages)), p.PerSec, "msg/s",
+			fmt.Sprintf("≥ 0.5 × SQLite = %.0f", 0.5*d.PerSec), check(p.PerSec >= 0.5*d.PerSec))
+		add("postgres / SQLite dispatch", p.PerSec/d.PerSec, "×", "≥ 0.5", check(p.PerSec >= 0.5*d.PerSec))
+		add("dispatch CPU per text, SQLite: this process", d.CPUMicros, "µs", "", nil)
+		add("dispatch CPU per text, PostgreSQL: this process", p.CPUMicros, "µs", "", nil)
+		if d.MachineCPUMicros > 0 && p.MachineCPUMicros > 0 {
+			add("dispatch CPU per text, SQLite: whole machine", d.MachineCPUMicros, "µs", "", nil)
+			add("dispatch CPU per text, PostgreSQL: whole machine (server included)", p.MachineCPUMicros, "µs", "", nil)
+		}
+		add("postgres dispatch: lost + doubled", float64(p.Lost+p.Doubled), "msgs", "0", check(p.Lost+p.Doubled == 0))
+	}
+	if p, e := r.PGEnroll, r.Enroll; p != nil && e != nil {
+		add(fmt.Sprintf("postgres: enroll, %d clients, HTTP API", p.Clients), p.PerSec, "enrollments/s", "", nil)
+		add("postgres / SQLite enroll", p.PerSec/e.PerSec, "×", "", nil)
+		add("postgres enroll: p99 latency", p.P99MS, "ms", "", nil)
+		add("enroll CPU per enrollment, SQLite: this process", e.CPUMicros, "µs", "", nil)
+		add("enroll CPU per enrollment, PostgreSQL: this process", p.CPUMicros, "µs", "", nil)
+		if e.MachineCPUMicros > 0 && p.MachineCPUMicros > 0 {
+			add("enroll CPU per enrollment, SQLite: whole machine", e.MachineCPUMicros, "µs", "", nil)
+			add("enroll CPU per enrollment, PostgreSQL: whole machine (server included)", p.MachineCPUMicros, "µs", "", nil)
+		}
+	}
+	if rp := r.Replicas; rp != nil && len(rp.Runs) > 0 {
+		for _, x := range rp.Runs {
+			add(fmt.Sprintf("replicas: %d on one PostgreSQL, %s texts, API %.0f ms, batch %d, concurrency %d each",
+				x.Replicas, count(rp.Messages), rp.APIDelayMS, rp.BatchSize, rp.Concurrency), x.PerSec, "msg/s", "", nil)
+		}
+		one, ok1 := rp.run(1)
+		if three, ok3 := rp.run(3); ok1 && ok3 {
+			add("replicas: 3 / 1", three.PerSec/one.PerSec, "×", "≥ 2.5", check(three.PerSec >= 2.5*one.PerSec))
+			add("replicas: CPU per text, 3 replicas: this process", three.CPUMicros, "µs", "", nil)
+		}
+		var dup, lost int
+		for _, x := range rp.Runs {
+			dup += x.Duplicates
+			lost += x.Lost
+		}
+		add("replicas: duplicate texts at the Twilio API", float64(dup), "msgs", "0", check(dup == 0))
+		add("replicas: texts lost", float64(lost), "msgs", "0", check(lost == 0))
+	}
 	if l := r.Lateness; l != nil {
 		add(fmt.Sprintf("lateness at %.0f due msg/s: p50", l.Rate), l.P50MS, "ms", "", nil)
 		add("lateness: p99", l.P99MS, "ms", "≤ 1000", check(l.P99MS <= 1000))
@@ -445,8 +623,10 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "aftercare-bench: %d cores (GOMAXPROCS %d), %s, %s %s/%s, load average %.2f at start, %.2f at end\n",
 		m.Cores, m.GOMAXPROCS, m.CPU, m.GoVersion, m.OS, m.Arch, m.LoadAvg[0], m.LoadAvg[1])
 	c := r.Config
-	fmt.Fprintf(w, "N=%d batch=%d concurrency=%d enroll=%d×%d clients lateness=%.0f/s×%.0fs memory=%d/%d pending; %.0fs in all\n\n",
-		c.N, c.BatchSize, c.Concurrency, c.Enrollments, c.EnrollClients, c.Rate, c.DurationSec, c.MemSmall, c.MemLarge, r.Seconds)
+	fmt.Fprintf(w, "N=%d batch=%d concurrency=%d enroll=%d×%d clients replicas=%d texts (batch %d, concurrency %d, API %.0fms) lateness=%.0f/s×%.0fs memory=%d/%d pending; %.0fs in all\n",
+		c.N, c.BatchSize, c.Concurrency, c.Enrollments, c.EnrollClients, c.ReplicaN, c.ReplicaBatch, c.ReplicaConc, c.APIDelayMS,
+		c.Rate, c.DurationSec, c.MemSmall, c.MemLarge, r.Seconds)
+	fmt.Fprintf(w, "PostgreSQL: %s\n\n", r.PostgresServer)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tvalue\ttarget\t")
 	for _, f := range r.Figures {
@@ -460,6 +640,9 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\n", f.Name, num(f.Value), f.Unit, f.Target, res)
 	}
 	tw.Flush()
+	for _, e := range r.NotRun {
+		fmt.Fprintf(w, "NOT RUN %s\n", e)
+	}
 	for _, e := range r.Errors {
 		fmt.Fprintf(w, "ERROR %s\n", e)
 	}
@@ -520,6 +703,45 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// machineCPU is the busy CPU time of the whole machine so far, every
+// process and core together (the first line of /proc/stat: all but idle
+// and iowait); 0 where unknown.
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest time is already in user
+			continue
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0
+		}
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/stat: 100 on every Linux
+// architecture Go supports.
+const clockTicks = 100
+
+// profileName names the profile of phase on the database db.
+func profileName(phase, db string) string {
+	if isPostgres(db) {
+		return phase + "-postgres"
+	}
+	return phase
 }
 
 type quants struct{ p50, p99, max time.Duration }

@@ -3,9 +3,16 @@ package bench
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/aftercare/aftercare/internal/testsupport"
 )
 
 func TestOrder(t *testing.T) {
@@ -112,7 +119,7 @@ func TestWaitDrainedReadsTheClockOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sd.due(ctx, 5, "sms", at, 0); err != nil {
+	if err := sd.due(ctx, 5, messagesPerPatient, "sms", at, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := sd.Close(); err != nil {
@@ -168,7 +175,7 @@ func TestReleaseAfterSetup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sd.due(ctx, 5, "sms", parked, 0); err != nil {
+	if err := sd.due(ctx, 5, messagesPerPatient, "sms", parked, 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := sd.Close(); err != nil {
@@ -204,5 +211,109 @@ func TestReleaseAfterSetup(t *testing.T) {
 	}
 	if n := count(`SELECT count(*) FROM messages WHERE enrollment_id = ? AND next_attempt_at > ?`, b.template, parked.UnixMilli()); n != templateBefore || n == 0 {
 		t.Errorf("template enrollment: %d messages after the release, %d before", n, templateBefore)
+	}
+}
+
+// TestPostgresSmallRun runs the PostgreSQL phases at a tiny size on the
+// tests' server (skipped without one, outside CI): every message is
+// accounted for on each driver and by each number of replicas, and the
+// run's database is gone afterwards. How fast is not checked.
+func TestPostgresSmallRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the whole daemon several times")
+	}
+	server, _, err := testsupport.ConfiguredPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if server == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("no PostgreSQL server configured: CI must run this test (run .ci/deps)")
+		}
+		t.Skip("no PostgreSQL server configured: set " + testsupport.PostgresEnv + " or run .ci/deps")
+	}
+	c := Default()
+	c.N, c.Enrollments, c.EnrollClients = 300, 40, 8
+	c.ReplicaN, c.ReplicaBatch, c.ReplicaConcurrency, c.APIDelay = 90, 10, 5, 20*time.Millisecond
+	c.Phases = []string{PhasePostgres, PhaseReplicas}
+	c.Dir, c.Postgres = t.TempDir(), server
+	r, err := Run(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, d := range map[string]*DrainResult{"sqlite": r.Dispatch, "postgres": r.PGDispatch} {
+		if d == nil || d.Messages != 300 || d.Lost != 0 || d.Doubled != 0 || d.PerSec <= 0 || d.CPUMicros <= 0 {
+			t.Errorf("%s dispatch = %+v", name, d)
+		}
+	}
+	if e := r.PGEnroll; e == nil || e.Enrollments != 40 || e.Messages < 40*10 {
+		t.Errorf("postgres enroll = %+v", e)
+	}
+	if r.Replicas == nil || len(r.Replicas.Runs) != 3 {
+		t.Fatalf("replicas = %+v", r.Replicas)
+	}
+	for _, x := range r.Replicas.Runs {
+		sent := 0
+		for _, s := range x.Sent {
+			sent += s
+		}
+		if len(x.Sent) != x.Replicas || sent != 90 || x.Duplicates != 0 || x.Lost != 0 || x.PerSec <= 0 {
+			t.Errorf("%d replicas = %+v", x.Replicas, x)
+		}
+	}
+
+	conn, err := pgx.Connect(context.Background(), server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var left []string
+	rows, err := conn.Query(context.Background(), `SELECT datname FROM pg_database WHERE starts_with(datname, $1)`, benchDBPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		t.Fatal(err)
+	}
+	// Another bench may be running on the server: only this run's
+	// database (named with this process's id) must be gone.
+	for _, name := range left {
+		if strings.Contains(name, fmt.Sprintf("_%d_", os.Getpid())) {
+			t.Errorf("database %s left behind", name)
+		}
+	}
+}
+
+func TestCounterRebindsForPostgres(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		pg         bool
+		query, out string
+	}{
+		{false, "SELECT a FROM t WHERE b = ? AND c <= ?", "SELECT a FROM t WHERE b = ? AND c <= ?"},
+		{true, "SELECT a FROM t WHERE b = ? AND c <= ?", "SELECT a FROM t WHERE b = $1 AND c <= $2"},
+		{true, "SELECT 1", "SELECT 1"},
+	}
+	for _, tt := range tests {
+		if got := (&counter{pg: tt.pg}).q(tt.query); got != tt.out {
+			t.Errorf("q(%q) with pg=%v = %q, want %q", tt.query, tt.pg, got, tt.out)
+		}
+	}
+}
+
+func TestMachineCPUAdvances(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/proc/stat"); err != nil {
+		t.Skip("no /proc/stat on this system")
+	}
+	m0 := machineCPU()
+	if m0 <= 0 {
+		t.Fatalf("machineCPU() = %v", m0)
+	}
+	c0 := cpuTime()
+	for cpuTime()-c0 < 50*time.Millisecond { // burn CPU until the process has used 50 ms
+	}
+	if m1 := machineCPU(); m1 <= m0 {
+		t.Errorf("machine CPU did not advance while this process used 50 ms: %v then %v", m0, m1)
 	}
 }

@@ -6,7 +6,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", for counter
+
+	"github.com/aftercare/aftercare/notify/twiliotest"
 )
 
 // DrainResult is one drain of N due texts by the real dispatcher.
@@ -15,8 +20,13 @@ type DrainResult struct {
 	Seconds  float64 `json:"seconds"`
 	PerSec   float64 `json:"per_sec"`
 	// CPUMicros is the process's CPU time per message: dispatcher,
-	// database, Twilio client and loopback server together.
+	// database, Twilio client and loopback server together (on
+	// PostgreSQL, the server's own work is not in it).
 	CPUMicros float64 `json:"cpu_us_per_msg"`
+	// MachineCPUMicros is the whole machine's busy CPU time per message
+	// (/proc/stat; 0 where unknown): with PostgreSQL on this machine, its
+	// server too, but also any other work running at the time.
+	MachineCPUMicros float64 `json:"machine_cpu_us_per_msg,omitempty"`
 	// Order: the farthest any message was sent from its place in due-time
 	// order (ties by id), in messages; at most one claim batch is allowed.
 	MaxDisplacement int `json:"max_displacement"`
@@ -28,11 +38,12 @@ type DrainResult struct {
 }
 
 // runDispatch drains n texts that are already due (their due times spread
-// over the last ten minutes) by calling the daemon's dispatcher, as the
-// cron tick does, until nothing is due.
-func runDispatch(ctx context.Context, dir string, n int, o daemonOptions, prof *profiler) (DrainResult, error) {
+// over the last ten minutes) from the database db (a SQLite file or a
+// PostgreSQL DSN) by calling the daemon's dispatcher, as the cron tick
+// does, until nothing is due.
+func runDispatch(ctx context.Context, db string, n int, o daemonOptions, prof *profiler) (DrainResult, error) {
 	now := time.Now()
-	b, err := newBase(ctx, filepath.Join(dir, "dispatch.db"), now, now.Add(20*time.Hour))
+	b, err := newBase(ctx, db, now, now.Add(20*time.Hour))
 	if err != nil {
 		return DrainResult{}, err
 	}
@@ -44,12 +55,12 @@ func runDispatch(ctx context.Context, dir string, n int, o daemonOptions, prof *
 	defer d.Close()
 	total := n
 
-	stop := prof.start("dispatch")
-	c0 := cpuTime()
+	stop := prof.start(profileName("dispatch", db))
+	c0, m0 := cpuTime(), machineCPU()
 	t0 := time.Now()
 	st, err := d.app.Dispatcher.RunOnce(ctx)
 	el := time.Since(t0)
-	cpu := cpuTime() - c0
+	cpu, mcpu := cpuTime()-c0, machineCPU()-m0
 	stop()
 	if err != nil {
 		return DrainResult{}, fmt.Errorf("dispatch: %w", err)
@@ -63,6 +74,7 @@ func runDispatch(ctx context.Context, dir string, n int, o daemonOptions, prof *
 	}
 	r.Seconds, r.PerSec = el.Seconds(), float64(total)/el.Seconds()
 	r.CPUMicros = float64(cpu.Microseconds()) / float64(total)
+	r.MachineCPUMicros = float64(mcpu.Microseconds()) / float64(total)
 	return r, nil
 }
 
@@ -123,10 +135,23 @@ func releaseLead(n int) time.Duration {
 	return 100*time.Millisecond + time.Duration(n)*5*time.Microsecond
 }
 
-// counter reads the outbox on its own read-only connection.
-type counter struct{ db *sql.DB }
+// counter reads the outbox on its own connection (read-only on SQLite).
+type counter struct {
+	db *sql.DB
+	pg bool // "?" placeholders become $1, $2, …
+}
 
+// openCounter opens the database path names: a SQLite file or a
+// PostgreSQL DSN.
 func openCounter(path string) (*counter, error) {
+	if isPostgres(path) {
+		db, err := sql.Open("pgx", path)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		db.SetMaxOpenConns(1)
+		return &counter{db: db, pg: true}, nil
+	}
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)&_pragma=busy_timeout(5000)")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -137,15 +162,34 @@ func openCounter(path string) (*counter, error) {
 
 func (c *counter) Close() error { return c.db.Close() }
 
+// q returns query with its "?" placeholders in the driver's syntax (the
+// bench's queries have no "?" in a string literal).
+func (c *counter) q(query string) string {
+	if !c.pg {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // busy reports whether any message due by now is still scheduled or
 // sending. It reads the first entry of two partial indexes, so polling it
 // takes next to nothing from the daemon it watches (counting the pending
 // entries every 10 ms did).
 func (c *counter) busy(ctx context.Context, now time.Time) (bool, error) {
 	var b bool
-	err := c.db.QueryRowContext(ctx, `SELECT
+	err := c.db.QueryRowContext(ctx, c.q(`SELECT
 		EXISTS (SELECT 1 FROM messages WHERE status = 'scheduled' AND next_attempt_at <= ?) OR
-		EXISTS (SELECT 1 FROM messages WHERE status = 'sending')`, now.UnixMilli()).Scan(&b)
+		EXISTS (SELECT 1 FROM messages WHERE status = 'sending')`), now.UnixMilli()).Scan(&b)
 	if err != nil {
 		return false, fmt.Errorf("look for unfinished messages: %w", err)
 	}
@@ -184,9 +228,9 @@ func (c *counter) waitDrained(ctx context.Context, from time.Time, every, limit 
 // sending.
 func (c *counter) unfinished(ctx context.Context, now time.Time) (int, error) {
 	var n int
-	err := c.db.QueryRowContext(ctx, `SELECT
+	err := c.db.QueryRowContext(ctx, c.q(`SELECT
 		(SELECT count(*) FROM messages WHERE status = 'scheduled' AND next_attempt_at <= ?) +
-		(SELECT count(*) FROM messages WHERE status = 'sending')`, now.UnixMilli()).Scan(&n)
+		(SELECT count(*) FROM messages WHERE status = 'sending')`), now.UnixMilli()).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count unfinished messages: %w", err)
 	}
@@ -196,16 +240,22 @@ func (c *counter) unfinished(ctx context.Context, now time.Time) (int, error) {
 // verify checks that every text due by now was sent exactly once and in
 // due-time order (within one claim batch).
 func verify(ctx context.Context, d *daemon, want int) (DrainResult, error) {
+	return verifyAt(ctx, d.db, d.tw, want)
+}
+
+// verifyAt is verify for the database db and the Twilio API tw (which
+// several daemons may share).
+func verifyAt(ctx context.Context, db string, tw *twiliotest.Server, want int) (DrainResult, error) {
 	r := DrainResult{Messages: want}
-	c, err := openCounter(d.app.Store.Path())
+	c, err := openCounter(db)
 	if err != nil {
 		return r, err
 	}
 	defer c.Close()
 	// Due-time order as the claim defines it (sending leaves
 	// next_attempt_at alone).
-	rows, err := c.db.QueryContext(ctx, `SELECT provider_id, status FROM messages
-		WHERE channel = 'sms' AND next_attempt_at <= ? ORDER BY next_attempt_at, id`, time.Now().UnixMilli())
+	rows, err := c.db.QueryContext(ctx, c.q(`SELECT provider_id, status FROM messages
+		WHERE channel = 'sms' AND next_attempt_at <= ? ORDER BY next_attempt_at, id`), time.Now().UnixMilli())
 	if err != nil {
 		return r, fmt.Errorf("verify: %w", err)
 	}
@@ -226,7 +276,7 @@ func verify(ctx context.Context, d *daemon, want int) (DrainResult, error) {
 		return r, fmt.Errorf("verify: %w", err)
 	}
 	var arrived []string
-	for _, m := range d.tw.Sent() {
+	for _, m := range tw.Sent() {
 		arrived = append(arrived, m.SID)
 	}
 	r.Lost, r.Doubled, r.MaxDisplacement = order(due, arrived)
@@ -292,15 +342,7 @@ func abs(x int) int {
 // seedAndStart writes n texts due from first, spacing apart, into the
 // base database, then starts the daemon with its providers on it.
 func seedAndStart(ctx context.Context, b base, now time.Time, n int, first time.Time, spacing time.Duration, o daemonOptions) (*daemon, error) {
-	sd, err := openSeeder(b, now)
-	if err != nil {
-		return nil, err
-	}
-	if err := sd.due(ctx, n, "sms", first, spacing); err != nil {
-		sd.Close()
-		return nil, err
-	}
-	if err := sd.Close(); err != nil {
+	if err := seedDue(ctx, b, now, n, messagesPerPatient, "sms", first, spacing); err != nil {
 		return nil, err
 	}
 	return startDaemon(b.path, o)

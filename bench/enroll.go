@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,20 +20,25 @@ type EnrollResult struct {
 	PerSec      float64 `json:"per_sec"`
 	// Messages is how many messages the enrollments planned in all.
 	Messages int `json:"messages"`
-	// CPUMicros is the process's CPU time per enrollment (clients included).
+	// CPUMicros is the process's CPU time per enrollment (clients
+	// included; on PostgreSQL, the server's work is not).
 	CPUMicros float64 `json:"cpu_us_per_enrollment"`
-	P50MS     float64 `json:"p50_ms"`
-	P99MS     float64 `json:"p99_ms"`
-	MaxMS     float64 `json:"max_ms"`
+	// MachineCPUMicros is the whole machine's busy CPU time per
+	// enrollment (see DrainResult.MachineCPUMicros).
+	MachineCPUMicros float64 `json:"machine_cpu_us_per_enrollment,omitempty"`
+	P50MS            float64 `json:"p50_ms"`
+	P99MS            float64 `json:"p99_ms"`
+	MaxMS            float64 `json:"max_ms"`
 }
 
 // runEnroll posts n enrollments of distinct patients to POST
 // /v1/enrollments from clients concurrent clients, each request
 // validated, planned (about 25 messages) and stored by the daemon, and
-// answered with the stored enrollment.
-func runEnroll(ctx context.Context, dir string, n, clients int, o daemonOptions, prof *profiler) (EnrollResult, error) {
+// answered with the stored enrollment. db is a new database: a SQLite
+// file or a PostgreSQL DSN.
+func runEnroll(ctx context.Context, db string, n, clients int, o daemonOptions, prof *profiler) (EnrollResult, error) {
 	now := time.Now()
-	b, err := newBase(ctx, filepath.Join(dir, fmt.Sprintf("enroll-%d.db", now.UnixNano())), now, now.Add(20*time.Hour))
+	b, err := newBase(ctx, db, now, now.Add(20*time.Hour))
 	if err != nil {
 		return EnrollResult{}, err
 	}
@@ -67,8 +71,8 @@ func runEnroll(ctx context.Context, dir string, n, clients int, o daemonOptions,
 		}
 	}
 	var wg sync.WaitGroup
-	stop := prof.start("enroll")
-	c0 := cpuTime()
+	stop := prof.start(profileName("enroll", db))
+	c0, m0 := cpuTime(), machineCPU()
 	start := time.Now()
 	for range clients {
 		wg.Add(1)
@@ -111,7 +115,7 @@ func runEnroll(ctx context.Context, dir string, n, clients int, o daemonOptions,
 	}
 	wg.Wait()
 	el := time.Since(start)
-	cpu := cpuTime() - c0
+	cpu, mcpu := cpuTime()-c0, machineCPU()-m0
 	stop()
 	if firstErr != nil {
 		return EnrollResult{}, firstErr
@@ -120,7 +124,7 @@ func runEnroll(ctx context.Context, dir string, n, clients int, o daemonOptions,
 		return EnrollResult{}, err
 	}
 	r := EnrollResult{Enrollments: n, Clients: clients, Seconds: el.Seconds(), PerSec: float64(n) / el.Seconds(),
-		CPUMicros: float64(cpu.Microseconds()) / float64(n)}
+		CPUMicros: float64(cpu.Microseconds()) / float64(n), MachineCPUMicros: float64(mcpu.Microseconds()) / float64(n)}
 	// What the answers said is checked in the database: every enrollment
 	// stored with its plan (decoding each answer here would put the
 	// client's work on the server's two cores).
@@ -130,8 +134,8 @@ func runEnroll(ctx context.Context, dir string, n, clients int, o daemonOptions,
 	}
 	defer c.Close()
 	var enrollments int
-	if err := c.db.QueryRowContext(ctx, `SELECT count(*), (SELECT count(*) FROM messages WHERE enrollment_id <> ?)
-		FROM enrollments WHERE id <> ?`, b.template, b.template).Scan(&enrollments, &r.Messages); err != nil {
+	if err := c.db.QueryRowContext(ctx, c.q(`SELECT count(*), (SELECT count(*) FROM messages WHERE enrollment_id <> ?)
+		FROM enrollments WHERE id <> ?`), b.template, b.template).Scan(&enrollments, &r.Messages); err != nil {
 		return r, fmt.Errorf("enroll: count: %w", err)
 	}
 	if enrollments != n || r.Messages < 10*n {

@@ -21,6 +21,7 @@ import (
 // weigh on the next.
 type daemon struct {
 	app  *app.App
+	db   string // the database: a SQLite file or a PostgreSQL DSN
 	base string // http://127.0.0.1:port
 	tw   *twiliotest.Server
 	mail *smtptest.Server
@@ -47,6 +48,9 @@ type daemonOptions struct {
 	// NoProviders sends both channels to the (discarded) console
 	// notifier instead of loopback providers.
 	NoProviders bool
+	// Twilio, if set, is a loopback Twilio API the daemon shares with
+	// others (replicas): texts go there, emails to the console notifier.
+	Twilio *twiliotest.Server
 }
 
 // startDaemon starts the daemon on the database at path.
@@ -55,7 +59,7 @@ func startDaemon(path string, o daemonOptions) (*daemon, error) {
 	if w == nil {
 		w = io.Discard
 	}
-	do := testsupport.DaemonOptions{DB: path, Scheduled: o.Cron, NoProviders: o.NoProviders, Log: w,
+	do := testsupport.DaemonOptions{DB: path, Scheduled: o.Cron, NoProviders: o.NoProviders || o.Twilio != nil, Log: w,
 		Synchronous: o.Synchronous, Configure: func(cfg *config.Config) {
 			if o.Defaults {
 				d := config.Default().Dispatch
@@ -72,7 +76,11 @@ func startDaemon(path string, o daemonOptions) (*daemon, error) {
 			if o.Housekeeping != "" {
 				cfg.Dispatch.Housekeeping = o.Housekeeping
 			}
-			if !o.NoProviders {
+			switch {
+			case o.Twilio != nil:
+				cfg.Twilio = config.Twilio{AccountSID: testsupport.AccountSID, AuthToken: testsupport.AuthToken,
+					From: testsupport.FromNumber, BaseURL: o.Twilio.URL(), Timeout: 10 * time.Second}
+			case !o.NoProviders:
 				cfg.Twilio.Timeout, cfg.SMTP.Timeout = 10*time.Second, 10*time.Second
 			}
 		}}
@@ -81,7 +89,11 @@ func startDaemon(path string, o daemonOptions) (*daemon, error) {
 	if err := r.Do(func() { h = testsupport.StartDaemon(r, do) }); err != nil {
 		return nil, errors.Join(err, r.Close())
 	}
-	return &daemon{app: h.App, base: h.Base, tw: h.Twilio, mail: h.Mail, r: r}, nil
+	d := &daemon{app: h.App, db: path, base: h.Base, tw: h.Twilio, mail: h.Mail, r: r}
+	if o.Twilio != nil {
+		d.tw = o.Twilio
+	}
+	return d, nil
 }
 
 // Close shuts the daemon down, then its providers.

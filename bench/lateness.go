@@ -41,7 +41,7 @@ func runLateness(ctx context.Context, dir string, rate float64, dur time.Duratio
 	// Parked far ahead, the stream is released once the daemon is up, so
 	// a slow setup can never make its first messages late.
 	parked := now.Add(parkedFor).Truncate(time.Millisecond)
-	if err := sd.due(ctx, n, "", parked, time.Duration(float64(time.Second)/rate)); err != nil {
+	if err := sd.due(ctx, n, messagesPerPatient, "", parked, time.Duration(float64(time.Second)/rate)); err != nil {
 		sd.Close()
 		return LatenessResult{}, err
 	}

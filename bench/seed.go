@@ -26,7 +26,7 @@ const messagesPerPatient = 25
 
 // base is what every phase's database starts with.
 type base struct {
-	path     string
+	path     string // a SQLite file, or a PostgreSQL DSN (bulk seeding: seedDue only)
 	clinic   aftercare.Clinic
 	key      string // the clinic's API key
 	template int64  // the enrollment whose messages are copied
@@ -188,10 +188,28 @@ func (s *seeder) template(ctx context.Context, tx *sql.Tx, channel string) (int,
 	return k, nil
 }
 
+// seedDue adds n scheduled messages of channel ("" for the template's
+// mix) to the base database, on either driver, perPatient per new patient,
+// the i-th due at start + i*spacing and stale an hour after that.
+func seedDue(ctx context.Context, b base, now time.Time, n, perPatient int, channel string, start time.Time, spacing time.Duration) error {
+	if isPostgres(b.path) {
+		return pgSeedDue(ctx, b, now, n, perPatient, channel, start, spacing)
+	}
+	sd, err := openSeeder(b, now)
+	if err != nil {
+		return err
+	}
+	if err := sd.due(ctx, n, perPatient, channel, start, spacing); err != nil {
+		sd.Close()
+		return err
+	}
+	return sd.Close()
+}
+
 // due adds n scheduled messages of channel ("" for the template's mix),
-// messagesPerPatient per new patient, the i-th due at start + i*spacing and
+// perPatient per new patient, the i-th due at start + i*spacing and
 // stale an hour after that. Occurrence is i, so rows never collide.
-func (s *seeder) due(ctx context.Context, n int, channel string, start time.Time, spacing time.Duration) error {
+func (s *seeder) due(ctx context.Context, n, perPatient int, channel string, start time.Time, spacing time.Duration) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -201,7 +219,7 @@ func (s *seeder) due(ctx context.Context, n int, channel string, start time.Time
 	if err != nil {
 		return err
 	}
-	patients := (n + messagesPerPatient - 1) / messagesPerPatient
+	patients := (n + perPatient - 1) / perPatient
 	p0, e0, err := s.patients(ctx, tx, patients)
 	if err != nil {
 		return err
@@ -217,7 +235,7 @@ func (s *seeder) due(ctx context.Context, n int, channel string, start time.Time
 			? + CAST(i * ? / 1000 AS INTEGER), ? + CAST(i * ? / 1000 AS INTEGER) + 3600000, 'scheduled',
 			? + CAST(i * ? / 1000 AS INTEGER), t.subject, t.body, t.html_body, ?
 		FROM seq JOIN tpl t ON t.k = i % ?`,
-		n, e0, messagesPerPatient, s.b.clinic.ID, p0, messagesPerPatient,
+		n, e0, perPatient, s.b.clinic.ID, p0, perPatient,
 		start.UnixMilli(), spacingUS, start.UnixMilli(), spacingUS, start.UnixMilli(), spacingUS, s.now, k); err != nil {
 		return fmt.Errorf("seed due messages: %w", err)
 	}

@@ -1,12 +1,22 @@
 // Command aftercare-bench measures aftercare on this machine: the Twilio
 // client's ceiling, dispatch, a burst, enrollments through the API,
-// lateness of a steady stream, and memory and start-up with a million
-// messages pending. It prints a table (or, with -json, one JSON object)
-// with each figure, its target and whether it met it.
+// dispatch and enrollments on PostgreSQL beside SQLite, 1, 2 and 3
+// replicas on one PostgreSQL database, lateness of a steady stream, and
+// memory and start-up with a million messages pending. It prints a table
+// (or, with -json, one JSON object) with each figure, its target and
+// whether it met it.
 //
-//	go run ./cmd/aftercare-bench            # the full run (about two minutes)
+//	go run ./cmd/aftercare-bench            # the full run (about five minutes)
 //	go run ./cmd/aftercare-bench -quick     # a small run (CI)
 //	go run ./cmd/aftercare-bench -phases dispatch,burst -profile /tmp/prof
+//	go run ./cmd/aftercare-bench -phases postgres,replicas
+//
+// The PostgreSQL phases (postgres, replicas) run on the server named by
+// -postgres, else AFTERCARE_BENCH_POSTGRES, else the tests' server
+// (AFTERCARE_TEST_POSTGRES or .ci/postgres.env, which .ci/deps writes): the
+// run creates a database of its own there and drops it at the end. With
+// no server they are reported as not run; with the environment variable
+// CI set, they fail instead.
 //
 // It exits 1 when a phase fails (including a message lost or sent twice)
 // and, with -strict, when a figure misses its target.
@@ -36,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("aftercare-bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	quick := fs.Bool("quick", false, "a small run (CI): N=5000, 500 enrollments, 3 s of lateness, 50k pending")
+	quick := fs.Bool("quick", false, "a small run (CI): N=5000, 500 enrollments, 600 texts for replicas, 3 s of lateness, 50k pending")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the table")
 	strict := fs.Bool("strict", false, "exit 1 when a figure misses its target")
 	def := bench.Default()
@@ -53,6 +63,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	phases := fs.String("phases", "", "comma-separated phases to run (default all: "+strings.Join(bench.AllPhases, ",")+")")
 	profile := fs.String("profile", "", "directory for CPU and allocation profiles of each phase")
 	dir := fs.String("dir", "", "directory for the temp databases (default the system temp dir)")
+	pgDSN := fs.String("postgres", "", "DSN of a PostgreSQL server where the bench may CREATE DATABASE (default $"+bench.PostgresEnv+", else the tests' server)")
+	replicaN := fs.Int("replica-n", def.ReplicaN, "texts drained by 1, 2 and 3 replicas in the replicas phase")
+	replicaBatch := fs.Int("replica-batch", def.ReplicaBatch, "each replica's claim batch size in the replicas phase")
+	replicaConc := fs.Int("replica-concurrency", def.ReplicaConcurrency, "each replica's concurrency in the replicas phase")
+	apiDelay := fs.Duration("api-delay", def.APIDelay, "how long the loopback Twilio API takes to answer in the morning and replicas phases")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -91,12 +106,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 			cfg.MemLarge = *large
 		case "hold":
 			cfg.Hold = *hold
+		case "replica-n":
+			cfg.ReplicaN = *replicaN
+		case "replica-batch":
+			cfg.ReplicaBatch = *replicaBatch
+		case "replica-concurrency":
+			cfg.ReplicaConcurrency = *replicaConc
+		case "api-delay":
+			cfg.APIDelay = *apiDelay
 		}
 	})
 	if *phases != "" {
 		cfg.Phases = strings.Split(*phases, ",")
 	}
 	cfg.ProfileDir, cfg.Dir, cfg.Progress = *profile, *dir, stderr
+	cfg.Postgres = *pgDSN
+	if cfg.Postgres == "" {
+		dsn, _, err := bench.FindPostgres()
+		if err != nil {
+			fmt.Fprintln(stderr, "aftercare-bench:", err)
+			return 1
+		}
+		cfg.Postgres = dsn
+	}
+	// CI must measure PostgreSQL: a missing server fails its phases there.
+	cfg.RequirePostgres = os.Getenv("CI") != ""
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

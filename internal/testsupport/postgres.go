@@ -97,7 +97,7 @@ func PostgresDSN(tb SkipTB) string {
 			tb.Errorf("PostgreSQL for tests: drop schema %s (a transaction left open?): %v", schema, err)
 		}
 	})
-	dsn, err := withDSNParams(pgTest.dsn, "", map[string]string{"search_path": schema})
+	dsn, err := WithDSNParams(pgTest.dsn, "", map[string]string{"search_path": schema})
 	if err != nil {
 		tb.Fatalf("PostgreSQL for tests: %v", err)
 	}
@@ -108,18 +108,9 @@ func PostgresDSN(tb SkipTB) string {
 // on it; it returns that database's DSN, or why tests skip, or why they
 // fail.
 func createTestDatabase() (dsn, skip string, err error) {
-	server, from := os.Getenv(PostgresEnv), PostgresEnv
-	if server == "" {
-		path, ferr := postgresEnvFile()
-		if ferr != nil {
-			return "", "", ferr
-		}
-		if path != "" {
-			if server, ferr = readEnvFile(path, PostgresEnv); ferr != nil {
-				return "", "", ferr
-			}
-			from = path
-		}
+	server, from, err := ConfiguredPostgres()
+	if err != nil {
+		return "", "", err
 	}
 	if server == "" {
 		if os.Getenv("CI") != "" {
@@ -146,11 +137,31 @@ func createTestDatabase() (dsn, skip string, err error) {
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		return "", "", fmt.Errorf("create database %s: %w", name, err)
 	}
-	dsn, err = withDSNParams(server, name, nil)
+	dsn, err = WithDSNParams(server, name, nil)
 	if err != nil {
 		return "", "", err
 	}
 	return dsn, "", nil
+}
+
+// ConfiguredPostgres returns the DSN of the PostgreSQL server that
+// AFTERCARE_TEST_POSTGRES or else .ci/postgres.env names (1 and 2 in this
+// file's comment), and where it was found (the variable's name or the
+// file's path); "" and "" when neither names one. aftercare-bench uses it
+// too, which is why it is exported.
+func ConfiguredPostgres() (dsn, from string, err error) {
+	if dsn := os.Getenv(PostgresEnv); dsn != "" {
+		return dsn, PostgresEnv, nil
+	}
+	path, err := postgresEnvFile()
+	if err != nil || path == "" {
+		return "", "", err
+	}
+	dsn, err = readEnvFile(path, PostgresEnv)
+	if err != nil {
+		return "", "", err
+	}
+	return dsn, path, nil
 }
 
 // dropOldTestDatabases drops test databases older than testDBMaxAge that
@@ -232,10 +243,10 @@ func readEnvFile(path, key string) (string, error) {
 	return "", fmt.Errorf("read %s: no %s line", path, key)
 }
 
-// withDSNParams returns dsn with its database replaced by dbname (unless
+// WithDSNParams returns dsn with its database replaced by dbname (unless
 // empty) and the given run-time parameters set; dsn is a URL or key=value
 // pairs.
-func withDSNParams(dsn, dbname string, params map[string]string) (string, error) {
+func WithDSNParams(dsn, dbname string, params map[string]string) (string, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
