@@ -79,6 +79,7 @@ func setupWorld(t *testing.T, h *harness) world {
 	if _, err := db.Exec(`UPDATE api_keys SET revoked_at = ? WHERE clinic_id = ?`, h.clock.Now().UnixMilli(), c.ID); err != nil {
 		t.Fatal(err)
 	}
+	db.Close()
 	w.revokedKey = key
 	return w
 }
