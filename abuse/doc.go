@@ -1,5 +1,6 @@
 // Package abuse holds no code: its tests drive the whole daemon in-process
-// (app.New on a real SQLite file, the real HTTP server on 127.0.0.1, the
+// (app.New on a real database: a SQLite file, or a PostgreSQL schema with
+// AFTERCARE_TEST_DB=postgres; the real HTTP server on 127.0.0.1, the
 // real Twilio client against notify/twiliotest, real SMTP through
 // notify/smtptest) under load, a due-time spike, hostile requests and a
 // full run whose logs are searched for personal data and secrets.

@@ -2,8 +2,8 @@ package abuse_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -43,7 +43,7 @@ type harness struct {
 	mail   *smtptest.Server
 	base   string
 	logs   *testsupport.LogBuffer
-	db     *sql.DB // a read-only connection of the test's own, for snapshots
+	db     *testsupport.Handle // a read-only connection of the test's own, for snapshots
 	client *http.Client
 
 	keyA, keyB       string
@@ -85,21 +85,8 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	h.clinicA, h.keyA = d.AddClinic(t, testsupport.GlowClinic())
 	h.clinicB, h.keyB = d.AddClinic(t, aftercare.Clinic{Name: "Other Clinic", Phone: "+442071838750",
 		Timezone: "Europe/London", AlertEmail: "staff@other.example"})
-	h.db = openReader(t, d.App.Config.DB)
+	h.db = testsupport.OpenReader(t, d.App.Config.DB)
 	return h
-}
-
-// openReader opens the test's own read-only connection pool to the
-// database file (WAL lets it read while the daemon writes).
-func openReader(t testing.TB, path string) *sql.DB {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=query_only(1)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(2)
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 // 2026-11-25 15:00 UTC = 10:00 in New York: daytime for the US patients.
@@ -199,22 +186,13 @@ func (h *harness) runUntil(t time.Time) {
 	h.d.RunUntil(h.t, t)
 }
 
-// tables lists every table of the schema (SQLite's own and the migration
-// record aside): a rejected request must change none of them.
+// tables lists every table of the schema (the driver's own and the
+// migration record aside): a rejected request must change none of them.
 func (h *harness) tables() []string {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name`)
+	out, err := h.db.Tables(context.Background())
 	if err != nil {
 		h.t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			h.t.Fatal(err)
-		}
-		out = append(out, n)
 	}
 	if len(out) < 10 {
 		h.t.Fatalf("only %d tables: %v", len(out), out)

@@ -2,7 +2,6 @@ package abuse_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io"
 	"log/slog"
@@ -60,8 +59,8 @@ func TestSpikeDrain(t *testing.T) {
 	zones := []string{"America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"}
 	treated := time.Date(2026, 11, 25, 19, 30, 0, 0, time.UTC) // 14:30 in New York, 11:30 in Los Angeles
 	clock := testsupport.NewClock(treated)
-	st := testsupport.OpenStore(t, store.Options{Clock: clock})
-	path := st.Path()
+	dsn := testsupport.DB(t)
+	st := testsupport.OpenStoreAt(t, dsn, store.Options{Clock: clock})
 	clinic, _, err := st.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "staff@clinic.example", Name: "Glow Clinic", Phone: "+14155550111", Timezone: "America/New_York"})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +97,7 @@ func TestSpikeDrain(t *testing.T) {
 		sunscreen[z] = *first
 	}
 	seedStart := time.Now()
-	seedSpike(t, path, clinic.ID, zones, sunscreen, treated, patients)
+	seedSpike(t, dsn, clinic.ID, zones, sunscreen, treated, patients)
 	t.Logf("spike: seeded %d patients with their sunscreen text in %s", patients, time.Since(seedStart).Round(time.Millisecond))
 
 	// Expected order: due time, then id (what the claim promises).
@@ -107,7 +106,7 @@ func TestSpikeDrain(t *testing.T) {
 		due time.Time
 	}
 	var want []due
-	rows, err := openReader(t, path).Query(`SELECT id, next_attempt_at FROM messages WHERE status = 'scheduled' ORDER BY next_attempt_at, id`)
+	rows, err := testsupport.OpenReader(t, dsn).Query(`SELECT id, next_attempt_at FROM messages WHERE status = 'scheduled' ORDER BY next_attempt_at, id`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,24 +236,21 @@ func TestSpikeDrain(t *testing.T) {
 // would take minutes under -race; what is tested here is the drain).
 // Patient i lives in zones[i % len(zones)], so id order is not due-time
 // order.
-func seedSpike(t *testing.T, path string, clinicID int64, zones []string, sunscreen map[string]aftercare.Message, treated time.Time, n int) {
+func seedSpike(t *testing.T, dsn string, clinicID int64, zones []string, sunscreen map[string]aftercare.Message, treated time.Time, n int) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=foreign_keys(ON)&_txlock=immediate")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testsupport.OpenWriter(t, dsn)
 	tx, err := db.Begin()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	// zone(i) as SQL, with one argument per zone for each per-zone column.
-	perZone := func(col func(z string) any) (string, []any) {
+	// zone(i) as SQL, with one argument per zone for each per-zone column,
+	// cast to typ (PostgreSQL cannot type a bare parameter in a CASE).
+	perZone := func(typ string, col func(z string) any) (string, []any) {
 		q := "CASE i % " + strconv.Itoa(len(zones))
 		var args []any
 		for k, z := range zones {
-			q += " WHEN " + strconv.Itoa(k) + " THEN ?"
+			q += " WHEN " + strconv.Itoa(k) + " THEN CAST(? AS " + typ + ")"
 			args = append(args, col(z))
 		}
 		return q + " END", args
@@ -265,26 +261,38 @@ func seedSpike(t *testing.T, path string, clinicID int64, zones []string, sunscr
 	if err := tx.QueryRow(`SELECT coalesce(max(id), 0) FROM patients`).Scan(&base); err != nil {
 		t.Fatal(err)
 	}
-	zone, zargs := perZone(func(z string) any { return z })
+	zone, zargs := perZone("TEXT", func(z string) any { return z })
 	exec := func(q string, args ...any) {
 		if _, err := tx.Exec(q, args...); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
+	// +1415, then 200 + i / 10000 and i % 10000 zero-padded to 3 and 4 digits.
+	phone := `printf('+1415%03d%04d', 200 + i / 10000, i % 10000)`
+	if testsupport.IsPostgres(dsn) {
+		phone = `'+1415' || lpad((200 + i / 10000)::text, 3, '0') || lpad((i % 10000)::text, 4, '0')`
+	}
 	exec(counter+`INSERT INTO patients(id, clinic_id, first_name, last_name, phone, email, timezone, created_at, updated_at)
-		SELECT ? + i + 1, ?, 'P' || i, 'Spike', printf('+1415%03d%04d', 200 + i / 10000, i % 10000), '', `+zone+`, ?, ? FROM n`,
+		SELECT ? + i + 1, ?, 'P' || i, 'Spike', `+phone+`, '', `+zone+`, ?, ? FROM n`,
 		append(append([]any{n - 1, base, clinicID}, zargs...), now, now)...)
 	exec(counter+`INSERT INTO enrollments(id, clinic_id, patient_id, treatment, treated_at, session_number, series_length, created_at)
 		SELECT ? + i + 1, ?, ? + i + 1, 'microneedling', ?, 1, 3, ? FROM n`, n-1, base, clinicID, base, now, now)
-	sendAt, sargs := perZone(func(z string) any { return sunscreen[z].SendAt.UnixMilli() })
-	staleAt, stargs := perZone(func(z string) any { return sunscreen[z].StaleAt.UnixMilli() })
-	body, bargs := perZone(func(z string) any { return sunscreen[z].Body })
+	sendAt, sargs := perZone("BIGINT", func(z string) any { return sunscreen[z].SendAt.UnixMilli() })
+	staleAt, stargs := perZone("BIGINT", func(z string) any { return sunscreen[z].StaleAt.UnixMilli() })
+	body, bargs := perZone("TEXT", func(z string) any { return sunscreen[z].Body })
 	args := []any{n - 1, base, clinicID, base, sunscreen[zones[0]].Step, sunscreen[zones[0]].Occurrence}
 	args = append(append(append(append(append(args, sargs...), stargs...), sargs...), bargs...), now)
 	exec(counter+`INSERT INTO messages(enrollment_id, clinic_id, patient_id, step, occurrence, channel, send_at, stale_at, status,
 			next_attempt_at, body, updated_at)
 		SELECT ? + i + 1, ?, ? + i + 1, ?, ?, 'sms', `+sendAt+`, `+staleAt+`, 'scheduled', `+sendAt+`, `+body+`, ? FROM n`, args...)
 	exec(`INSERT INTO events(message_id, at, from_status, to_status, detail) SELECT id, ?, '', 'scheduled', 'planned' FROM messages`, now)
+	if testsupport.IsPostgres(dsn) {
+		// An explicit id does not move an identity column's sequence:
+		// move it past the seeded rows, as the store's next insert expects.
+		for _, table := range []string{"patients", "enrollments"} {
+			exec(`SELECT setval(pg_get_serial_sequence('` + table + `', 'id'), (SELECT max(id) FROM ` + table + `))`)
+		}
+	}
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)
 	}

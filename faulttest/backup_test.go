@@ -39,7 +39,7 @@ dispatch:
 // those that reached the SMTP server after the backup (SMTP has no lookup).
 func TestBackupRestoreMidDispatch(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, backupConfig)
+	f := newSQLiteFixture(t, backupConfig) // SQLite: aftercare backup and restore copy the file
 	f.tw.SetDelay(50 * time.Millisecond)
 	now := time.Now()
 	s := seed(t, f.db, plan{patients: 200, sms: 3, email: 1, staleIn: 6 * time.Hour, tag: "backup",

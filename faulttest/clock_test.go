@@ -30,12 +30,14 @@ func TestClockJumps(t *testing.T) {
 		at:      func(_, k int) time.Time { return t0.Add(offsets[k].at) },
 		staleIn: 0}, t0, newYork)
 	// seedStore gives every message the same window; set each one's own.
-	view := openView(t, h.db)
+	w := testsupport.OpenWriter(t, h.db)
 	for k, o := range offsets {
-		if _, err := view.db.Exec(`UPDATE messages SET stale_at = send_at + ? WHERE occurrence = ?`, o.stale.Milliseconds(), k); err != nil {
+		if _, err := w.Exec(`UPDATE messages SET stale_at = send_at + ? WHERE occurrence = ?`, o.stale.Milliseconds(), k); err != nil {
 			t.Fatal(err)
 		}
 	}
+	w.Close()
+	view := openView(t, h.db)
 
 	h.runOnce()
 	if got := len(h.tw.Sent()); got != patients {

@@ -3,7 +3,6 @@ package faulttest
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -76,11 +75,25 @@ type fixture struct {
 	runs int
 }
 
+// newFixture makes a fixture on a new database of either driver
+// (testsupport.DB).
 func newFixture(t *testing.T, config string) *fixture {
 	t.Helper()
-	dir := t.TempDir()
+	return newFixtureAt(t, config, testsupport.DB(t))
+}
+
+// newSQLiteFixture makes a fixture on a new SQLite file, for tests about
+// the file itself.
+func newSQLiteFixture(t *testing.T, config string) *fixture {
+	t.Helper()
+	return newFixtureAt(t, config, testsupport.SQLiteDB(t))
+}
+
+// newFixtureAt makes a fixture on the database dsn names.
+func newFixtureAt(t *testing.T, config, dsn string) *fixture {
+	t.Helper()
 	p := testsupport.NewProviders(t, testsupport.ProviderOptions{})
-	return &fixture{t: t, dir: dir, db: filepath.Join(dir, "aftercare.db"), providers: p, tw: p.Twilio, mail: p.Mail, config: config}
+	return &fixture{t: t, dir: t.TempDir(), db: dsn, providers: p, tw: p.Twilio, mail: p.Mail, config: config}
 }
 
 // daemon is one `aftercare serve` process.
@@ -281,10 +294,10 @@ type seeded struct {
 func (s seeded) total() int { return s.sms + s.email }
 
 // seed creates a clinic and p.patients enrollments with their messages in
-// the database file at dbPath, straight through the store.
-func seed(t *testing.T, dbPath string, p plan, clock aftercare.Clock) seeded {
+// the database dsn names, straight through the store.
+func seed(t *testing.T, dsn string, p plan, clock aftercare.Clock) seeded {
 	t.Helper()
-	st, err := store.Open(context.Background(), dbPath, store.Options{Clock: clock})
+	st, err := store.Open(context.Background(), dsn, store.Options{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,21 +364,16 @@ type row struct {
 	attempts   int
 }
 
-// dbView reads a database that a daemon may be using.
+// dbView reads a database that a daemon may be using, on either driver.
 type dbView struct {
 	t  *testing.T
-	db *sql.DB
+	db *testsupport.Handle
 }
 
-func openView(t *testing.T, path string) *dbView {
+// openView opens a read-only view of the database dsn names.
+func openView(t *testing.T, dsn string) *dbView {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
-	return &dbView{t: t, db: db}
+	return &dbView{t: t, db: testsupport.OpenReader(t, dsn)}
 }
 
 func (v *dbView) rows() []row {
@@ -406,13 +414,21 @@ func (v *dbView) count(channel aftercare.Channel, status aftercare.Status) int {
 // pending is how many messages are not yet in a final state.
 func (v *dbView) pending() int {
 	v.t.Helper()
-	// One query, one snapshot: counting the two statuses separately could
-	// miss a message moving from sending back to scheduled in between.
-	var n int
-	if err := v.db.QueryRow(`SELECT count(*) FROM messages WHERE status IN ('scheduled', 'sending')`).Scan(&n); err != nil {
+	n, err := v.tryPending()
+	if err != nil {
 		v.t.Fatal(err)
 	}
 	return n
+}
+
+// tryPending is pending that reports errors (the server may be down)
+// instead of failing the test.
+func (v *dbView) tryPending() (int, error) {
+	// One query, one snapshot: counting the two statuses separately could
+	// miss a message moving from sending back to scheduled in between.
+	var n int
+	err := v.db.QueryRow(`SELECT count(*) FROM messages WHERE status IN ('scheduled', 'sending')`).Scan(&n)
+	return n, err
 }
 
 // sendingIDs returns the ids of messages of channel in sending.

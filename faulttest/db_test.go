@@ -38,7 +38,7 @@ dispatch:
 // looked up at Twilio rather than sent again.
 func TestDatabaseLocked(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, dbFaultConfig)
+	f := newSQLiteFixture(t, dbFaultConfig) // SQLite: it holds the file's write lock (BEGIN EXCLUSIVE)
 	s := seed(t, f.db, plan{patients: 60, sms: 1, staleIn: 6 * time.Hour, tag: "locked"}, aftercare.SystemClock)
 	view := openView(t, f.db)
 	f.tw.SetDelay(1500 * time.Millisecond)

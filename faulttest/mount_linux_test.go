@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/internal/testsupport"
 )
 
 // mountOrSkip mounts (syscall.Mount arguments) and unmounts at cleanup, or
@@ -36,7 +37,7 @@ func mountOrSkip(t *testing.T, source, target, fstype string, flags uintptr, dat
 // space is freed it recovers by itself, delivering every message once.
 func TestDiskFull(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, dbFaultConfig)
+	f := newSQLiteFixture(t, dbFaultConfig) // SQLite: the file's own file system fills up
 	fsDir := filepath.Join(f.dir, "fs")
 	if err := os.Mkdir(fsDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -48,11 +49,11 @@ func TestDiskFull(t *testing.T) {
 	// in another process that reads during the fault can be left with a
 	// stale view of the WAL afterwards (seen here; the daemon's own file
 	// state was checked and was right).
-	view := openView(t, f.db)
-	if _, err := view.db.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+	w := testsupport.OpenWriter(t, f.db)
+	if _, err := w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
 		t.Fatal(err)
 	}
-	view.db.Close()
+	w.Close()
 	f.tw.SetDelay(1500 * time.Millisecond)
 
 	d := f.start()
@@ -75,7 +76,7 @@ func TestDiskFull(t *testing.T) {
 	}
 
 	f.tw.SetDelay(0)
-	view = openView(t, f.db)
+	view := openView(t, f.db)
 	d.waitFor("every message final once space is back", 3*time.Minute, func() bool { return view.pending() == 0 })
 	d.ready()
 	if code := d.term(2 * time.Minute); code != 0 {
@@ -131,7 +132,7 @@ func fillDisk(t *testing.T, path string) {
 // mid-run.)
 func TestReadOnlyDatabaseAtStart(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, dbFaultConfig)
+	f := newSQLiteFixture(t, dbFaultConfig) // SQLite: the file sits on a read-only mount
 	rw, ro := filepath.Join(f.dir, "rw"), filepath.Join(f.dir, "ro")
 	for _, dir := range []string{rw, ro} {
 		if err := os.Mkdir(dir, 0o755); err != nil {

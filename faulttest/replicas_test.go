@@ -2,7 +2,6 @@ package faulttest
 
 import (
 	"context"
-	"database/sql"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -14,8 +13,6 @@ import (
 	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify/twiliotest"
 	"github.com/aftercare/aftercare/store"
-
-	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx", to watch the replicas' database
 )
 
 // Replicas dispatch with a small window each (10 sends in flight, 4 of
@@ -42,38 +39,6 @@ dispatch:
   sms_rate: 0
   email_rate: 0
 `
-
-// openPGView watches a PostgreSQL database the daemons use (dbView's
-// queries without placeholders run there unchanged).
-func openPGView(t *testing.T, dsn string) *dbView {
-	t.Helper()
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db.SetMaxOpenConns(2)
-	t.Cleanup(func() { db.Close() })
-	return &dbView{t: t, db: db}
-}
-
-// pgPending is dbView.pending that reports errors (the server may be down)
-// instead of failing the test.
-func pgPending(v *dbView) (int, error) {
-	var n int
-	err := v.db.QueryRow(`SELECT count(*) FROM messages WHERE status IN ('scheduled', 'sending')`).Scan(&n)
-	return n, err
-}
-
-// pgSendingEmails is how many emails are in sending (dbView.sendingIDs
-// uses SQLite's placeholders).
-func pgSendingEmails(v *dbView) int {
-	v.t.Helper()
-	var n int
-	if err := v.db.QueryRow(`SELECT count(*) FROM messages WHERE status = 'sending' AND channel = $1`, string(aftercare.Email)).Scan(&n); err != nil {
-		v.t.Fatal(err)
-	}
-	return n
-}
 
 // checkTransitions runs store.CheckTransitions on the final database.
 func checkTransitions(t *testing.T, dsn string) {
@@ -174,8 +139,7 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 	if soak() {
 		kills, patients = 30, 2000
 	}
-	f := newFixture(t, replicaConfig)
-	f.db = dsn
+	f := newFixtureAt(t, replicaConfig, dsn)
 	f.tw.SetDelay(150 * time.Millisecond)
 	now := time.Now()
 	s := seed(t, dsn, plan{patients: patients, sms: 10, email: 2, staleIn: 6 * time.Hour, tag: "replicas",
@@ -186,7 +150,7 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 			slot := [12]int{0, 1, 2, 3, 5, 6, 7, 8, 10, 11, 4, 9}[k] // emails (k 10, 11) among the texts
 			return now.Add(-10*time.Minute + time.Duration(slot*patients+p)*50*time.Millisecond)
 		}}, aftercare.SystemClock)
-	view := openPGView(t, dsn)
+	view := openView(t, dsn)
 	t.Logf("seeded in %s", time.Since(now).Round(time.Millisecond))
 
 	start := time.Now()
@@ -213,7 +177,7 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 		time.Sleep(jitter)
 		ds[victim].kill()
 		killed++
-		emailBound += min(pgSendingEmails(view), replicaEmailConcurrency)
+		emailBound += min(len(view.sendingIDs(aftercare.Email)), replicaEmailConcurrency)
 		t.Logf("kill %d at %s: replica %d after %d Twilio requests, %d messages pending",
 			killed, time.Since(start).Round(time.Millisecond), victim, f.tw.Requests(), view.pending())
 		ds[victim] = f.start()
@@ -257,8 +221,7 @@ func TestPostgresRestartMidDispatch(t *testing.T) {
 	dsn := pg.DSN()
 
 	const replicas = 2
-	f := newFixture(t, strings.Replace(replicaConfig, "lease: 8s", "lease: 3m", 1))
-	f.db = dsn
+	f := newFixtureAt(t, strings.Replace(replicaConfig, "lease: 8s", "lease: 3m", 1), dsn)
 	f.tw.SetDelay(150 * time.Millisecond)
 	now := time.Now()
 	s := seed(t, dsn, plan{patients: 100, sms: 3, email: 1, staleIn: 6 * time.Hour, tag: "pgrestart",
@@ -266,7 +229,7 @@ func TestPostgresRestartMidDispatch(t *testing.T) {
 			slot := [4]int{0, 2, 3, 1}[k] // the email (k 3) second
 			return now.Add(-5*time.Minute + time.Duration(slot*100+p)*50*time.Millisecond)
 		}}, aftercare.SystemClock)
-	view := openPGView(t, dsn)
+	view := openView(t, dsn)
 
 	ds := make([]*daemon, replicas)
 	for i := range ds {
@@ -302,7 +265,7 @@ func TestPostgresRestartMidDispatch(t *testing.T) {
 		})
 	}
 	testsupport.WaitFor(t, "every message final", 3*time.Minute, func() bool {
-		n, err := pgPending(view)
+		n, err := view.tryPending()
 		return err == nil && n == 0
 	})
 	for i, d := range ds {
