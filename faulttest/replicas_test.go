@@ -171,10 +171,8 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 		share := s.sms / kills
 		target := k*share + 1 + rng.IntN(share)
 		victim := rng.IntN(replicas)
-		jitter := time.Duration(rng.IntN(3000)) * time.Microsecond
 		testsupport.WaitFor(t, "kill point "+strconv.Itoa(target)+" (Twilio requests)", 3*time.Minute,
 			func() bool { return f.tw.Requests() >= target })
-		time.Sleep(jitter)
 		ds[victim].kill()
 		killed++
 		emailBound += min(len(view.sendingIDs(aftercare.Email)), replicaEmailConcurrency)

@@ -51,8 +51,9 @@ func Restore(ctx context.Context, src, dsn string, now time.Time) (flagged int, 
 }
 
 // Synchronous returns the SQLite writer's PRAGMA synchronous (0 OFF,
-// 1 NORMAL, 2 FULL, 3 EXTRA); on PostgreSQL, 2 when synchronous_commit is
-// on (every commit is flushed before it returns).
+// 1 NORMAL, 2 FULL, 3 EXTRA). Other drivers have no such setting in the
+// store and return an error (PostgreSQL's is the server's
+// synchronous_commit; README, Scaling out).
 func (s *Store) Synchronous(ctx context.Context) (int, error) {
 	if d, ok := s.d.(interface {
 		Synchronous(context.Context) (int, error)

@@ -338,18 +338,6 @@ func waitingWriters(t *testing.T, db *postgres.DB) int {
 	return n
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // Two processes on one database: BeginWrite's exclusive transactions
 // exclude every other write transaction; shared ones only exclusive ones.
 func TestBeginWriteExclusion(t *testing.T) {
@@ -424,7 +412,7 @@ func TestBeginWriteExclusion(t *testing.T) {
 				return
 			}
 
-			waitFor(t, "the second transaction waits for the write lock", func() bool { return waitingWriters(t, a) == 1 })
+			testsupport.WaitFor(t, "the second transaction waits for the write lock", wait, func() bool { return waitingWriters(t, a) == 1 })
 			select {
 			case r := <-got:
 				taken = true
@@ -469,7 +457,7 @@ func TestBeginWriteCancelled(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, "the second transaction waits", func() bool { return waitingWriters(t, a) == 1 })
+	testsupport.WaitFor(t, "the second transaction waits", wait, func() bool { return waitingWriters(t, a) == 1 })
 	cancel()
 	select {
 	case err := <-done:
@@ -546,7 +534,7 @@ func TestTryLeadFailover(t *testing.T) {
 		t.Fatalf("terminated %d leader connections, want 1", n)
 	}
 	var releaseB func()
-	waitFor(t, "another replica leads", func() bool {
+	testsupport.WaitFor(t, "another replica leads", wait, func() bool {
 		var ok bool
 		releaseB, ok, err = b.TryLead(ctx, key)
 		if err != nil {
