@@ -189,15 +189,7 @@ func TestReplicasSurviveSIGKILL(t *testing.T) {
 	for _, d := range ds {
 		d.ready()
 	}
-	for i, d := range ds {
-		if code := d.term(2 * time.Minute); code != 0 {
-			t.Fatalf("replica %d exited %d\n%s", i, code, d.tail())
-		}
-	}
-	testsupport.WaitFor(t, "smtp connections closed", time.Minute, func() bool { return f.mail.OpenConnections() == 0 })
-
-	texts := f.tw.Sent()
-	v := judge(t, view, f.tw, f.mail)
+	texts, v := stopReplicas(t, f, view, ds)
 	t.Logf("replicas: %d replicas, %d kills; %d messages (%d texts, %d emails); %d sent; %d lost; duplicates: %d texts, %d emails (bound %d); seed %d",
 		replicas, killed, len(v.rows), s.sms, s.email, v.sent, s.total()-v.sent, textDuplicates(texts), v.dupEmail, emailBound, seedValue)
 	assertAllSent(t, v, s, texts, emailBound)
@@ -266,15 +258,7 @@ func TestPostgresRestartMidDispatch(t *testing.T) {
 		n, err := view.tryPending()
 		return err == nil && n == 0
 	})
-	for i, d := range ds {
-		if code := d.term(2 * time.Minute); code != 0 {
-			t.Fatalf("replica %d exited %d\n%s", i, code, d.tail())
-		}
-	}
-	testsupport.WaitFor(t, "smtp connections closed", time.Minute, func() bool { return f.mail.OpenConnections() == 0 })
-
-	texts := f.tw.Sent()
-	v := judge(t, view, f.tw, f.mail)
+	texts, v := stopReplicas(t, f, view, ds)
 	t.Logf("postgres restart: %d replicas; %d messages (%d texts, %d emails); %d sent; %d lost; duplicates: %d texts, %d emails; Twilio requests %d before the restart, %d in all",
 		replicas, len(v.rows), s.sms, s.email, v.sent, s.total()-v.sent, textDuplicates(texts), v.dupEmail, before, f.tw.Requests())
 	if f.tw.Requests() <= before {
@@ -282,4 +266,18 @@ func TestPostgresRestartMidDispatch(t *testing.T) {
 	}
 	assertAllSent(t, v, s, texts, 0)
 	checkTransitions(t, dsn)
+}
+
+// stopReplicas stops every replica with SIGTERM (each must exit 0), waits
+// for their SMTP connections to close, and judges the database: the texts
+// Twilio got and the verdict on every message.
+func stopReplicas(t *testing.T, f *fixture, view *dbView, ds []*daemon) ([]twiliotest.Message, verdict) {
+	t.Helper()
+	for i, d := range ds {
+		if code := d.term(2 * time.Minute); code != 0 {
+			t.Fatalf("replica %d exited %d\n%s", i, code, d.tail())
+		}
+	}
+	testsupport.WaitFor(t, "smtp connections closed", time.Minute, func() bool { return f.mail.OpenConnections() == 0 })
+	return f.tw.Sent(), judge(t, view, f.tw, f.mail)
 }
