@@ -99,23 +99,68 @@ type Clinic struct {
 	// opening hours (optional; E.164).
 	AfterHoursPhone string `json:"after_hours_phone,omitempty"`
 	// SMSFrom is the clinic's Twilio number; MessagingServiceSID overrides it.
-	SMSFrom             string    `json:"sms_from,omitempty"`
-	MessagingServiceSID string    `json:"messaging_service_sid,omitempty"`
-	EmailFrom           string    `json:"email_from,omitempty"`
-	ReplyTo             string    `json:"reply_to,omitempty"`
-	CreatedAt           time.Time `json:"created_at"`
+	SMSFrom             string `json:"sms_from,omitempty"`
+	MessagingServiceSID string `json:"messaging_service_sid,omitempty"`
+	EmailFrom           string `json:"email_from,omitempty"`
+	ReplyTo             string `json:"reply_to,omitempty"`
+
+	// The settings planning uses (see ClinicPlanning).
+	ClinicPlanning
+
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ClinicPlanning holds a clinic's settings that shape its patients' plans.
+// Zero values mean the daemon's defaults.
+type ClinicPlanning struct {
+	// DefaultLanguage is the language of patients enrolled without one
+	// ("en" or "es"; "" means English).
+	DefaultLanguage string `json:"default_language,omitempty"`
+	// QuietHours is the clinic's window without texts, "21:00-08:00" in
+	// the patient's local time; "" uses the daemon's quiet_hours.
+	QuietHours string `json:"quiet_hours,omitempty"`
+	// DailyTextCap is the most scheduled texts a patient gets in one local
+	// day (0 means DefaultDailyTextCap). Answers to a patient's own texts
+	// are never capped.
+	DailyTextCap int `json:"daily_text_cap,omitempty"`
+	// WeeklyTextCap is the most scheduled texts in any 7 local days (0
+	// means no weekly cap beyond the daily one).
+	WeeklyTextCap int `json:"weekly_text_cap,omitempty"`
+	// Treatments lists the treatments the clinic offers (protocol
+	// treatment names); empty offers every treatment the daemon has a
+	// protocol for.
+	Treatments []string `json:"treatments,omitempty"`
+}
+
+// DefaultDailyTextCap is a clinic's daily text cap when it sets none.
+const DefaultDailyTextCap = 2
+
+// Languages patients can be written to in; the first is the default.
+var Languages = []string{"en", "es"}
+
+// ValidLanguage reports whether lang is one of Languages.
+func ValidLanguage(lang string) bool {
+	for _, l := range Languages {
+		if l == lang {
+			return true
+		}
+	}
+	return false
 }
 
 // Patient is a person treated at a clinic. Phone and email are normalized
 // (E.164, lower-case domain). Opt-outs outlive enrollments.
 type Patient struct {
-	ID          int64     `json:"id"`
-	ClinicID    int64     `json:"clinic_id"`
-	FirstName   string    `json:"first_name"`
-	LastName    string    `json:"last_name"`
-	Phone       string    `json:"phone"`
-	Email       string    `json:"email,omitempty"`
-	Timezone    string    `json:"timezone"`
+	ID        int64  `json:"id"`
+	ClinicID  int64  `json:"clinic_id"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Phone     string `json:"phone"`
+	Email     string `json:"email,omitempty"`
+	Timezone  string `json:"timezone"`
+	// Language is the language the patient is written to in ("en", "es";
+	// "" means the clinic's default language).
+	Language    string    `json:"language,omitempty"`
 	SMSOptOut   bool      `json:"sms_opt_out"`
 	EmailOptOut bool      `json:"email_opt_out"`
 	PhoneBad    string    `json:"phone_bad,omitempty"` // why the number cannot take texts, if known
@@ -230,7 +275,15 @@ type Enrollment struct {
 	SeriesLength  int       `json:"series_length"`
 	ExternalRef   string    `json:"external_ref,omitempty"`
 	Cancelled     bool      `json:"cancelled"`
-	CreatedAt     time.Time `json:"created_at"`
+	// Protocol, ProtocolVersion and Language record the protocol the
+	// enrollment was planned with; editing the protocol later never
+	// changes a plan already made. Empty for enrollments made before
+	// protocols were recorded (they used the default microneedling
+	// protocol in English).
+	Protocol        string    `json:"protocol,omitempty"`
+	ProtocolVersion int       `json:"protocol_version,omitempty"`
+	Language        string    `json:"language,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
 }
 
 // SeriesFinished reports whether this is the last session of its series.

@@ -37,6 +37,12 @@ type Protocol struct {
 	Name string
 	// Version is the protocol's own revision number.
 	Version int
+	// Treatment is the treatment the protocol is for, as enrollments name
+	// it ("microneedling"); it defaults to Name.
+	Treatment string
+	// Language is the language of the protocol's texts ("en", "es"); it
+	// defaults to "en".
+	Language string
 	// OptOutNotice ends the first text of each enrollment ("Reply STOP to
 	// opt out.").
 	OptOutNotice string
@@ -186,6 +192,8 @@ type EmailTemplate struct {
 type document struct {
 	Name         string      `yaml:"name"`
 	Version      int         `yaml:"version"`
+	Treatment    string      `yaml:"treatment"`
+	Language     string      `yaml:"language"`
 	OptOutNotice string      `yaml:"opt_out_notice"`
 	EmailLayout  string      `yaml:"email_layout"`
 	Steps        []stepYAML  `yaml:"steps"`
@@ -370,6 +378,8 @@ func build(doc document) (*Protocol, error) {
 	p := &Protocol{
 		Name:         strings.TrimSpace(doc.Name),
 		Version:      doc.Version,
+		Treatment:    NormalizeTreatment(doc.Treatment),
+		Language:     strings.TrimSpace(doc.Language),
 		OptOutNotice: strings.TrimSpace(doc.OptOutNotice),
 		index:        make(map[string]int),
 		replies:      make(map[ReplyKind]*templates),
@@ -379,6 +389,18 @@ func build(doc document) (*Protocol, error) {
 	}
 	if p.Version < 1 {
 		return nil, fmt.Errorf("version: must be 1 or more, not %d", doc.Version)
+	}
+	if p.Treatment == "" {
+		p.Treatment = NormalizeTreatment(p.Name)
+	}
+	if !validTreatment(p.Treatment) {
+		return nil, fmt.Errorf("treatment: %q must be lower-case letters, digits, spaces and hyphens, at most 60", p.Treatment)
+	}
+	if p.Language == "" {
+		p.Language = "en"
+	}
+	if !aftercare.ValidLanguage(p.Language) {
+		return nil, fmt.Errorf("language: %q is not one of %s", p.Language, strings.Join(aftercare.Languages, ", "))
 	}
 	layoutSrc := doc.EmailLayout
 	if strings.TrimSpace(layoutSrc) == "" {

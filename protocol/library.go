@@ -1,0 +1,259 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unicode"
+
+	"github.com/aftercare/aftercare"
+)
+
+// NormalizeTreatment is how treatments are compared: trimmed, lower-case,
+// inner runs of spaces folded to one ("Chemical  Peel " → "chemical peel").
+func NormalizeTreatment(t string) string {
+	return strings.Join(strings.Fields(strings.ToLower(t)), " ")
+}
+
+func validTreatment(t string) bool {
+	if t == "" || len(t) > 60 {
+		return false
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == ' ' || r == '-' || unicode.IsLetter(r) && unicode.IsLower(r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// Library holds the protocols a daemon (or one clinic) can plan with, by
+// treatment, language and version. It is immutable and safe for concurrent
+// use; With returns a new library with more protocols on top.
+type Library struct {
+	// byKey holds each treatment and language's versions, lowest first.
+	byKey map[libKey][]*Protocol
+	// origin says where each protocol came from ("embedded",
+	// "/etc/aftercare/protocols/peel.yaml", "clinic upload").
+	origin map[*Protocol]string
+}
+
+type libKey struct{ treatment, language string }
+
+// NewLibrary makes a library of protocols. A treatment, language and
+// version may appear once.
+func NewLibrary(ps ...*Protocol) (*Library, error) {
+	return (&Library{}).with(ps, "")
+}
+
+// With returns a library with ps added; a protocol of the same treatment,
+// language and version as one already in the library replaces it (a
+// clinic's own version wins over the daemon's).
+func (l *Library) With(origin string, ps ...*Protocol) (*Library, error) {
+	return l.with(ps, origin)
+}
+
+func (l *Library) with(ps []*Protocol, origin string) (*Library, error) {
+	out := &Library{byKey: make(map[libKey][]*Protocol), origin: make(map[*Protocol]string)}
+	if l != nil {
+		for k, v := range l.byKey {
+			out.byKey[k] = slices.Clone(v)
+		}
+		for p, o := range l.origin {
+			out.origin[p] = o
+		}
+	}
+	added := map[libKey]map[int]bool{}
+	for _, p := range ps {
+		if p == nil {
+			return nil, errors.New("protocol library: nil protocol")
+		}
+		k := libKey{p.Treatment, p.Language}
+		if added[k] == nil {
+			added[k] = map[int]bool{}
+		}
+		if added[k][p.Version] {
+			return nil, fmt.Errorf("protocol library: %s (%s) version %d given twice", p.Treatment, p.Language, p.Version)
+		}
+		added[k][p.Version] = true
+		vs := slices.DeleteFunc(out.byKey[k], func(q *Protocol) bool { return q.Version == p.Version })
+		vs = append(vs, p)
+		slices.SortFunc(vs, func(a, b *Protocol) int { return a.Version - b.Version })
+		out.byKey[k] = vs
+		out.origin[p] = origin
+	}
+	return out, nil
+}
+
+// embedded are the protocols the daemon ships.
+var embedded = [][]byte{defaultYAML}
+
+// DefaultLibrary returns the embedded protocols.
+func DefaultLibrary() (*Library, error) {
+	var ps []*Protocol
+	for _, src := range embedded {
+		p, err := Parse(src)
+		if err != nil {
+			return nil, fmt.Errorf("embedded protocol: %w", err)
+		}
+		ps = append(ps, p)
+	}
+	return (&Library{}).with(ps, "embedded")
+}
+
+// LoadDir reads every *.yaml and *.yml file of dir as a protocol. Errors
+// name the file.
+func LoadDir(dir string) ([]*Protocol, []string, error) {
+	var files []string
+	for _, pat := range []string{"*.yaml", "*.yml"} {
+		m, err := filepath.Glob(filepath.Join(dir, pat))
+		if err != nil {
+			return nil, nil, fmt.Errorf("protocol directory %s: %w", dir, err)
+		}
+		files = append(files, m...)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, nil, fmt.Errorf("protocol directory: %w", err)
+	}
+	slices.Sort(files)
+	var ps []*Protocol
+	for _, f := range files {
+		p, err := Load(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		ps = append(ps, p)
+	}
+	return ps, files, nil
+}
+
+// Origin says where p came from, as given to With.
+func (l *Library) Origin(p *Protocol) string { return l.origin[p] }
+
+// Treatments lists the library's treatments, sorted.
+func (l *Library) Treatments() []string {
+	var ts []string
+	for k := range l.byKey {
+		if !slices.Contains(ts, k.treatment) {
+			ts = append(ts, k.treatment)
+		}
+	}
+	slices.Sort(ts)
+	return ts
+}
+
+// Languages lists the languages a treatment's protocol is written in,
+// sorted.
+func (l *Library) Languages(treatment string) []string {
+	var ls []string
+	for k := range l.byKey {
+		if k.treatment == NormalizeTreatment(treatment) {
+			ls = append(ls, k.language)
+		}
+	}
+	slices.Sort(ls)
+	return ls
+}
+
+// Latest returns the highest version of a treatment's protocol in one
+// language.
+func (l *Library) Latest(treatment, language string) (*Protocol, bool) {
+	vs := l.byKey[libKey{NormalizeTreatment(treatment), language}]
+	if len(vs) == 0 {
+		return nil, false
+	}
+	return vs[len(vs)-1], true
+}
+
+// Version returns one version of a treatment's protocol in one language.
+func (l *Library) Version(treatment, language string, version int) (*Protocol, bool) {
+	for _, p := range l.byKey[libKey{NormalizeTreatment(treatment), language}] {
+		if p.Version == version {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+// All returns every protocol, by treatment, language and version.
+func (l *Library) All() []*Protocol {
+	var out []*Protocol
+	for _, vs := range l.byKey {
+		out = append(out, vs...)
+	}
+	slices.SortFunc(out, func(a, b *Protocol) int {
+		return cmpProtocols(a, b)
+	})
+	return out
+}
+
+func cmpProtocols(a, b *Protocol) int {
+	if c := strings.Compare(a.Treatment, b.Treatment); c != 0 {
+		return c
+	}
+	if c := strings.Compare(a.Language, b.Language); c != 0 {
+		return c
+	}
+	return a.Version - b.Version
+}
+
+// Choice is the protocol picked for an enrollment and why.
+type Choice struct {
+	Protocol *Protocol
+	// Note says when the protocol is not in the language asked for
+	// ("no Spanish protocol for chemical peel; using English").
+	Note string
+}
+
+// Pick chooses the protocol for treatment in language, falling back to
+// the clinic's default language and then English (and saying so in
+// Choice.Note). An unknown treatment is an *aftercare.Error on the field
+// "treatment" that lists the treatments there are.
+func (l *Library) Pick(treatment, language, clinicDefault string) (Choice, error) {
+	t := NormalizeTreatment(treatment)
+	if len(l.Languages(t)) == 0 {
+		known := l.Treatments()
+		if len(known) == 0 {
+			return Choice{}, aftercare.FieldError("treatment", "no protocol is set up for any treatment")
+		}
+		return Choice{}, aftercare.FieldError("treatment", "%q has no protocol here; treatments offered: %s", treatment, strings.Join(known, ", "))
+	}
+	want := language
+	for _, lang := range []string{language, clinicDefault, "en"} {
+		if lang == "" {
+			continue
+		}
+		if p, ok := l.Latest(t, lang); ok {
+			c := Choice{Protocol: p}
+			if want != "" && lang != want {
+				c.Note = fmt.Sprintf("no %s protocol for %s; using %s", LanguageName(want), t, LanguageName(lang))
+			}
+			return c, nil
+		}
+	}
+	// Neither asked-for language, the clinic's nor English: the first
+	// there is.
+	p, _ := l.Latest(t, l.Languages(t)[0])
+	return Choice{Protocol: p, Note: fmt.Sprintf("no %s protocol for %s; using %s", LanguageName(cmpOr(want, "en")), t, LanguageName(p.Language))}, nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// LanguageName names a language code in English, for staff ("Spanish").
+func LanguageName(code string) string {
+	switch code {
+	case "en":
+		return "English"
+	case "es":
+		return "Spanish"
+	}
+	return code
+}
