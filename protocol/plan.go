@@ -31,6 +31,14 @@ type Options struct {
 	// DefaultQuietHours. Any other QuietHours with Start == End, such as
 	// {1, 1}, means no quiet hours at all.
 	Quiet QuietHours
+	// DailyCap is the most scheduled texts in one local day: 0 means
+	// aftercare.DefaultDailyTextCap, a negative value no cap (to see a
+	// protocol's raw plan). WeeklyCap is the most in any 7 local days; 0
+	// or negative means none. When a day would exceed a cap, the
+	// lowest-priority text merges into the day's other text (if its
+	// step has a merge line) or is skipped with the reason "frequency
+	// cap". Red-flag texts are never capped.
+	DailyCap, WeeklyCap int
 }
 
 // Skip reasons, shown to clinic staff.
