@@ -67,8 +67,8 @@ type Service struct {
 	// Replies picks the protocol of each answer to a patient, in the
 	// patient's language.
 	Replies ReplyProtocols
-	Clock    aftercare.Clock
-	Log      *slog.Logger
+	Clock   aftercare.Clock
+	Log     *slog.Logger
 	// DefaultFrom is the global SMS sender, to tell which clinics a reply
 	// to it can belong to.
 	DefaultFrom string
