@@ -695,7 +695,7 @@ func (l *linter) segments(step, field string, texts []string, note string) {
 		}, worstText))
 		quoted := make([]string, len(odd))
 		for i, r := range odd {
-			quoted[i] = strconv.QuoteToASCII(r)
+			quoted[i] = strconv.Quote(r)
 		}
 		l.add(SeverityWarning, line, step, field,
 			"characters outside GSM-7 (%s) send the text as UCS-2: %d segments where GSM-7 would take %d",
@@ -908,7 +908,7 @@ func (l *linter) samplePlans(p *Protocol, quiet QuietHours, dailyCap int) {
 			if first && !s.RedFlags && !reported["first:"+m.Step] {
 				reported["first:"+m.Step] = true
 				l.add(SeverityError, l.stepLine(m.Step, "red_flags"), m.Step, "",
-					"is the first text for a patient %s, but it is not a red_flags text (add a red_flags step with when: {late: true})", sm.what)
+					"is the first text for a patient %s, but it does not name the red flags: add a red_flags step with when: {late: true} and at: \"0h\"", sm.what)
 			}
 			first = false
 			day := dayNumber(c, m.SendAt)
