@@ -8,7 +8,9 @@ import (
 	"testing"
 )
 
-func lintFile(name string) string { return filepath.Join("..", "..", "protocol", "testdata", "lint", name) }
+func lintFile(name string) string {
+	return filepath.Join("..", "..", "protocol", "testdata", "lint", name)
+}
 
 // protocol lint exits 1 on errors, 0 on warnings alone, 2 on a usage
 // mistake, and prints one finding a line with file, line, step and field.
