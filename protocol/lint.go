@@ -612,21 +612,15 @@ func (l *linter) check(p *Protocol, opt LintOptions) {
 			continue
 		}
 		withNotice := s.Key == opener || s.When.Late
-		texts := make([]string, 0, len(variants))
-		for _, d := range variants {
-			c, err := s.tmpl.render(aftercare.SMS, d)
-			if err != nil {
-				l.add(SeverityError, l.stepLine(s.Key, "sms"), s.Key, "sms", "%s", explainTemplate(err.Error()))
-				texts = nil
-				break
-			}
-			if withNotice && p.OptOutNotice != "" {
-				c.Text += " " + p.OptOutNotice
-			}
-			texts = append(texts, c.Text)
-		}
-		if texts == nil {
+		texts, err := renderAll(s.tmpl, variants)
+		if err != nil {
+			l.add(SeverityError, l.stepLine(s.Key, "sms"), s.Key, "sms", "%s", explainTemplate(err.Error()))
 			continue
+		}
+		if withNotice && p.OptOutNotice != "" {
+			for i := range texts {
+				texts[i] += " " + p.OptOutNotice
+			}
 		}
 		note := ""
 		if withNotice && p.OptOutNotice != "" {
@@ -643,21 +637,35 @@ func (l *linter) check(p *Protocol, opt LintOptions) {
 	for _, kind := range append(slices.Clone(ReplyKinds), OptionalReplyKinds...) {
 		ts := p.replies[kind]
 		field := "replies." + string(kind) + ".sms"
-		var texts []string
-		for _, d := range variants {
-			c, err := ts.render(aftercare.SMS, d)
-			if err != nil {
-				l.add(SeverityError, l.ix.line(-1, field), "", field, "%s", explainTemplate(err.Error()))
-				texts = nil
-				break
-			}
-			texts = append(texts, c.Text)
+		texts, err := renderAll(ts, variants)
+		if err != nil {
+			l.add(SeverityError, l.ix.line(-1, field), "", field, "%s", explainTemplate(err.Error()))
+			continue
 		}
-		if texts != nil {
-			l.segments("", field, texts, "")
-		}
+		l.segments("", field, texts, "")
 	}
 	l.samplePlans(p, quiet, dailyCap)
+}
+
+// renderAll renders an SMS template in every variant and returns the
+// distinct texts. A template that does not look at the day is rendered on
+// one day only.
+func renderAll(ts *templates, variants []Data) ([]string, error) {
+	daily := strings.Contains(ts.sms.Root.String(), "DaysSince")
+	var texts []string
+	for _, d := range variants {
+		if !daily && d.DaysSince != 0 {
+			continue
+		}
+		c, err := ts.render(aftercare.SMS, d)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(texts, c.Text) {
+			texts = append(texts, c.Text)
+		}
+	}
+	return texts, nil
 }
 
 // segments reports a text that takes more than two segments in any

@@ -213,3 +213,10 @@ func FuzzLint(f *testing.F) {
 		}
 	})
 }
+
+// Lint is cheap enough to run on every load and upload.
+func BenchmarkLintDefault(b *testing.B) {
+	for b.Loop() {
+		Lint("default.yaml", defaultYAML, LintOptions{})
+	}
+}
