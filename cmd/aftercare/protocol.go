@@ -17,7 +17,8 @@ const protocolUsage = `usage: aftercare protocol lint [--json] [--daily-cap N] [
 // after the files.
 func protocolCmd(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "lint" {
-		return usageError{errors.New(protocolUsage)}
+		fmt.Fprintln(stderr, protocolUsage)
+		return usageError{errors.New(`protocol: the command is "protocol lint"`)}
 	}
 	fs := flag.NewFlagSet("protocol lint", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -46,7 +47,8 @@ func protocolCmd(args []string, stdout, stderr io.Writer) error {
 		rest = fs.Args()[1:]
 	}
 	if len(o.Files) == 0 && !o.Embedded {
-		return usageError{errors.New("protocol lint needs a FILE or --embedded\n" + protocolUsage)}
+		fmt.Fprintln(stderr, protocolUsage)
+		return usageError{errors.New("protocol lint needs a FILE or --embedded")}
 	}
 	if *quiet != "" {
 		start, end, _ := strings.Cut(*quiet, "-")
