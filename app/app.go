@@ -116,7 +116,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, fmt.Errorf("quiet hours: %w", err)
 	}
 	a.quiet = quiet
-	lib, err := LoadLibrary(cfg)
+	lib, err := LoadLibrary(cfg, o.Log)
 	if err != nil {
 		return nil, fmt.Errorf("load protocols: %w", err)
 	}

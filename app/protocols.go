@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
+	"strings"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/config"
@@ -15,26 +17,50 @@ import (
 // LoadLibrary builds the daemon's protocol library: the embedded
 // protocols, then the files of protocols_dir, then the protocol file, each
 // replacing one of the same treatment, language and version before it.
-func LoadLibrary(cfg *config.Config) (*protocol.Library, error) {
+// Every file is linted first (as `aftercare protocol lint` does, with the
+// daemon's quiet hours): errors refuse it, naming file, line, step and
+// field; warnings are logged.
+func LoadLibrary(cfg *config.Config, log *slog.Logger) (*protocol.Library, error) {
 	lib, err := protocol.DefaultLibrary()
 	if err != nil {
 		return nil, err
 	}
+	quiet, err := protocol.ParseQuietHours(cfg.QuietHours.Start, cfg.QuietHours.End)
+	if err != nil {
+		return nil, fmt.Errorf("quiet hours: %w", err)
+	}
+	var files []string
 	if cfg.ProtocolsDir != "" {
-		ps, _, err := protocol.LoadDir(cfg.ProtocolsDir)
+		_, fs, err := protocol.LoadDir(cfg.ProtocolsDir)
 		if err != nil {
 			return nil, err
 		}
-		if lib, err = lib.With(cfg.ProtocolsDir, ps...); err != nil {
-			return nil, err
-		}
+		files = append(files, fs...)
 	}
 	if cfg.Protocol != "" {
-		p, err := protocol.Load(cfg.Protocol)
+		files = append(files, cfg.Protocol)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("load protocol: %w", err)
 		}
-		if lib, err = lib.With(cfg.Protocol, p); err != nil {
+		var errs []string
+		for _, finding := range protocol.Lint(f, data, protocol.LintOptions{Quiet: quiet}) {
+			if finding.Severity == protocol.SeverityError {
+				errs = append(errs, finding.String())
+				continue
+			}
+			log.Warn("protocol lint", "finding", finding.String())
+		}
+		if len(errs) > 0 {
+			return nil, fmt.Errorf("protocol %s does not pass lint:\n%s", f, strings.Join(errs, "\n"))
+		}
+		p, err := protocol.Parse(data)
+		if err != nil {
+			return nil, fmt.Errorf("load protocol %s: %w", f, err)
+		}
+		if lib, err = lib.With(f, p); err != nil {
 			return nil, err
 		}
 	}

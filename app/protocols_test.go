@@ -2,11 +2,15 @@ package app_test
 
 import (
 	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aftercare/aftercare/app"
 	"github.com/aftercare/aftercare/config"
 	"github.com/aftercare/aftercare/internal/testsupport"
 )
@@ -80,4 +84,32 @@ func TestTwoTreatmentsOneDaemon(t *testing.T) {
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// A protocol file that does not pass lint keeps the daemon from starting,
+// and the error names the file, line, step and field.
+func TestBrokenProtocolRefusedAtLoad(t *testing.T) {
+	dir := t.TempDir()
+	src, err := os.ReadFile(filepath.Join("..", "testdata", "protocols", "example-chemical-peel.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(src), "checking in after your peel.", "checking in after your {{.Frist}} peel.", 1)
+	if broken == string(src) {
+		t.Fatal("the example changed: nothing to break")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "peel.yaml"), []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.ProtocolsDir = dir
+	_, err = app.LoadLibrary(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err == nil {
+		t.Fatal("a protocol with an unknown template field was loaded")
+	}
+	for _, want := range []string{"peel.yaml:", `step "day2_checkin"`, "sms", "Frist"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
 }
