@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aftercare/aftercare"
 )
@@ -110,5 +111,184 @@ func TestSpanishTextsFitTwoSegments(t *testing.T) {
 		if c.segments > budget {
 			t.Errorf("%s takes %d segments (%d characters), budget %d: %q", name, c.segments, c.chars, budget, c.text)
 		}
+	}
+}
+
+func TestDatesAndHelpersInLanguage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		lang      string
+		on        civilDate
+		n         int // DateOn(n)
+		long      string
+		short, at string
+	}{
+		{"en", civilDate{2026, 11, 24}, 4, "Tuesday, November 24", "Tue 24 Nov", "Sat 28 Nov"},
+		{"es", civilDate{2026, 11, 24}, 4, "martes 24 de noviembre", "mar 24 nov", "sab 28 nov"},
+		{"es", civilDate{2026, 9, 30}, 7, "miércoles 30 de septiembre", "mié 30 sep", "mié 7 oct"},
+		{"es", civilDate{2026, 12, 29}, 4, "martes 29 de diciembre", "mar 29 dic", "sab 2 ene"},
+		{"es", civilDate{2026, 8, 1}, 1, "sábado 1 de agosto", "sab 1 ago", "dom 2 ago"},
+		{"es", civilDate{2027, 2, 26}, 3, "viernes 26 de febrero", "vie 26 feb", "lun 1 mar"},
+		{"", civilDate{2026, 3, 9}, 0, "Monday, March 9", "Mon 9 Mar", "Mon 9 Mar"},
+		{"fr", civilDate{2026, 3, 9}, 0, "Monday, March 9", "Mon 9 Mar", "Mon 9 Mar"}, // no table: English
+	}
+	for _, tc := range tests {
+		d := Data{treatedOn: tc.on}
+		d.setLanguage(tc.lang)
+		if d.TreatedDate != tc.long || d.TreatedDay != tc.short || d.DateOn(tc.n) != tc.at {
+			t.Errorf("%s %v: %q, %q, DateOn(%d) %q; want %q, %q, %q", tc.lang, tc.on, d.TreatedDate, d.TreatedDay, tc.n, d.DateOn(tc.n), tc.long, tc.short, tc.at)
+		}
+		if n, unicode := Segments(d.TreatedDay + d.DateOn(tc.n)); unicode {
+			t.Errorf("%s %v: short dates are not GSM-7 (%d segments): %q %q", tc.lang, tc.on, n, d.TreatedDay, d.DateOn(tc.n))
+		}
+	}
+	var unknown Data
+	unknown.setLanguage("es")
+	if unknown.TreatedDate != "" || unknown.DateOn(3) != "" {
+		t.Errorf("unknown treatment date: %q %q", unknown.TreatedDate, unknown.DateOn(3))
+	}
+
+	books := []struct{ lang, url, want string }{
+		{"en", "https://x.example/b", "book online at https://x.example/b"},
+		{"en", "", "call us at +14155550123"},
+		{"", "", "call us at +14155550123"},
+		{"es", "https://x.example/b", "reserva en https://x.example/b"},
+		{"es", "", "llama al +14155550123"},
+	}
+	for _, tc := range books {
+		d := Data{BookingURL: tc.url, ClinicPhone: "+14155550123"}
+		d.setLanguage(tc.lang)
+		if got := d.HowToBook(); got != tc.want {
+			t.Errorf("%s HowToBook() = %q, want %q", tc.lang, got, tc.want)
+		}
+	}
+}
+
+// Planning, rendering a step or a reply and the invitation all speak the
+// protocol's language, whatever language the data was made in.
+func TestRenderSpeaksTheProtocolsLanguage(t *testing.T) {
+	t.Parallel()
+	ny := mustLoc(t, "America/New_York")
+	treated := local(t, ny, "2026-11-24 10:00") // a Tuesday
+	in := input("America/New_York", treated)
+	for lang, want := range map[string]struct{ late, guide, email, summary, desc string }{
+		"en": {"since your Tue 24 Nov treatment", "Your treatment was on Tuesday, November 24", "session on Tuesday, November 24",
+			"Book session 2 of 3 at Glow Clinic", "To book your next session\\, book online at https://glow.example/book. Or call +14155550123."},
+		"es": {"tras tu cita (mar 24 nov)", "Tu tratamiento fue el martes 24 de noviembre", "sesión de microneedling del martes 24 de noviembre",
+			"Reserva la sesión 2 de 3 en Glow Clinic", "Para reservar tu próxima sesión\\, reserva en https://glow.example/book. O llama al +14155550123."},
+	} {
+		p := embeddedProtocols(t)[lang]
+		msgs, err := p.Plan(in, Options{}, treated.Add(30*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPlan(t, p, in, QuietHours{}, treated.Add(30*time.Hour), msgs)
+		if m := firstText(t, msgs); !strings.Contains(m.Body, want.late) {
+			t.Errorf("%s late start = %q, want %q", lang, m.Body, want.late)
+		}
+		if m := find(t, msgs, "welcome", 0, aftercare.Email); !strings.Contains(m.Body, want.guide) || !strings.Contains(m.HTMLBody, want.guide) {
+			t.Errorf("%s guide lacks %q:\n%s", lang, want.guide, m.Body)
+		}
+		// Data made without a language (NewData, as callers do) renders in
+		// the protocol's.
+		c, err := p.Render("reintroduce_actives", aftercare.Email, NewData(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(c.Text, want.email) {
+			t.Errorf("%s reintroduce_actives email lacks %q:\n%s", lang, want.email, c.Text)
+		}
+		ics, err := p.Invitation(in, find(t, msgs, "book_next", 0, aftercare.Email))
+		if err != nil {
+			t.Fatal(err)
+		}
+		unfolded := strings.ReplaceAll(string(ics), "\r\n ", "")
+		if !strings.Contains(unfolded, "SUMMARY:"+want.summary+"\r\n") || !strings.Contains(unfolded, "DESCRIPTION:"+want.desc+"\r\n") {
+			t.Errorf("%s invitation lacks %q / %q:\n%s", lang, want.summary, want.desc, unfolded)
+		}
+	}
+	es := setupES(t)
+	c, err := es.RenderReply(ReplyHelp, aftercare.SMS, NewData(in))
+	if err != nil || !strings.HasPrefix(c.Text, "Glow Clinic: mensajes de cuidados") || !strings.Contains(c.Text, "STOP") {
+		t.Errorf("Spanish help = %q, %v", c.Text, err)
+	}
+}
+
+// The Spanish protocol has the English one's plan exactly: the same steps
+// in the same order, timings, channels, conditions and flags, and the same
+// replies. Only the patient's words differ; texts to staff are the same.
+func TestProtocolsInEveryLanguageMatch(t *testing.T) {
+	t.Parallel()
+	en, es := setup(t), setupES(t)
+	if es.Name != en.Name || es.Treatment != en.Treatment || es.Language != "es" || es.Version < 1 {
+		t.Errorf("es protocol %q %q %q v%d", es.Name, es.Treatment, es.Language, es.Version)
+	}
+	if !strings.Contains(es.OptOutNotice, "STOP") || len(es.OptOutNotice) > maxOptOutNotice {
+		t.Errorf("es opt-out notice %q", es.OptOutNotice)
+	}
+	type shape struct {
+		Key, Title, At, Stale, EmailStale string
+		Channels                          string
+		When                              Conditions
+		Calendar, RedFlags, SMSFallback   bool
+		Daily                             bool
+	}
+	shapes := func(p *Protocol) []shape {
+		var out []shape
+		for _, s := range p.Steps() {
+			var chs []string
+			for _, c := range s.Channels {
+				chs = append(chs, string(c))
+			}
+			out = append(out, shape{s.Key, s.Title, s.At, s.Stale, s.EmailStale, strings.Join(chs, ","), s.When, s.Calendar, s.RedFlags, s.SMSFallback, s.Daily()})
+		}
+		return out
+	}
+	if a, b := shapes(en), shapes(es); !slices.Equal(a, b) {
+		t.Errorf("steps differ:\nen %+v\nes %+v", a, b)
+	}
+	d := longData()
+	for _, s := range en.Steps() {
+		for _, ch := range s.Channels {
+			a, err := en.Render(s.Key, ch, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := es.Render(s.Key, ch, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Text == b.Text || a.Subject != "" && a.Subject == b.Subject {
+				t.Errorf("%s %s is not translated", s.Key, ch)
+			}
+		}
+	}
+	for _, kind := range append(slices.Clone(ReplyKinds), OptionalReplyKinds...) {
+		a, err := en.RenderReply(kind, aftercare.SMS, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := es.RenderReply(kind, aftercare.SMS, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		staff := kind == ReplyRedFlagAlert || kind == ReplyConcernAlert
+		if staff != (a.Text == b.Text) {
+			t.Errorf("reply %s: staff text %v, same in both %v: %q", kind, staff, a.Text == b.Text, b.Text)
+		}
+		if staff {
+			ae, _ := en.RenderReply(kind, aftercare.Email, d)
+			be, _ := es.RenderReply(kind, aftercare.Email, d)
+			// The layout around them is the protocol's (lang="es").
+			be.HTML = strings.Replace(be.HTML, `lang="es"`, `lang="en"`, 1)
+			if ae != be {
+				t.Errorf("reply %s email to staff differs between languages", kind)
+			}
+		}
+	}
+	// The Spanish emails say lang="es".
+	c, err := es.Render("welcome", aftercare.Email, d)
+	if err != nil || !strings.Contains(c.HTML, `<html lang="es">`) {
+		t.Errorf("Spanish email layout: %v\n%.200s", err, c.HTML)
 	}
 }
