@@ -292,3 +292,48 @@ func TestProtocolsInEveryLanguageMatch(t *testing.T) {
 		t.Errorf("Spanish email layout: %v\n%.200s", err, c.HTML)
 	}
 }
+
+// The Spanish red-flag texts and the full guide name every red flag and
+// the clinic's phone, and the guide carries the guide's facts.
+func TestSpanishRedFlagsAndGuide(t *testing.T) {
+	t.Parallel()
+	p := setupES(t)
+	d := longData()
+	short := append(slices.Clone(redFlagWords["es"]), d.ClinicPhone)
+	full := []string{"hinchazón excesiva", "dolor intenso que no cede", "pus o una secreción amarillo verdosa", "fiebre", "ronchas",
+		"sangrado que no para", "cambio de color en la piel", d.ClinicPhone}
+	for _, step := range []string{"welcome", "day1_checkin", "late_start"} {
+		for i, emailOK := range []bool{true, false, true, false, true} {
+			d.EmailOK, d.DaysSince = emailOK, []int{0, 1, 3, 5, 20}[i]
+			c, err := p.Render(step, aftercare.SMS, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range short {
+				if !strings.Contains(c.Text, w) {
+					t.Errorf("%s (day %d) lacks %q: %q", step, d.DaysSince, w, c.Text)
+				}
+			}
+		}
+	}
+	c, err := p.Render("welcome", aftercare.Email, longData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := append(full,
+		"quemadura de sol leve", "48 a 72 horas", "Espera unas horas antes de lavarte", "solo con agua fresca", "limpiador suave sin fragancia",
+		"toques suaves", "nunca frotes", "ácido hialurónico", "crema hidratante", "mucha agua", "al menos 24 a 48 horas",
+		"sauna", "baño de vapor", "No te expongas al sol", "sombrero de ala ancha",
+		"cepillos de limpieza", "retinoides", "AHA", "BHA", "alcohol", "fragancia", "aceites esenciales fuertes",
+		"ibuprofeno", "hielo", "inflamación leve", "amplio espectro y FPS alto", "aunque te quedes en casa",
+		"ocho vasos de agua", "vitamina C (cítricos, pimientos)", "vitamina A (verduras de hoja verde, zanahorias)", "omega-3 (salmón, nueces)",
+		"Días 1 a 3", "Días 4 a 7", "Semana 2", "lija fina", "de uno en uno", "colágeno se sigue formando", "4 a 6 semanas después de la última sesión",
+		"número de emergencias")
+	for name, part := range map[string]string{"text": c.Text, "html": strings.ReplaceAll(c.HTML, "&#43;", "+")} {
+		for _, f := range facts {
+			if !strings.Contains(part, f) {
+				t.Errorf("Spanish guide %s lacks %q", name, f)
+			}
+		}
+	}
+}
