@@ -337,3 +337,21 @@ func TestSpanishRedFlagsAndGuide(t *testing.T) {
 		}
 	}
 }
+
+// The default library offers microneedling in English and Spanish.
+func TestDefaultLibraryHasSpanish(t *testing.T) {
+	t.Parallel()
+	l, err := DefaultLibrary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Languages("microneedling"); !slices.Equal(got, []string{"en", "es"}) {
+		t.Errorf("languages %v", got)
+	}
+	for _, lang := range []string{"en", "es"} {
+		c, err := l.Pick("microneedling", lang, "")
+		if err != nil || c.Protocol.Language != lang || c.Note != "" {
+			t.Errorf("Pick(%s) = %+v, %v", lang, c, err)
+		}
+	}
+}
