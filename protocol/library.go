@@ -89,7 +89,7 @@ func (l *Library) with(ps []*Protocol, origin string) (*Library, error) {
 }
 
 // embedded are the protocols the daemon ships.
-var embedded = [][]byte{defaultYAML}
+var embedded = [][]byte{defaultYAML, defaultESYAML}
 
 // DefaultLibrary returns the embedded protocols.
 func DefaultLibrary() (*Library, error) {
