@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/config"
@@ -72,6 +73,10 @@ func LoadLibrary(cfg *config.Config, log *slog.Logger) (*protocol.Library, error
 type protocols struct {
 	base  *protocol.Library
 	store *store.Store
+	// parsed caches clinics' uploads by their SHA-256 (a source is
+	// immutable once stored).
+	mu     sync.Mutex
+	parsed map[string]*protocol.Protocol
 	// fallback plans enrollments made before protocols were recorded.
 	fallback *protocol.Protocol
 	log      *slog.Logger
@@ -98,9 +103,48 @@ func (ps *protocols) ForEnrollment(ctx context.Context, e aftercare.Enrollment) 
 	return ps.fallback
 }
 
-// Library is the daemon's library for a clinic.
+// Library is a clinic's library: the daemon's, with the clinic's own
+// uploaded versions on top (its active ones picked). It reads the
+// database each time, so every replica sees an upload or a switch at once.
 func (ps *protocols) Library(ctx context.Context, clinicID int64) (*protocol.Library, error) {
-	return ps.base, nil
+	rows, err := ps.store.ClinicProtocols(ctx, clinicID)
+	if err != nil {
+		return nil, fmt.Errorf("protocols of clinic %d: %w", clinicID, err)
+	}
+	if len(rows) == 0 {
+		return ps.base, nil
+	}
+	list := make([]*protocol.Protocol, 0, len(rows))
+	active := make([]bool, 0, len(rows))
+	for _, r := range rows {
+		p, err := ps.parse(r)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, p)
+		active = append(active, r.Active)
+	}
+	return ps.base.WithClinic(fmt.Sprintf("clinic %d", clinicID), list, active)
+}
+
+// parse parses a stored upload once.
+func (ps *protocols) parse(r store.ClinicProtocol) (*protocol.Protocol, error) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	if p := ps.parsed[r.SHA256]; p != nil {
+		return p, nil
+	}
+	p, err := protocol.Parse([]byte(r.Source))
+	if err != nil {
+		// It passed lint when it was uploaded: a release that reads it
+		// differently must say so, not plan with something else.
+		return nil, fmt.Errorf("clinic %d protocol %s (%s) version %d no longer parses: %w", r.ClinicID, r.Treatment, r.Language, r.Version, err)
+	}
+	if ps.parsed == nil {
+		ps.parsed = make(map[string]*protocol.Protocol)
+	}
+	ps.parsed[r.SHA256] = p
+	return p, nil
 }
 
 // ReplyProtocol is the protocol of the patient's latest treatment in

@@ -1,7 +1,9 @@
 package protocol
 
 import (
+	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,5 +110,61 @@ func TestTreatmentAndLanguageKeys(t *testing.T) {
 	}
 	if p.Treatment != "microneedling" || p.Language != "en" {
 		t.Errorf("defaults: treatment %q language %q", p.Treatment, p.Language)
+	}
+}
+
+// A clinic's active version is picked even when its number is below the
+// daemon's; an inactive upload is found by version only and adds no
+// treatment.
+func TestLibraryWithClinic(t *testing.T) {
+	t.Parallel()
+	base, err := DefaultLibrary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := string(DefaultYAML())
+	own, err := Parse([]byte(strings.Replace(src, "\nversion: 2\n", "\nversion: 1\n", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	peelSrc, err := os.ReadFile(filepath.Join("..", "testdata", "protocols", "example-chemical-peel.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	peel, err := Parse(peelSrc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	daemon, _ := base.Latest("microneedling", "en")
+
+	lib, err := base.WithClinic("clinic 3", []*Protocol{own, peel}, []bool{false, false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := lib.Latest("microneedling", "en"); p != daemon {
+		t.Errorf("an inactive upload (version %d) is picked", p.Version)
+	}
+	if p, ok := lib.Version("microneedling", "en", 1); !ok || p != own {
+		t.Error("an inactive upload is not found by its version")
+	}
+	if slices.Contains(lib.Treatments(), "chemical peel") {
+		t.Errorf("an inactive upload adds its treatment: %v", lib.Treatments())
+	}
+	if _, err := lib.Pick("chemical peel", "en", ""); err == nil {
+		t.Error("an inactive treatment was picked")
+	}
+
+	lib, err = base.WithClinic("clinic 3", []*Protocol{own, peel}, []bool{true, true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := lib.Latest("microneedling", "en"); p != own {
+		t.Error("the clinic's active version is not picked")
+	}
+	if ch, err := lib.Pick("chemical peel", "en", ""); err != nil || ch.Protocol != peel {
+		t.Errorf("active peel: %v", err)
+	}
+	if p, _ := lib.Latest("microneedling", "es"); p == nil || p.Language != "es" {
+		t.Error("the clinic's English version hid the daemon's Spanish one")
 	}
 }
