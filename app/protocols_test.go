@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,5 +112,107 @@ func TestBrokenProtocolRefusedAtLoad(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
+	}
+}
+
+// A patient enrolled in Spanish gets the Spanish protocol: texts, the
+// guide email, dates, the answer to AYUDA and the unsubscribe page; a
+// patient with no language who writes in Spanish is answered in Spanish;
+// staff alerts stay in the clinic's English.
+func TestSpanishPatientEndToEnd(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	treated := time.Date(2026, 11, 24, 10, 0, 0, 0, ny) // a Tuesday
+	h := newHarness(t, treated.Add(5*time.Minute))
+	const es, unknown = "+14155550121", "+14155550122"
+	status, out := h.api("POST", "/v1/enrollments", map[string]any{
+		"first_name": "Lucía", "phone": es, "email": "lucia@example.com", "timezone": "America/New_York",
+		"sms_consent": true, "email_consent": true, "language": "es", "treatment": "microneedling",
+		"treated_at": treated.Format(time.RFC3339), "session_number": 1, "series_length": 3,
+	})
+	if status != 201 {
+		t.Fatalf("enroll: %d %v", status, out)
+	}
+	status, out = h.api("POST", "/v1/enrollments", map[string]any{
+		"first_name": "Rosa", "phone": unknown, "timezone": "America/New_York", "sms_consent": true,
+		"treated_at": treated.Format(time.RFC3339), "session_number": 1, "series_length": 3,
+	})
+	if status != 201 {
+		t.Fatalf("enroll: %d %v", status, out)
+	}
+	h.runUntil(treated.Add(26 * time.Hour))
+	texts := h.textsTo(0, es)
+	if len(texts) < 3 {
+		t.Fatalf("texts to the Spanish patient by day 1: %d", len(texts))
+	}
+	if !strings.Contains(texts[0].Body, "Baja: responde STOP.") || !strings.Contains(texts[0].Body, "fiebre") {
+		t.Errorf("first Spanish text: %q", texts[0].Body)
+	}
+	for _, m := range texts {
+		for _, english := range []string{"Reply STOP", "redness", "makeup", "Call "} {
+			if strings.Contains(m.Body, english) {
+				t.Errorf("English in a Spanish text (%q): %q", english, m.Body)
+			}
+		}
+	}
+	mails := h.mailsTo(0, "lucia@example.com")
+	if len(mails) != 1 || !strings.Contains(mails[0], "Tu guía de cuidados") {
+		t.Fatalf("Spanish guide email: %d mails; %.300q", len(mails), mails)
+	}
+
+	// Dates in texts are Spanish: makeup again on day 2, pools from
+	// Saturday 28 November.
+	h.runUntil(treated.Add(50 * time.Hour))
+	var makeup bool
+	for _, m := range h.textsTo(len(texts), es) {
+		makeup = makeup || strings.Contains(m.Body, "hasta el sab 28 nov")
+	}
+	if !makeup {
+		t.Errorf("no Spanish date in the day 2 texts: %+v", h.textsTo(len(texts), es))
+	}
+
+	n := len(h.tw.Sent())
+	h.text(es, fromNumber, "AYUDA")
+	h.text(unknown, fromNumber, "ayuda por favor")
+	h.runUntil(h.clock.Now().Add(time.Minute))
+	for _, to := range []string{es, unknown} {
+		got := h.textsTo(n, to)
+		if len(got) != 1 || !strings.Contains(got[0].Body, "Llama al") {
+			t.Errorf("answer to %s: %+v", to, got)
+		}
+	}
+
+	// A red flag: the patient's answer is Spanish, the staff alert English.
+	n, mailed := len(h.tw.Sent()), len(h.mail.Messages())
+	h.text(es, fromNumber, "tengo mucha fiebre y me sale pus")
+	h.runUntil(h.clock.Now().Add(time.Minute))
+	if got := h.textsTo(n, es); len(got) != 1 || !strings.Contains(got[0].Body, "gracias por avisarnos") {
+		t.Errorf("red-flag answer: %+v", got)
+	}
+	if got := h.textsTo(n, "+14155550199"); len(got) != 1 || !strings.Contains(got[0].Body, "red flag") {
+		t.Errorf("on-call alert: %+v", got)
+	}
+	if got := h.mailsTo(mailed, "staff@glow.example"); len(got) != 1 || !strings.Contains(got[0], "fiebre") {
+		t.Errorf("alert email: %q", got)
+	}
+
+	// The unsubscribe page speaks the patient's language.
+	var unsub string
+	for _, line := range strings.Split(mails[0], "\n") {
+		if i := strings.Index(line, h.base+"/unsubscribe/"); i >= 0 {
+			unsub = strings.Fields(line[i:])[0]
+			break
+		}
+	}
+	if unsub == "" {
+		t.Fatal("no unsubscribe link in the email")
+	}
+	resp, err := http.Get(strings.Trim(unsub, "<>\"'"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), `lang="es"`) || !strings.Contains(string(page), "Darme de baja") {
+		t.Errorf("unsubscribe page: %d %.400s", resp.StatusCode, page)
 	}
 }
