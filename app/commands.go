@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -48,8 +49,12 @@ type PreviewOptions struct {
 	BookingURL   string
 	SMSConsent   bool
 	EmailConsent bool
-	JSON         bool
-	Now          time.Time // enrollment instant; zero = the treatment time
+	// Treatment and Language pick the protocol from the daemon's library.
+	Treatment, Language string
+	// DailyCap and WeeklyCap are the clinic's text caps (0: the defaults).
+	DailyCap, WeeklyCap int
+	JSON                bool
+	Now                 time.Time // enrollment instant; zero = the treatment time
 }
 
 // PreviewItem is one line of a previewed plan.
@@ -69,16 +74,18 @@ type PreviewItem struct {
 
 // Preview prints the plan an enrollment would get, storing nothing.
 func Preview(w io.Writer, cfg *config.Config, o PreviewOptions) error {
-	var p *protocol.Protocol
-	var err error
-	if cfg.Protocol != "" {
-		p, err = protocol.Load(cfg.Protocol)
-	} else {
-		p, err = protocol.Default()
-	}
+	lib, err := LoadLibrary(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
-		return fmt.Errorf("load protocol: %w", err)
+		return fmt.Errorf("load protocols: %w", err)
 	}
+	choice, err := lib.Pick(cmp.Or(o.Treatment, "microneedling"), o.Language, "")
+	if err != nil {
+		return err
+	}
+	if choice.Note != "" {
+		fmt.Fprintln(w, "Note: "+choice.Note)
+	}
+	p := choice.Protocol
 	quiet, err := protocol.ParseQuietHours(cfg.QuietHours.Start, cfg.QuietHours.End)
 	if err != nil {
 		return err
@@ -100,7 +107,7 @@ func Preview(w io.Writer, cfg *config.Config, o PreviewOptions) error {
 		Patient:    aftercare.Patient{FirstName: o.FirstName, Timezone: o.Timezone, Phone: "+14155550123", Email: "patient@example.com"},
 		Clinic:     aftercare.Clinic{Name: o.ClinicName, Phone: o.ClinicPhone, BookingURL: o.BookingURL, Timezone: o.Timezone},
 		SMSConsent: o.SMSConsent, EmailConsent: o.EmailConsent,
-	}, protocol.Options{Quiet: quiet}, now)
+	}, protocol.Options{Quiet: quiet, DailyCap: o.DailyCap, WeeklyCap: o.WeeklyCap}, now)
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,12 @@ func TestFrequencyCapMergesAndSkips(t *testing.T) {
 // cap says so, and a merged line appears in exactly one text.
 func TestFrequencyCapsHold(t *testing.T) {
 	t.Parallel()
-	p := setup(t)
+	for _, p := range []*Protocol{setup(t), setupES(t)} {
+		t.Run(p.Language, func(t *testing.T) { capsHold(t, p) })
+	}
+}
+
+func capsHold(t *testing.T, p *Protocol) {
 	loc := mustLoc(t, "America/Los_Angeles")
 	treated := local(t, loc, "2026-03-06 15:00") // DST starts on day 2
 	for _, opt := range []Options{{DailyCap: 1}, {DailyCap: 2}, {DailyCap: 3}, {DailyCap: 2, WeeklyCap: 7}, {DailyCap: 1, WeeklyCap: 4}} {
@@ -146,10 +151,12 @@ func checkCaps(t *testing.T, p *Protocol, opt Options, treated time.Time, msgs [
 			merged++
 		}
 	}
+	sun, _ := p.Step("sunscreen")
+	line := sun.Merge
 	carried := 0
 	for _, m := range msgs {
 		if m.Channel == aftercare.SMS && m.Status == aftercare.StatusScheduled {
-			carried += strings.Count(m.Body, sunscreenLine)
+			carried += strings.Count(m.Body, line)
 		}
 	}
 	if merged != carried {

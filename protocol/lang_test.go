@@ -232,6 +232,10 @@ func TestProtocolsInEveryLanguageMatch(t *testing.T) {
 		When                              Conditions
 		Calendar, RedFlags, SMSFallback   bool
 		Daily                             bool
+		// Priority and whether the step merges: the caps treat both
+		// languages alike.
+		Priority int
+		Merges   bool
 	}
 	shapes := func(p *Protocol) []shape {
 		var out []shape
@@ -240,7 +244,7 @@ func TestProtocolsInEveryLanguageMatch(t *testing.T) {
 			for _, c := range s.Channels {
 				chs = append(chs, string(c))
 			}
-			out = append(out, shape{s.Key, s.Title, s.At, s.Stale, s.EmailStale, strings.Join(chs, ","), s.When, s.Calendar, s.RedFlags, s.SMSFallback, s.Daily()})
+			out = append(out, shape{s.Key, s.Title, s.At, s.Stale, s.EmailStale, strings.Join(chs, ","), s.When, s.Calendar, s.RedFlags, s.SMSFallback, s.Daily(), s.Priority, s.Merge != ""})
 		}
 		return out
 	}

@@ -236,6 +236,10 @@ func preview(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.BookingURL, "booking-url", "", "booking link for the templates")
 	fs.BoolVar(&o.SMSConsent, "sms", true, "patient consents to SMS")
 	fs.BoolVar(&o.EmailConsent, "email", true, "patient consents to email")
+	fs.StringVar(&o.Treatment, "treatment", "microneedling", "treatment (picks the protocol)")
+	fs.StringVar(&o.Language, "language", "en", "patient's language: en or es")
+	fs.IntVar(&o.DailyCap, "daily-text-cap", 0, "the clinic's daily text cap (0: the default, 2)")
+	fs.IntVar(&o.WeeklyCap, "weekly-text-cap", 0, "the clinic's weekly text cap (0: none)")
 	enrolledAt := fs.String("enrolled-at", "", "enrollment time, RFC 3339 (default: the treatment time)")
 	fs.BoolVar(&o.JSON, "json", false, "print a JSON array")
 	if err := parse(fs, args); err != nil {
