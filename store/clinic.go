@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/aftercare/aftercare"
@@ -48,7 +49,8 @@ func (s *Store) CreateClinic(ctx context.Context, c aftercare.Clinic) (aftercare
 	defer tx.Rollback()
 	now := s.now().UTC()
 	if err := tx.QueryRowContext(ctx, qInsertClinic, c.Name, c.Phone, c.Timezone, c.BookingURL, c.AlertEmail,
-		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, c.AfterHoursPhone, ms(now)).Scan(&c.ID); err != nil {
+		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, c.AfterHoursPhone, ms(now),
+		c.DefaultLanguage, c.QuietHours, c.DailyTextCap, c.WeeklyTextCap, joinTreatments(c.Treatments)).Scan(&c.ID); err != nil {
 		return c, "", fmt.Errorf("create clinic: %w", err)
 	}
 	c.CreatedAt = now.Truncate(1e6)
@@ -85,7 +87,8 @@ func (s *Store) UpdateClinic(ctx context.Context, c aftercare.Clinic) error {
 		return nil
 	}
 	if _, err := tx.ExecContext(ctx, qUpdateClinic, c.Name, c.Phone, c.Timezone, c.BookingURL, c.AlertEmail,
-		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, c.AfterHoursPhone, c.ID); err != nil {
+		c.OnCallPhone, c.SMSFrom, c.MessagingServiceSID, c.EmailFrom, c.ReplyTo, c.AfterHoursPhone,
+		c.DefaultLanguage, c.QuietHours, c.DailyTextCap, c.WeeklyTextCap, joinTreatments(c.Treatments), c.ID); err != nil {
 		return fmt.Errorf("update clinic %d: %w", c.ID, err)
 	}
 	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{ClinicID: c.ID, Action: aftercare.AuditSettings,
@@ -111,6 +114,10 @@ func ChangedClinicFields(a, b aftercare.Clinic) []string {
 		{"on_call_phone", a.OnCallPhone, b.OnCallPhone}, {"after_hours_phone", a.AfterHoursPhone, b.AfterHoursPhone},
 		{"sms_from", a.SMSFrom, b.SMSFrom}, {"messaging_service_sid", a.MessagingServiceSID, b.MessagingServiceSID},
 		{"email_from", a.EmailFrom, b.EmailFrom}, {"reply_to", a.ReplyTo, b.ReplyTo},
+		{"default_language", a.DefaultLanguage, b.DefaultLanguage}, {"quiet_hours", a.QuietHours, b.QuietHours},
+		{"daily_text_cap", strconv.Itoa(a.DailyTextCap), strconv.Itoa(b.DailyTextCap)},
+		{"weekly_text_cap", strconv.Itoa(a.WeeklyTextCap), strconv.Itoa(b.WeeklyTextCap)},
+		{"treatments", joinTreatments(a.Treatments), joinTreatments(b.Treatments)},
 	} {
 		if f.a != f.b {
 			out = append(out, f.name)
@@ -171,10 +178,46 @@ func (s *Store) ClinicByAPIKey(ctx context.Context, key string) (aftercare.Clini
 type scanner interface{ Scan(dest ...any) error }
 
 func scanClinic(r scanner) (aftercare.Clinic, error) {
-	var c aftercare.Clinic
-	var created int64
-	err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.Timezone, &c.BookingURL, &c.AlertEmail, &c.OnCallPhone,
-		&c.SMSFrom, &c.MessagingServiceSID, &c.EmailFrom, &c.ReplyTo, &created, &c.AfterHoursPhone)
-	c.CreatedAt = fromMS(created)
-	return c, err
+	var row clinicRow
+	err := r.Scan(row.dest()...)
+	return row.clinic(), err
+}
+
+// clinicRow receives the columns clinicCols (or qualifiedClinicCols) names.
+type clinicRow struct {
+	c          aftercare.Clinic
+	created    int64
+	treatments string
+}
+
+// dest returns the scan destinations of clinicCols, in order.
+func (r *clinicRow) dest() []any {
+	c := &r.c
+	return []any{&c.ID, &c.Name, &c.Phone, &c.Timezone, &c.BookingURL, &c.AlertEmail, &c.OnCallPhone,
+		&c.SMSFrom, &c.MessagingServiceSID, &c.EmailFrom, &c.ReplyTo, &r.created, &c.AfterHoursPhone,
+		&c.DefaultLanguage, &c.QuietHours, &c.DailyTextCap, &c.WeeklyTextCap, &r.treatments}
+}
+
+// clinic returns the clinic scanned.
+func (r *clinicRow) clinic() aftercare.Clinic {
+	c := r.c
+	c.CreatedAt = fromMS(r.created)
+	c.Treatments = splitTreatments(r.treatments)
+	return c
+}
+
+// joinTreatments is a clinic's treatments as stored: one per line, ""
+// for none. (Treatment names hold spaces, never line breaks.)
+func joinTreatments(ts []string) string { return strings.Join(ts, "\n") }
+
+// splitTreatments reads what joinTreatments stored; "" is no treatments
+// (nil).
+func splitTreatments(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, "\n") {
+		if t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }

@@ -140,20 +140,17 @@ func (s *Store) CreateSession(ctx context.Context, se Session) error {
 func (s *Store) SessionByToken(ctx context.Context, tokenHash string) (Session, error) {
 	var se Session
 	var created, expires, idle int64
-	c := &se.Clinic
-	var cCreated int64
+	var row clinicRow
 	now := ms(s.now())
-	err := s.read.QueryRowContext(ctx, qSessionByToken, tokenHash, now, now).Scan(&se.TokenHash, &se.UserID,
-		&se.ClinicID, &se.CSRF, &created, &expires, &idle, &se.Email, &se.Role,
-		&c.ID, &c.Name, &c.Phone, &c.Timezone, &c.BookingURL, &c.AlertEmail, &c.OnCallPhone, &c.SMSFrom,
-		&c.MessagingServiceSID, &c.EmailFrom, &c.ReplyTo, &cCreated)
+	err := s.read.QueryRowContext(ctx, qSessionByToken, tokenHash, now, now).Scan(append([]any{&se.TokenHash, &se.UserID,
+		&se.ClinicID, &se.CSRF, &created, &expires, &idle, &se.Email, &se.Role}, row.dest()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, aftercare.Errorf(aftercare.EUNAUTHORIZED, "not signed in or session expired")
 	}
 	if err != nil {
 		return Session{}, fmt.Errorf("look up session: %w", err)
 	}
-	se.CreatedAt, se.ExpiresAt, se.IdleUntil, c.CreatedAt = fromMS(created), fromMS(expires), fromMS(idle), fromMS(cCreated)
+	se.CreatedAt, se.ExpiresAt, se.IdleUntil, se.Clinic = fromMS(created), fromMS(expires), fromMS(idle), row.clinic()
 	return se, nil
 }
 

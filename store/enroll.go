@@ -16,7 +16,8 @@ import (
 // aftercare in one transaction.
 type NewEnrollment struct {
 	// Patient is matched on (clinic, phone): an existing patient is updated
-	// (names, email, zone) and keeps their opt-outs.
+	// (names, email, zone, and language when Patient.Language is not empty)
+	// and keeps their opt-outs.
 	Patient    aftercare.Patient
 	Enrollment aftercare.Enrollment
 	// Consents are recorded as evidence for the patient.
@@ -32,7 +33,7 @@ type NewEnrollment struct {
 	Replace bool
 	// Plan builds the messages for a patient and enrollment. It must not do
 	// I/O, and what it returns may depend on the patient's names, contact
-	// details, zone, opt-outs and address flags and on the enrollment's
+	// details, zone, language, opt-outs and address flags and on the enrollment's
 	// treatment fields, not on ids (the store sets those on the rows). It
 	// is called before the transaction with Patient and Enrollment as
 	// given, and again inside it only if the stored patient differs (a
@@ -276,7 +277,8 @@ func (s *Store) enrollTx(ctx context.Context, tx *sql.Tx, j *enrollJob) (int64, 
 		}
 	}
 	if err := tx.QueryRowContext(ctx, qInsertEnrollment, clinicID, p.ID, e.Treatment, ms(e.TreatedAt), e.SessionNumber,
-		e.SeriesLength, e.ExternalRef, in.IdempotencyKey, in.RequestHash, ms(now)).Scan(&e.ID); err != nil {
+		e.SeriesLength, e.ExternalRef, in.IdempotencyKey, in.RequestHash, ms(now), e.Protocol, e.ProtocolVersion,
+		e.Language).Scan(&e.ID); err != nil {
 		return 0, false, fmt.Errorf("enroll: insert enrollment: %w", err)
 	}
 	for _, d := range dups {
@@ -329,7 +331,7 @@ func (s *Store) enrollTx(ctx context.Context, tx *sql.Tx, j *enrollJob) (int64, 
 // everything a plan may depend on is equal.
 func samePlanInput(a, b aftercare.Patient) bool {
 	return a.FirstName == b.FirstName && a.LastName == b.LastName && a.Phone == b.Phone && a.Email == b.Email &&
-		a.Timezone == b.Timezone && a.SMSOptOut == b.SMSOptOut && a.EmailOptOut == b.EmailOptOut &&
+		a.Timezone == b.Timezone && a.Language == b.Language && a.SMSOptOut == b.SMSOptOut && a.EmailOptOut == b.EmailOptOut &&
 		a.PhoneBad == b.PhoneBad && a.EmailBad == b.EmailBad
 }
 
@@ -451,7 +453,8 @@ func upsertPatient(ctx context.Context, tx *sql.Tx, p aftercare.Patient, now tim
 	existing, err := findPatient(ctx, tx, p)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		if err := tx.QueryRowContext(ctx, qInsertPatient, p.ClinicID, p.FirstName, p.LastName, p.Phone, p.Email, p.Timezone, ms(now), ms(now)).Scan(&p.ID); err != nil {
+		if err := tx.QueryRowContext(ctx, qInsertPatient, p.ClinicID, p.FirstName, p.LastName, p.Phone, p.Email, p.Timezone, ms(now), ms(now),
+			p.Language).Scan(&p.ID); err != nil {
 			return p, false, fmt.Errorf("enroll: insert patient: %w", err)
 		}
 		p.CreatedAt = now
@@ -459,7 +462,8 @@ func upsertPatient(ctx context.Context, tx *sql.Tx, p aftercare.Patient, now tim
 	case err != nil:
 		return p, false, fmt.Errorf("enroll: look up patient: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, qUpdatePatient, p.FirstName, p.LastName, p.Email, p.Timezone, ms(now), p.Email, existing.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, qUpdatePatient, p.FirstName, p.LastName, p.Email, p.Timezone, ms(now), p.Email,
+		p.Language, p.Language, existing.ID); err != nil {
 		return p, false, fmt.Errorf("enroll: update patient %d: %w", existing.ID, err)
 	}
 	emailBad := existing.EmailBad
@@ -467,6 +471,9 @@ func upsertPatient(ctx context.Context, tx *sql.Tx, p aftercare.Patient, now tim
 		emailBad = ""
 	}
 	existing.FirstName, existing.LastName, existing.Email, existing.Timezone, existing.EmailBad = p.FirstName, p.LastName, p.Email, p.Timezone, emailBad
+	if p.Language != "" {
+		existing.Language = p.Language
+	}
 	return existing, false, nil
 }
 
@@ -703,7 +710,7 @@ func scanEnrollment(r scanner) (aftercare.Enrollment, error) {
 	var treated, created int64
 	var cancelled sql.NullInt64
 	err := r.Scan(&e.ID, &e.ClinicID, &e.PatientID, &e.Treatment, &treated, &e.SessionNumber, &e.SeriesLength,
-		&e.ExternalRef, &cancelled, &created)
+		&e.ExternalRef, &cancelled, &created, &e.Protocol, &e.ProtocolVersion, &e.Language)
 	e.TreatedAt, e.CreatedAt, e.Cancelled = fromMS(treated), fromMS(created), cancelled.Valid
 	return e, err
 }

@@ -167,19 +167,17 @@ func (s *Store) RevokeAPIKey(ctx context.Context, clinicID, keyID int64) error {
 // is an EUNAUTHORIZED error. It reads the database on every call, and
 // records the key's last use when the stored time is LastUsedEvery old.
 func (s *Store) AuthenticateAPIKey(ctx context.Context, key string) (aftercare.Clinic, int64, string, error) {
-	var c aftercare.Clinic
-	var created, used, keyID int64
+	var row clinicRow
+	var used, keyID int64
 	var label string
-	err := s.readRow(ctx, qClinicByKey, HashAPIKey(key)).Scan(&c.ID, &c.Name, &c.Phone, &c.Timezone, &c.BookingURL,
-		&c.AlertEmail, &c.OnCallPhone, &c.SMSFrom, &c.MessagingServiceSID, &c.EmailFrom, &c.ReplyTo, &created,
-		&c.AfterHoursPhone, &keyID, &label, &used)
+	err := s.readRow(ctx, qClinicByKey, HashAPIKey(key)).Scan(append(row.dest(), &keyID, &label, &used)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return aftercare.Clinic{}, 0, "", aftercare.Errorf(aftercare.EUNAUTHORIZED, "invalid or revoked API key")
 	}
 	if err != nil {
 		return aftercare.Clinic{}, 0, "", fmt.Errorf("authenticate api key: %w", err)
 	}
-	c.CreatedAt = fromMS(created)
+	c := row.clinic()
 	now := s.now()
 	if now.Sub(fromMS(used)) >= LastUsedEvery {
 		// Best effort: a failed write must not refuse a valid key.

@@ -143,7 +143,7 @@ func (s *Store) claimedDetails(ctx context.Context, tx *sql.Tx, cs []Claimed) er
 		var p aftercare.Patient
 		var smsOut, emailOut int
 		if err := r.Scan(&p.ID, &p.FirstName, &p.LastName, &p.Phone, &p.Email, &p.Timezone, &smsOut, &emailOut,
-			&p.PhoneBad, &p.EmailBad); err != nil {
+			&p.PhoneBad, &p.EmailBad, &p.Language); err != nil {
 			return err
 		}
 		p.SMSOptOut, p.EmailOptOut = smsOut != 0, emailOut != 0
@@ -154,7 +154,8 @@ func (s *Store) claimedDetails(ctx context.Context, tx *sql.Tx, cs []Claimed) er
 	}
 	if err := read(s.stmts.claimClinics, cids, func(r *sql.Rows) error {
 		var c aftercare.Clinic
-		if err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.SMSFrom, &c.MessagingServiceSID, &c.EmailFrom, &c.ReplyTo, &c.BookingURL); err != nil {
+		if err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.SMSFrom, &c.MessagingServiceSID, &c.EmailFrom, &c.ReplyTo, &c.BookingURL,
+			&c.DefaultLanguage); err != nil {
 			return err
 		}
 		clinics[c.ID] = c
@@ -165,7 +166,8 @@ func (s *Store) claimedDetails(ctx context.Context, tx *sql.Tx, cs []Claimed) er
 	if err := read(s.stmts.claimEnrollments, eids, func(r *sql.Rows) error {
 		var e aftercare.Enrollment
 		var treated int64
-		if err := r.Scan(&e.ID, &e.SessionNumber, &e.SeriesLength, &treated); err != nil {
+		if err := r.Scan(&e.ID, &e.SessionNumber, &e.SeriesLength, &treated, &e.Treatment, &e.Protocol, &e.ProtocolVersion,
+			&e.Language); err != nil {
 			return err
 		}
 		e.TreatedAt = fromMS(treated)

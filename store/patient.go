@@ -216,7 +216,7 @@ func scanPatient(r scanner) (aftercare.Patient, error) {
 	var smsOut, emailOut int
 	var created int64
 	err := r.Scan(&p.ID, &p.ClinicID, &p.FirstName, &p.LastName, &p.Phone, &p.Email, &p.Timezone, &smsOut, &emailOut,
-		&p.PhoneBad, &p.EmailBad, &created)
+		&p.PhoneBad, &p.EmailBad, &created, &p.Language)
 	p.SMSOptOut, p.EmailOptOut, p.CreatedAt = smsOut != 0, emailOut != 0, fromMS(created)
 	return p, err
 }

@@ -15,30 +15,39 @@ const (
 
 	// Clinics and keys.
 	qInsertClinic = `INSERT INTO clinics(name, phone, timezone, booking_url, alert_email, on_call_phone,
-		sms_from, messaging_service_sid, email_from, reply_to, after_hours_phone, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+		sms_from, messaging_service_sid, email_from, reply_to, after_hours_phone, created_at,
+		default_language, quiet_hours, daily_text_cap, weekly_text_cap, treatments)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qUpdateClinic = `UPDATE clinics SET name = ?, phone = ?, timezone = ?, booking_url = ?, alert_email = ?,
-		on_call_phone = ?, sms_from = ?, messaging_service_sid = ?, email_from = ?, reply_to = ?, after_hours_phone = ?
+		on_call_phone = ?, sms_from = ?, messaging_service_sid = ?, email_from = ?, reply_to = ?, after_hours_phone = ?,
+		default_language = ?, quiet_hours = ?, daily_text_cap = ?, weekly_text_cap = ?, treatments = ?
 		WHERE id = ?`
-	clinicCols     = `id, name, phone, timezone, booking_url, alert_email, on_call_phone, sms_from, messaging_service_sid, email_from, reply_to, created_at, after_hours_phone`
+	// clinicCols are what scanClinic reads (clinicRow.dest).
+	clinicCols = `id, name, phone, timezone, booking_url, alert_email, on_call_phone, sms_from, messaging_service_sid,
+		email_from, reply_to, created_at, after_hours_phone, default_language, quiet_hours, daily_text_cap,
+		weekly_text_cap, treatments`
 	qSelectClinic  = `SELECT ` + clinicCols + ` FROM clinics WHERE id = ?`
 	qSelectClinics = `SELECT ` + clinicCols + ` FROM clinics ORDER BY id`
 	qInsertAPIKey  = `INSERT INTO api_keys(clinic_id, key_hash, prefix, created_at, label) VALUES (?, ?, ?, ?, ?)`
-	qClinicByKey   = `SELECT c.id, c.name, c.phone, c.timezone, c.booking_url, c.alert_email, c.on_call_phone, c.sms_from,
-		c.messaging_service_sid, c.email_from, c.reply_to, c.created_at, c.after_hours_phone,
-		k.id, k.label, coalesce(k.last_used_at, 0)
+	qClinicByKey   = `SELECT ` + qualifiedClinicCols + `, k.id, k.label, coalesce(k.last_used_at, 0)
 		FROM api_keys k JOIN clinics c ON c.id = k.clinic_id
 		WHERE k.key_hash = ? AND k.revoked_at IS NULL`
+	// qualifiedClinicCols is clinicCols of a clinic joined as "c".
+	qualifiedClinicCols = `c.id, c.name, c.phone, c.timezone, c.booking_url, c.alert_email, c.on_call_phone, c.sms_from,
+		c.messaging_service_sid, c.email_from, c.reply_to, c.created_at, c.after_hours_phone, c.default_language,
+		c.quiet_hours, c.daily_text_cap, c.weekly_text_cap, c.treatments`
 
 	// Patients and consent.
-	patientCols      = `id, clinic_id, first_name, last_name, phone, email, timezone, sms_opt_out, email_opt_out, phone_bad, email_bad, created_at`
+	patientCols      = `id, clinic_id, first_name, last_name, phone, email, timezone, sms_opt_out, email_opt_out, phone_bad, email_bad, created_at, language`
 	qSelectPatient   = `SELECT ` + patientCols + ` FROM patients WHERE id = ? AND clinic_id = ?`
 	qPatientByPhone  = `SELECT ` + patientCols + ` FROM patients WHERE clinic_id = ? AND phone = ?`
 	qPatientsByPhone = `SELECT ` + patientCols + ` FROM patients WHERE phone = ? ORDER BY id`
-	qInsertPatient   = `INSERT INTO patients(clinic_id, first_name, last_name, phone, email, timezone, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	qInsertPatient   = `INSERT INTO patients(clinic_id, first_name, last_name, phone, email, timezone, created_at, updated_at, language)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+	// An enrolled patient's new details; an empty language keeps theirs.
 	qUpdatePatient = `UPDATE patients SET first_name = ?, last_name = ?, email = ?, timezone = ?, updated_at = ?,
-		email_bad = CASE WHEN email = ? THEN email_bad ELSE '' END
+		email_bad = CASE WHEN email = ? THEN email_bad ELSE '' END,
+		language = CASE WHEN CAST(? AS TEXT) = '' THEN language ELSE CAST(? AS TEXT) END
 		WHERE id = ?`
 	qSearchPatients = `SELECT ` + patientCols + ` FROM patients
 		WHERE clinic_id = ? AND (? = '' OR lower(first_name || ' ' || last_name) LIKE lower(?) ESCAPE '\' OR phone LIKE ? ESCAPE '\')
@@ -54,7 +63,7 @@ const (
 
 	// Enrollments.
 	enrollmentCols = `id, clinic_id, patient_id, treatment, treated_at, session_number, series_length, external_ref,
-		cancelled_at, created_at`
+		cancelled_at, created_at, protocol, protocol_version, language`
 	qSelectEnrollment = `SELECT ` + enrollmentCols + ` FROM enrollments WHERE id = ? AND clinic_id = ?`
 	// The "<> ''" terms let SQLite use the partial unique indexes (it cannot
 	// tell that a bound parameter is not empty); without them each lookup
@@ -66,7 +75,8 @@ const (
 	qEnrollmentsByPatient = `SELECT ` + enrollmentCols + ` FROM enrollments WHERE patient_id = ? AND clinic_id = ? ORDER BY treated_at DESC, id DESC`
 	qLatestEnrollment     = `SELECT id FROM enrollments WHERE patient_id = ? ORDER BY treated_at DESC, id DESC LIMIT 1`
 	qInsertEnrollment     = `INSERT INTO enrollments(clinic_id, patient_id, treatment, treated_at, session_number, series_length,
-		external_ref, idempotency_key, request_hash, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
+		external_ref, idempotency_key, request_hash, created_at, protocol, protocol_version, language)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	qCancelEnrollment = `UPDATE enrollments SET cancelled_at = ? WHERE id = ? AND clinic_id = ? AND cancelled_at IS NULL`
 	// Each enrollment of a group commit is written under this savepoint.
 	qSavepoint  = `SAVEPOINT enrollment`
@@ -115,11 +125,11 @@ const (
 	// What a provider needs besides the message, read once per patient,
 	// clinic and enrollment of a claimed batch (ids as a JSON array, read
 	// by the driver's IDList: {{ids}}).
-	qClaimPatients = `SELECT id, first_name, last_name, phone, email, timezone, sms_opt_out, email_opt_out, phone_bad, email_bad
-		FROM patients WHERE id IN ({{ids}})`
-	qClaimClinics = `SELECT id, name, phone, sms_from, messaging_service_sid, email_from, reply_to, booking_url
+	qClaimPatients = `SELECT id, first_name, last_name, phone, email, timezone, sms_opt_out, email_opt_out, phone_bad, email_bad,
+		language FROM patients WHERE id IN ({{ids}})`
+	qClaimClinics = `SELECT id, name, phone, sms_from, messaging_service_sid, email_from, reply_to, booking_url, default_language
 		FROM clinics WHERE id IN ({{ids}})`
-	qClaimEnrollments = `SELECT id, session_number, series_length, treated_at
+	qClaimEnrollments = `SELECT id, session_number, series_length, treated_at, treatment, protocol, protocol_version, language
 		FROM enrollments WHERE id IN ({{ids}})`
 	// The claim's events, one per claimed message (ids as a JSON array):
 	// one statement instead of one insert per message.

@@ -104,7 +104,7 @@ const (
 	qEraseEnrollments = `UPDATE enrollments SET external_ref = '', idempotency_key = '', request_hash = '' WHERE patient_id = ?`
 	// Erases a patient: placeholder name, at, at, id.
 	qErasePatient = `UPDATE patients SET first_name = ?, last_name = '', phone = '', email = '',
-		phone_bad = '', email_bad = '', erased_at = ?, updated_at = ? WHERE id = ?`
+		phone_bad = '', email_bad = '', language = '', erased_at = ?, updated_at = ? WHERE id = ?`
 	// When an erased address opted out (hash).
 	qErasedOptOut = `SELECT opted_out_at FROM erased_optouts WHERE hash = ?`
 	// Enrollments ended before the cutoff (cutoff) whose bodies are still kept, up to 1000.

@@ -12,9 +12,7 @@ const (
 	qInsertSession = `INSERT INTO sessions(token_hash, user_id, clinic_id, csrf, created_at, expires_at, idle_until)
 		VALUES (?, ?, ?, ?, ?, ?, ?)`
 	qSessionByToken = `SELECT s.token_hash, s.user_id, s.clinic_id, s.csrf, s.created_at, s.expires_at, s.idle_until,
-		u.email, u.role,
-		c.id, c.name, c.phone, c.timezone, c.booking_url, c.alert_email, c.on_call_phone, c.sms_from,
-		c.messaging_service_sid, c.email_from, c.reply_to, c.created_at
+		u.email, u.role, ` + qualifiedClinicCols + `
 		FROM sessions s
 		JOIN users u ON u.id = s.user_id AND u.clinic_id = s.clinic_id AND u.disabled_at IS NULL
 		JOIN clinics c ON c.id = s.clinic_id
