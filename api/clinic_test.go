@@ -108,7 +108,8 @@ func TestClinicSettingsRoundTrip(t *testing.T) {
 	if len(audits) != 1 || audits[0].Actor.Kind != aftercare.ActorAPIKey {
 		t.Fatalf("want one settings audit row by the API key, got %+v", audits)
 	}
-	for _, f := range []string{"timezone", "booking_url", "after_hours_phone"} {
+	for _, f := range []string{"timezone", "booking_url", "after_hours_phone", "default_language", "quiet_hours",
+		"daily_text_cap", "weekly_text_cap", "treatments"} {
 		if !strings.Contains(audits[0].Detail, f) {
 			t.Fatalf("audit %q does not name %s", audits[0].Detail, f)
 		}
