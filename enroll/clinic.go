@@ -175,7 +175,8 @@ func ParseQuietHours(s string) (string, error) {
 	}
 	q, err := protocol.ParseQuietHours(start, end)
 	if err != nil {
-		return "", fmt.Errorf("must be a start and an end time like 21:00-08:00: %w", err)
+		// "quiet hours start: "25:00" is not a time of day between 00:00 and 23:59"
+		return "", fmt.Errorf("%s (write them like 21:00-08:00)", strings.TrimPrefix(err.Error(), "quiet hours "))
 	}
 	if q.Start == q.End {
 		return "", fmt.Errorf("start and end must differ (leave empty to use the daemon's quiet hours)")
