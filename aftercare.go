@@ -120,7 +120,7 @@ type ClinicPlanning struct {
 	// the patient's local time; "" uses the daemon's quiet_hours.
 	QuietHours string `json:"quiet_hours,omitempty"`
 	// DailyTextCap is the most scheduled texts a patient gets in one local
-	// day (0 means DefaultDailyTextCap). Answers to a patient's own texts
+	// day (0 means DefaultDailyTextCap; at most MaxDailyTextCap). Answers to a patient's own texts
 	// are never capped.
 	DailyTextCap int `json:"daily_text_cap,omitempty"`
 	// WeeklyTextCap is the most scheduled texts in any 7 local days (0
@@ -134,6 +134,10 @@ type ClinicPlanning struct {
 
 // DefaultDailyTextCap is a clinic's daily text cap when it sets none.
 const DefaultDailyTextCap = 2
+
+// MaxDailyTextCap is the highest daily cap a clinic may set: the consent
+// wording patients agree to promises at most 3 texts in a day.
+const MaxDailyTextCap = 3
 
 // Languages patients can be written to in; the first is the default.
 var Languages = []string{"en", "es"}

@@ -2,6 +2,7 @@ package abuse_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -57,7 +58,7 @@ func TestLoadConcurrentEnrollments(t *testing.T) {
 	if err := json.Unmarshal(b, &req); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := h.app.Enroll.Preview(h.clinicA, req)
+	plan, err := h.app.Enroll.Preview(context.Background(), h.clinicA, req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,8 +52,8 @@ type Store interface {
 // Enroller validates, plans and stores enrollments.
 type Enroller interface {
 	Enroll(ctx context.Context, clinic aftercare.Clinic, req enroll.Request, idemKey string) (store.EnrollmentView, bool, error)
-	Preview(clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, error)
-	Summarize(clinic aftercare.Clinic, req enroll.Request, msgs []aftercare.Message) protocol.Summary
+	Preview(ctx context.Context, clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, error)
+	Summarize(ctx context.Context, clinic aftercare.Clinic, req enroll.Request, msgs []aftercare.Message) protocol.Summary
 }
 
 // Check is a named readiness check. An error from Run makes the daemon

@@ -154,9 +154,9 @@ func TestClinicPatchRefused(t *testing.T) {
 		code   string
 		want   []problem // every field error, in order (nil: no field errors)
 	}{
-		{name: "every planning field bad", body: `{"default_language":"fr","quiet_hours":"9pm-8am","daily_text_cap":11,"weekly_text_cap":60,"treatments":["botox","microneedling"]}`,
+		{name: "every planning field bad", body: `{"default_language":"fr","quiet_hours":"9pm-8am","daily_text_cap":4,"weekly_text_cap":60,"treatments":["botox","microneedling"]}`,
 			status: 422, code: "invalid", want: []problem{{"default_language", "en or es"}, {"quiet_hours", "like 21:00-08:00"},
-				{"daily_text_cap", "between 1 and 10"}, {"weekly_text_cap", "and 50"}, {"treatments", `no protocol for "botox"`}}},
+				{"daily_text_cap", "between 1 and 3"}, {"weekly_text_cap", "and 50"}, {"treatments", `no protocol for "botox"`}}},
 		{name: "order follows the patch", body: `{"treatments":["laser"],"timezone":"Mars/Base","booking_url":"ftp://x"}`,
 			status: 422, code: "invalid", want: []problem{{"treatments", `"laser"`}, {"timezone", ""}, {"booking_url", "https://"}}},
 		{name: "unknown and read-only fields", body: `{"colour":"blue","name":"New","alert_email":"x@example.com","daily_text_cap":3}`,
@@ -165,8 +165,8 @@ func TestClinicPatchRefused(t *testing.T) {
 		{name: "wrong types", body: `{"daily_text_cap":"2","weekly_text_cap":2.5,"treatments":"microneedling","quiet_hours":21,"default_language":true}`,
 			status: 422, code: "invalid", want: []problem{{"daily_text_cap", "whole number"}, {"weekly_text_cap", "whole number"},
 				{"treatments", "list of treatment names"}, {"quiet_hours", "must be a string"}, {"default_language", "must be a string"}}},
-		{name: "weekly below daily", body: `{"daily_text_cap":5,"weekly_text_cap":4}`, status: 422, code: "invalid",
-			want: []problem{{"weekly_text_cap", "daily cap (5)"}}},
+		{name: "weekly below daily", body: `{"daily_text_cap":3,"weekly_text_cap":2}`, status: 422, code: "invalid",
+			want: []problem{{"weekly_text_cap", "daily cap (3)"}}},
 		{name: "treatment twice", body: `{"treatments":["microneedling","Microneedling"]}`, status: 422, code: "invalid",
 			want: []problem{{"treatments", "twice"}}},
 		{name: "timezone cleared", body: `{"timezone":null}`, status: 422, code: "invalid", want: []problem{{"timezone", ""}}},

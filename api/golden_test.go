@@ -221,11 +221,11 @@ func (f *fixture) Enroll(ctx context.Context, clinic aftercare.Clinic, req enrol
 	return f.view, idemKey == "", nil
 }
 
-func (f *fixture) Preview(clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, error) {
+func (f *fixture) Preview(_ context.Context, clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, error) {
 	return f.msgs, nil
 }
 
-func (f *fixture) Summarize(clinic aftercare.Clinic, req enroll.Request, msgs []aftercare.Message) protocol.Summary {
+func (f *fixture) Summarize(_ context.Context, clinic aftercare.Clinic, req enroll.Request, msgs []aftercare.Message) protocol.Summary {
 	return f.summary
 }
 

@@ -105,8 +105,6 @@ func CheckClinic(c aftercare.Clinic) (aftercare.Clinic, error) {
 
 // Bounds of the planning settings.
 const (
-	// MaxDailyTextCap is the highest daily text cap a clinic may set.
-	MaxDailyTextCap = 10
 	// MaxWeeklyTextCap is the highest weekly text cap a clinic may set.
 	MaxWeeklyTextCap = 50
 	// MaxTreatments is how many treatments a clinic may list.
@@ -121,7 +119,7 @@ const (
 //   - quiet_hours: empty (the daemon's) or "HH:MM-HH:MM", start and end
 //     different; written back as "21:00-08:00".
 //   - daily_text_cap: 0 (the default, aftercare.DefaultDailyTextCap) or
-//     1..MaxDailyTextCap.
+//     1..aftercare.MaxDailyTextCap (the consent wording's promise).
 //   - weekly_text_cap: 0 (none) or from the daily cap up to
 //     MaxWeeklyTextCap.
 //   - treatments: each normalized with protocol.NormalizeTreatment, none
@@ -141,17 +139,17 @@ func CheckPlanning(p aftercare.ClinicPlanning) (aftercare.ClinicPlanning, error)
 	} else {
 		p.QuietHours = q
 	}
-	if p.DailyTextCap < 0 || p.DailyTextCap > MaxDailyTextCap {
-		errs = append(errs, aftercare.FieldError("daily_text_cap", "must be between 1 and %d texts a day (0 uses the default, %d)",
-			MaxDailyTextCap, aftercare.DefaultDailyTextCap))
+	if p.DailyTextCap < 0 || p.DailyTextCap > aftercare.MaxDailyTextCap {
+		errs = append(errs, aftercare.FieldError("daily_text_cap", "must be between 1 and %d texts a day, the most the patients' consent allows (0 uses the default, %d)",
+			aftercare.MaxDailyTextCap, aftercare.DefaultDailyTextCap))
 	}
 	daily := p.DailyTextCap
 	if daily == 0 {
 		daily = aftercare.DefaultDailyTextCap
 	}
-	if p.WeeklyTextCap != 0 && (p.WeeklyTextCap < min(daily, MaxDailyTextCap) || p.WeeklyTextCap > MaxWeeklyTextCap) {
+	if p.WeeklyTextCap != 0 && (p.WeeklyTextCap < min(daily, aftercare.MaxDailyTextCap) || p.WeeklyTextCap > MaxWeeklyTextCap) {
 		errs = append(errs, aftercare.FieldError("weekly_text_cap", "must be 0 (no weekly cap) or between the daily cap (%d) and %d texts a week",
-			min(daily, MaxDailyTextCap), MaxWeeklyTextCap))
+			min(daily, aftercare.MaxDailyTextCap), MaxWeeklyTextCap))
 	}
 	ts, err := normalizeTreatments(p.Treatments)
 	if err != nil {

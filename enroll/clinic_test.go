@@ -28,14 +28,14 @@ func TestCheckPlanning(t *testing.T) {
 		{name: "daytime window", in: aftercare.ClinicPlanning{QuietHours: "12:00-13:00"}, want: aftercare.ClinicPlanning{QuietHours: "12:00-13:00"}},
 		{name: "empty list is nil", in: aftercare.ClinicPlanning{Treatments: []string{}}, want: aftercare.ClinicPlanning{}},
 		{name: "weekly cap at the default daily cap", in: aftercare.ClinicPlanning{WeeklyTextCap: 2}, want: aftercare.ClinicPlanning{WeeklyTextCap: 2}},
-		{name: "maxima", in: aftercare.ClinicPlanning{DailyTextCap: 10, WeeklyTextCap: 50}, want: aftercare.ClinicPlanning{DailyTextCap: 10, WeeklyTextCap: 50}},
+		{name: "maxima", in: aftercare.ClinicPlanning{DailyTextCap: 3, WeeklyTextCap: 50}, want: aftercare.ClinicPlanning{DailyTextCap: 3, WeeklyTextCap: 50}},
 		{name: "language", in: aftercare.ClinicPlanning{DefaultLanguage: "fr"}, fields: "default_language", msg: "en or es"},
 		{name: "quiet hours without a dash", in: aftercare.ClinicPlanning{QuietHours: "21:00"}, fields: "quiet_hours", msg: "like 21:00-08:00"},
 		{name: "quiet hours out of range", in: aftercare.ClinicPlanning{QuietHours: "25:00-08:00"}, fields: "quiet_hours", msg: "between 00:00 and 23:59"},
 		{name: "quiet hours empty window", in: aftercare.ClinicPlanning{QuietHours: "08:00-8:00"}, fields: "quiet_hours", msg: "must differ"},
-		{name: "daily cap negative", in: aftercare.ClinicPlanning{DailyTextCap: -1}, fields: "daily_text_cap", msg: "between 1 and 10"},
-		{name: "daily cap too high", in: aftercare.ClinicPlanning{DailyTextCap: 11}, fields: "daily_text_cap", msg: "between 1 and 10"},
-		{name: "weekly below daily", in: aftercare.ClinicPlanning{DailyTextCap: 4, WeeklyTextCap: 3}, fields: "weekly_text_cap", msg: "daily cap (4)"},
+		{name: "daily cap negative", in: aftercare.ClinicPlanning{DailyTextCap: -1}, fields: "daily_text_cap", msg: "between 1 and 3"},
+		{name: "daily cap above the consent's promise", in: aftercare.ClinicPlanning{DailyTextCap: 4}, fields: "daily_text_cap", msg: "between 1 and 3"},
+		{name: "weekly below daily", in: aftercare.ClinicPlanning{DailyTextCap: 3, WeeklyTextCap: 2}, fields: "weekly_text_cap", msg: "daily cap (3)"},
 		{name: "weekly below default daily", in: aftercare.ClinicPlanning{WeeklyTextCap: 1}, fields: "weekly_text_cap", msg: "daily cap (2)"},
 		{name: "weekly too high", in: aftercare.ClinicPlanning{WeeklyTextCap: 51}, fields: "weekly_text_cap", msg: "and 50"},
 		{name: "treatment twice", in: aftercare.ClinicPlanning{Treatments: []string{"Microneedling", "microneedling "}}, fields: "treatments", msg: `"microneedling" twice`},
@@ -73,7 +73,7 @@ func TestCheckPlanning(t *testing.T) {
 func TestCheckClinicIncludesPlanning(t *testing.T) {
 	t.Parallel()
 	c := aftercare.Clinic{Name: "Glow", Phone: "nope", Timezone: "America/New_York", AlertEmail: "a@example.com",
-		ClinicPlanning: aftercare.ClinicPlanning{DefaultLanguage: "xx", DailyTextCap: 11}}
+		ClinicPlanning: aftercare.ClinicPlanning{DefaultLanguage: "xx", DailyTextCap: 4}}
 	_, err := CheckClinic(c)
 	var fields []string
 	for _, e := range aftercare.AllErrors(err) {

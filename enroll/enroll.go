@@ -11,8 +11,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,10 +39,13 @@ type Request struct {
 	EmailConsent  bool                    `json:"email_consent"`
 	ConsentMethod aftercare.ConsentMethod `json:"consent_method,omitempty"`
 	Treatment     string                  `json:"treatment"`
-	TreatedAt     string                  `json:"treated_at"` // RFC 3339
-	SessionNumber int                     `json:"session_number"`
-	SeriesLength  int                     `json:"series_length"`
-	ExternalRef   string                  `json:"external_ref,omitempty"`
+	// Language is the patient's language ("en" or "es"); empty keeps the
+	// patient's earlier choice, else the clinic's default language.
+	Language      string `json:"language,omitempty"`
+	TreatedAt     string `json:"treated_at"` // RFC 3339
+	SessionNumber int    `json:"session_number"`
+	SeriesLength  int    `json:"series_length"`
+	ExternalRef   string `json:"external_ref,omitempty"`
 	// Replace replaces an active enrollment of the same patient for the
 	// same treatment and session (cancelling its pending messages) instead
 	// of being refused with 409.
@@ -60,12 +65,100 @@ type Store interface {
 	CreateEnrollment(ctx context.Context, in store.NewEnrollment) (store.EnrollmentView, bool, error)
 }
 
+// Protocols gives the protocols a clinic plans with: the daemon's library
+// with the clinic's own versions on top.
+type Protocols interface {
+	Library(ctx context.Context, clinicID int64) (*protocol.Library, error)
+}
+
 // Service validates, plans and stores enrollments.
 type Service struct {
-	Store    Store
-	Protocol *protocol.Protocol
-	Clock    aftercare.Clock
-	Quiet    protocol.QuietHours
+	Store Store
+	// Protocols picks each enrollment's protocol by treatment and
+	// language. When it is nil, Protocol is the one protocol of every
+	// clinic (a daemon with a single protocol, as tests and the bench run).
+	Protocols Protocols
+	Protocol  *protocol.Protocol
+	Clock     aftercare.Clock
+	// Quiet is the daemon's quiet hours, for clinics that set none.
+	Quiet protocol.QuietHours
+}
+
+// library returns the protocols clinic plans with.
+func (s *Service) library(ctx context.Context, clinicID int64) (*protocol.Library, error) {
+	if s.Protocols != nil {
+		return s.Protocols.Library(ctx, clinicID)
+	}
+	if s.Protocol == nil {
+		return nil, errors.New("enroll: no protocol")
+	}
+	return protocol.NewLibrary(s.Protocol)
+}
+
+// Offered returns the treatments clinic offers: the ones it chose that
+// have a protocol, or every treatment of its library when it chose none.
+func Offered(clinic aftercare.Clinic, lib *protocol.Library) []string {
+	all := lib.Treatments()
+	if len(clinic.Treatments) == 0 {
+		return all
+	}
+	var out []string
+	for _, t := range clinic.Treatments {
+		if t = protocol.NormalizeTreatment(t); slices.Contains(all, t) && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// planned is a validated request with the protocol chosen for it.
+type planned struct {
+	Valid
+	choice protocol.Choice
+	opt    protocol.Options
+}
+
+// prepare validates req and chooses its protocol.
+func (s *Service) prepare(ctx context.Context, clinic aftercare.Clinic, req Request, now time.Time) (planned, error) {
+	lib, err := s.library(ctx, clinic.ID)
+	if err != nil {
+		return planned{}, fmt.Errorf("enroll: protocols of clinic %d: %w", clinic.ID, err)
+	}
+	v, err := Validate(clinic, req, Offered(clinic, lib), now)
+	if err != nil {
+		return planned{}, err
+	}
+	lang := v.Patient.Language
+	choice, err := lib.Pick(v.Enrollment.Treatment, lang, clinic.DefaultLanguage)
+	if err != nil {
+		return planned{}, err
+	}
+	v.Enrollment.Protocol = choice.Protocol.Name
+	v.Enrollment.ProtocolVersion = choice.Protocol.Version
+	v.Enrollment.Language = choice.Protocol.Language
+	opt, err := PlanOptions(clinic, s.Quiet)
+	if err != nil {
+		return planned{}, err
+	}
+	return planned{Valid: v, choice: choice, opt: opt}, nil
+}
+
+// PlanOptions are the planning options of a clinic's settings: its quiet
+// hours (else the daemon's) and its text caps.
+func PlanOptions(clinic aftercare.Clinic, daemonQuiet protocol.QuietHours) (protocol.Options, error) {
+	opt := protocol.Options{Quiet: daemonQuiet, DailyCap: clinic.DailyTextCap, WeeklyCap: clinic.WeeklyTextCap}
+	if q := strings.TrimSpace(clinic.QuietHours); q != "" {
+		start, end, ok := strings.Cut(q, "-")
+		if !ok {
+			return opt, fmt.Errorf("clinic %d: quiet hours %q: want HH:MM-HH:MM", clinic.ID, q)
+		}
+		quiet, err := protocol.ParseQuietHours(strings.TrimSpace(start), strings.TrimSpace(end))
+		if err != nil {
+			return opt, fmt.Errorf("clinic %d: quiet hours: %w", clinic.ID, err)
+		}
+		opt.Quiet = quiet
+	}
+	return opt, nil
 }
 
 // Valid is a request after validation and normalization.
@@ -81,7 +174,7 @@ type Valid struct {
 // for a repeat of an earlier request).
 func (s *Service) Enroll(ctx context.Context, clinic aftercare.Clinic, req Request, idemKey string) (store.EnrollmentView, bool, error) {
 	now := s.Clock.Now()
-	v, err := Validate(clinic, req, s.Protocol.Name, now)
+	v, err := s.prepare(ctx, clinic, req, now)
 	if err != nil {
 		return store.EnrollmentView{}, false, err
 	}
@@ -97,31 +190,40 @@ func (s *Service) Enroll(ctx context.Context, clinic aftercare.Clinic, req Reque
 		Patient: v.Patient, Enrollment: v.Enrollment, Consents: v.Consents,
 		IdempotencyKey: idemKey, RequestHash: v.Hash, Replace: req.Replace,
 		Plan: func(p aftercare.Patient, e aftercare.Enrollment) ([]aftercare.Message, error) {
-			return s.Protocol.Plan(s.input(clinic, p, e, req), protocol.Options{Quiet: s.Quiet}, now)
+			return v.choice.Protocol.Plan(s.input(clinic, p, e, req), v.opt, now)
 		},
 	})
 }
 
 // Preview validates req and returns the plan it would get, storing nothing.
-func (s *Service) Preview(clinic aftercare.Clinic, req Request) ([]aftercare.Message, error) {
+func (s *Service) Preview(ctx context.Context, clinic aftercare.Clinic, req Request) ([]aftercare.Message, error) {
 	now := s.Clock.Now()
-	v, err := Validate(clinic, req, s.Protocol.Name, now)
+	v, err := s.prepare(ctx, clinic, req, now)
 	if err != nil {
 		return nil, err
 	}
-	return s.Protocol.Plan(s.input(clinic, v.Patient, v.Enrollment, req), protocol.Options{Quiet: s.Quiet}, now)
+	return v.choice.Protocol.Plan(s.input(clinic, v.Patient, v.Enrollment, req), v.opt, now)
 }
 
-// Summarize describes a previewed plan of req for clinic staff: texts and
-// their SMS segments, emails, whether the enrollment is late and what will
-// be skipped and why.
-func (s *Service) Summarize(clinic aftercare.Clinic, req Request, msgs []aftercare.Message) protocol.Summary {
+// Summarize describes a previewed plan of req for clinic staff: the
+// protocol chosen (and why, when it is not in the patient's language),
+// texts and their SMS segments, emails, whether the enrollment is late and
+// what will be skipped and why.
+func (s *Service) Summarize(ctx context.Context, clinic aftercare.Clinic, req Request, msgs []aftercare.Message) protocol.Summary {
 	now := s.Clock.Now()
 	treated, err := TreatedAt(req.TreatedAt, now)
 	if err != nil {
 		treated = now
 	}
-	return s.Protocol.Summarize(msgs, treated, now)
+	v, err := s.prepare(ctx, clinic, req, now)
+	if err != nil {
+		return protocol.Summary{Skipped: []protocol.Skip{}, Notes: []string{}}
+	}
+	sum := v.choice.Protocol.Summarize(msgs, treated, now)
+	if v.choice.Note != "" {
+		sum.Notes = append([]string{v.choice.Note}, sum.Notes...)
+	}
+	return sum
 }
 
 func (s *Service) input(clinic aftercare.Clinic, p aftercare.Patient, e aftercare.Enrollment, req Request) protocol.Input {
@@ -133,7 +235,10 @@ func (s *Service) input(clinic aftercare.Clinic, p aftercare.Patient, e aftercar
 // joined (errors.Join) in the order of the form's fields, so that
 // aftercare.ErrorCode and ErrorMessage read the first and
 // aftercare.AllErrors lists them all.
-func Validate(clinic aftercare.Clinic, req Request, treatment string, now time.Time) (Valid, error) {
+//
+// treatments are the treatments the clinic offers; an empty treatment is
+// the only one when there is one.
+func Validate(clinic aftercare.Clinic, req Request, treatments []string, now time.Time) (Valid, error) {
 	var v Valid
 	var errs []error
 	check := func(err error) bool {
@@ -174,12 +279,20 @@ func Validate(clinic aftercare.Clinic, req Request, treatment string, now time.T
 		}
 		check(err)
 	}
-	tr := strings.TrimSpace(req.Treatment)
-	if tr == "" {
-		tr = treatment
+	tr := protocol.NormalizeTreatment(req.Treatment)
+	switch {
+	case tr == "" && len(treatments) == 1:
+		tr = treatments[0]
+	case tr == "" && len(treatments) == 0:
+		check(aftercare.FieldError("treatment", "this clinic offers no treatment with an aftercare protocol"))
+	case tr == "":
+		check(aftercare.FieldError("treatment", "required: one of %s", strings.Join(treatments, ", ")))
+	case !slices.Contains(treatments, tr):
+		check(aftercare.FieldError("treatment", "%q is not a treatment this clinic offers (%s)", req.Treatment, strings.Join(treatments, ", ")))
 	}
-	if !strings.EqualFold(tr, treatment) {
-		check(aftercare.FieldError("treatment", "unknown treatment %q (this daemon's protocol is %q)", tr, treatment))
+	lang := strings.ToLower(strings.TrimSpace(req.Language))
+	if lang != "" && !aftercare.ValidLanguage(lang) {
+		check(aftercare.FieldError("language", "must be one of %s, not %q", strings.Join(aftercare.Languages, ", "), req.Language))
 	}
 	treated, err := TreatedAt(req.TreatedAt, now)
 	check(err)
@@ -209,8 +322,9 @@ func Validate(clinic aftercare.Clinic, req Request, treatment string, now time.T
 		return v, errors.Join(errs...)
 	}
 
-	v.Patient = aftercare.Patient{ClinicID: clinic.ID, FirstName: first, LastName: last, Phone: phone, Email: email, Timezone: tz}
-	v.Enrollment = aftercare.Enrollment{ClinicID: clinic.ID, Treatment: strings.ToLower(tr), TreatedAt: treated.UTC(),
+	v.Patient = aftercare.Patient{ClinicID: clinic.ID, FirstName: first, LastName: last, Phone: phone, Email: email, Timezone: tz,
+		Language: lang}
+	v.Enrollment = aftercare.Enrollment{ClinicID: clinic.ID, Treatment: tr, TreatedAt: treated.UTC(),
 		SessionNumber: req.SessionNumber, SeriesLength: req.SeriesLength, ExternalRef: ref}
 	for _, c := range []struct {
 		ch aftercare.Channel
@@ -223,7 +337,7 @@ func Validate(clinic aftercare.Clinic, req Request, treatment string, now time.T
 			WordingVersion: aftercare.ConsentWordingVersion})
 	}
 	norm := req
-	norm.FirstName, norm.LastName, norm.Phone, norm.Email, norm.Timezone = first, last, phone, email, tz
+	norm.FirstName, norm.LastName, norm.Phone, norm.Email, norm.Timezone, norm.Language = first, last, phone, email, tz, lang
 	norm.Treatment, norm.TreatedAt, norm.ExternalRef, norm.ConsentMethod = v.Enrollment.Treatment, treated.UTC().Format(time.RFC3339), ref, method
 	// Replacing is how a request is carried out, not what it asks for: a
 	// retry with replace set is the same request.

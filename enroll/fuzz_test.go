@@ -149,7 +149,7 @@ func FuzzValidate(f *testing.F) {
 		req := Request{FirstName: first, LastName: last, Phone: phone, Email: email, Timezone: tz, SMSConsent: sms, EmailConsent: em,
 			ConsentMethod: aftercare.ConsentMethod(method), Treatment: treatment, TreatedAt: treatedAt, SessionNumber: session,
 			SeriesLength: series, ExternalRef: ref}
-		v, err := Validate(clinic, req, "microneedling", now)
+		v, err := Validate(clinic, req, []string{"microneedling"}, now)
 		if err != nil {
 			var e *aftercare.Error
 			if !errors.As(err, &e) || e.Code != aftercare.EINVALID || e.Field == "" {
@@ -184,7 +184,7 @@ func FuzzValidate(f *testing.F) {
 			t.Fatalf("accepted external_ref %q", v.Enrollment.ExternalRef)
 		}
 		// Validation is a pure function of the request.
-		v2, err := Validate(clinic, req, "microneedling", now)
+		v2, err := Validate(clinic, req, []string{"microneedling"}, now)
 		if err != nil || v2.Hash != v.Hash || len(v.Hash) != 64 {
 			t.Fatalf("Validate is not deterministic: %q vs %q, %v", v.Hash, v2.Hash, err)
 		}

@@ -24,7 +24,7 @@ func goodRequest() Request {
 func TestValidateReportsEveryField(t *testing.T) {
 	req := Request{FirstName: " ", Phone: "12", Email: "ana@", Timezone: "EST", SMSConsent: true, EmailConsent: true,
 		Treatment: "botox", TreatedAt: "yesterday", SessionNumber: 4, SeriesLength: 3, ConsentMethod: "telepathy"}
-	_, err := Validate(testClinic, req, "microneedling", testNow)
+	_, err := Validate(testClinic, req, []string{"microneedling"}, testNow)
 	var fields []string
 	for _, e := range aftercare.AllErrors(err) {
 		fields = append(fields, e.Field)
@@ -60,7 +60,7 @@ func TestOneReachableChannel(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := goodRequest()
 			req.Phone, req.Email, req.SMSConsent, req.EmailConsent = tc.phone, tc.email, tc.sms, tc.em
-			v, err := Validate(testClinic, req, "microneedling", testNow)
+			v, err := Validate(testClinic, req, []string{"microneedling"}, testNow)
 			if tc.field != "" {
 				fieldErr(t, err, tc.field)
 				return
@@ -97,7 +97,7 @@ func TestFixedOffsetZonesRefused(t *testing.T) {
 	} {
 		req := goodRequest()
 		req.Timezone = tz
-		_, err := Validate(testClinic, req, "microneedling", testNow)
+		_, err := Validate(testClinic, req, []string{"microneedling"}, testNow)
 		fieldErr(t, err, "timezone")
 		if msg := aftercare.ErrorMessage(err); !strings.Contains(msg, suggest) {
 			t.Errorf("%s: %q does not suggest %s", tz, msg, suggest)
@@ -106,7 +106,7 @@ func TestFixedOffsetZonesRefused(t *testing.T) {
 	for _, tz := range []string{"America/New_York", "America/Phoenix", "Europe/London", "Asia/Kolkata", "America/Argentina/Buenos_Aires"} {
 		req := goodRequest()
 		req.Timezone = tz
-		if _, err := Validate(testClinic, req, "microneedling", testNow); err != nil {
+		if _, err := Validate(testClinic, req, []string{"microneedling"}, testNow); err != nil {
 			t.Errorf("%s refused: %v", tz, err)
 		}
 	}
@@ -115,7 +115,7 @@ func TestFixedOffsetZonesRefused(t *testing.T) {
 	req.Timezone = ""
 	utcClinic := testClinic
 	utcClinic.Timezone = "UTC"
-	_, err := Validate(utcClinic, req, "microneedling", testNow)
+	_, err := Validate(utcClinic, req, []string{"microneedling"}, testNow)
 	fieldErr(t, err, "timezone")
 }
 
@@ -131,7 +131,7 @@ func TestEmailTypoWarning(t *testing.T) {
 	} {
 		req := goodRequest()
 		req.Email, req.EmailConsent = email, email != ""
-		if _, err := Validate(testClinic, req, "microneedling", testNow); err != nil {
+		if _, err := Validate(testClinic, req, []string{"microneedling"}, testNow); err != nil {
 			t.Fatalf("%s refused: %v", email, err)
 		}
 		ws := Warnings(req)

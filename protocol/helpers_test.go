@@ -180,3 +180,8 @@ func checkPlan(t testing.TB, p *Protocol, in Input, quiet QuietHours, now time.T
 		}
 	}
 }
+
+// keyString names a message: step/occurrence/channel.
+func keyString(m aftercare.Message) string {
+	return fmt.Sprintf("%s/%d/%s", m.Step, m.Occurrence, m.Channel)
+}

@@ -197,8 +197,14 @@ func (p *Protocol) plan(in Input, opt Options, now time.Time, render bool) ([]af
 		sortPlan(out)
 	}
 
+	var merges map[msgKey][]planned
+	if opt.DailyCap >= 0 || opt.WeeklyCap > 0 {
+		merges = capTexts(out, c, opt)
+		sortPlan(out)
+	}
+
 	msgs := make([]aftercare.Message, len(out))
-	noticed := p.OptOutNotice == ""
+	at := make(map[msgKey]int, len(out))
 	for i, pl := range out {
 		m := pl.Message
 		if render {
@@ -211,12 +217,39 @@ func (p *Protocol) plan(in Input, opt Options, now time.Time, render bool) ([]af
 			}
 			m.Subject, m.Body, m.HTMLBody = content.Subject, content.Text, content.HTML
 		}
+		at[keyOf(m)] = i
+		msgs[i] = m
+	}
+	if render {
+		// Merged lines join their text in the order they would have gone
+		// out; one that would make the text too long is skipped instead.
+		for into, lines := range merges {
+			m := &msgs[at[into]]
+			for _, g := range lines {
+				d := data
+				d.Day = g.Occurrence
+				d.DaysSince = dayNumber(c, m.SendAt)
+				line, err := g.step.merge.render(aftercare.SMS, d)
+				if err != nil {
+					return nil, fmt.Errorf("plan step %q: merge: %w", g.Step, err)
+				}
+				body := m.Body + " " + line.Text
+				if n, _ := Segments(body + " " + p.OptOutNotice); n > maxMergedSegments {
+					msgs[at[keyOf(g.Message)]].Reason = ReasonFrequencyCap
+					continue
+				}
+				m.Body = body
+			}
+		}
+	}
+	noticed := p.OptOutNotice == ""
+	for i := range msgs {
+		m := &msgs[i]
 		if !noticed && m.Channel == aftercare.SMS && m.Status == aftercare.StatusScheduled {
 			m.Body += " " + p.OptOutNotice
 			noticed = true
 		}
 		m.NextAttemptAt = m.SendAt
-		msgs[i] = m
 	}
 	return msgs, nil
 }

@@ -267,7 +267,7 @@ func TestPlanEnrollmentTiming(t *testing.T) {
 			want: []string{
 				"welcome/0/email 06-09 23:52 06-23 23:59 scheduled",
 				"welcome/0/sms 06-10 08:00 06-10 11:50 scheduled",
-				"sunscreen/1/sms 06-10 08:30 06-10 12:00 scheduled",
+				"sunscreen/1/sms 06-10 08:30 06-10 12:00 skipped frequency cap: merged into the Welcome and the first 24 hours text",
 				"day1_checkin/0/sms 06-10 09:00 06-10 18:00 scheduled",
 			},
 			absent: []string{"evening_care"},
@@ -322,7 +322,7 @@ func TestPlanEnrollmentTiming(t *testing.T) {
 				"makeup_ok/0/sms 06-12 10:30 06-12 10:00 skipped stale: enrolled after the step's window closed",
 				"welcome/0/email 06-12 10:30 06-23 23:59 scheduled",
 				"late_start/0/sms 06-12 10:30 08-09 23:59 scheduled",
-				"sunscreen/3/sms 06-12 10:30 06-12 12:00 scheduled",
+				"sunscreen/3/sms 06-12 10:30 06-12 12:00 skipped frequency cap: merged into the Late start (warning signs and what still applies) text",
 				"dryness/0/sms 06-12 10:30 06-13 21:00 scheduled",
 				"sunscreen/4/sms 06-13 08:30 06-13 12:00 scheduled",
 			},

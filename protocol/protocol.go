@@ -82,9 +82,18 @@ type Step struct {
 	// enrollment's email cannot reach; a patient who gets the email is not
 	// texted the same thing.
 	SMSFallback bool
+	// Priority ranks the step's text when a day would exceed the clinic's
+	// cap (1-100, default 50): the lowest goes first. A red_flags text is
+	// never capped.
+	Priority int
+	// Merge is a short line (text/template) that can join another text the
+	// same day when this step's own text is over the cap ("Sunscreen again
+	// this morning."); without one, a capped text is skipped.
+	Merge string
 
 	at, stale, emailStale timing
 	tmpl                  *templates
+	merge                 *templates
 }
 
 // Daily reports whether the step recurs once a day; its messages carry the
@@ -214,6 +223,8 @@ type stepYAML struct {
 	EmailStale  string `yaml:"email_stale"`
 	RedFlags    bool   `yaml:"red_flags"`
 	SMSFallback bool   `yaml:"sms_fallback"`
+	Priority    *int   `yaml:"priority"`
+	Merge       string `yaml:"merge"`
 }
 
 type replyYAML struct {
@@ -473,6 +484,12 @@ func build(doc document) (*Protocol, error) {
 	return p, nil
 }
 
+// DefaultPriority is a step's priority when the protocol gives none.
+const DefaultPriority = 50
+
+// maxMergeLine keeps a merged line short: it joins a text already written.
+const maxMergeLine = 120
+
 // maxOptOutNotice keeps the notice from pushing texts into another segment.
 const maxOptOutNotice = 60
 
@@ -488,6 +505,11 @@ func buildStep(raw stepYAML, layout *htmltemplate.Template) (Step, error) {
 		EmailStale:  raw.EmailStale,
 		RedFlags:    raw.RedFlags,
 		SMSFallback: raw.SMSFallback,
+		Priority:    DefaultPriority,
+		Merge:       strings.TrimSpace(raw.Merge),
+	}
+	if raw.Priority != nil {
+		s.Priority = *raw.Priority
 	}
 	if s.Key == "" {
 		return s, errors.New("key: missing")
@@ -560,6 +582,25 @@ func buildStep(raw stepYAML, layout *htmltemplate.Template) (Step, error) {
 	}
 	if err = s.When.compile(); err != nil {
 		return s, fmt.Errorf("when: %w", err)
+	}
+	if s.Priority < 1 || s.Priority > 100 {
+		return s, fmt.Errorf("priority: must be between 1 and 100, not %d", s.Priority)
+	}
+	if s.Merge != "" {
+		switch {
+		case !seen[aftercare.SMS]:
+			return s, errors.New("merge: needs the sms channel")
+		case s.RedFlags:
+			return s, errors.New("merge: a red_flags text is never capped, so it never merges")
+		case len(s.Merge) > maxMergeLine:
+			return s, fmt.Errorf("merge: must be at most %d characters", maxMergeLine)
+		}
+		if s.merge, err = compile(s.Merge, nil, layout); err != nil {
+			return s, fmt.Errorf("merge: %w", err)
+		}
+		if err = try(s.merge, samples()); err != nil {
+			return s, fmt.Errorf("merge: %w", err)
+		}
 	}
 	if s.tmpl, err = compile(raw.SMS, raw.Email, layout); err != nil {
 		return s, err

@@ -19,7 +19,8 @@ type Volume struct {
 	// Weeks is how long those messages last after enrollment, in weeks
 	// (rounded).
 	Weeks int
-	// MaxTextsPerDay is the most texts scheduled on one local day.
+	// MaxTextsPerDay is the most texts scheduled on one local day, with
+	// the highest daily cap a clinic may set (aftercare.MaxDailyTextCap).
 	MaxTextsPerDay int
 	// LaterMonths is when a finished series' reminder comes (0 for none).
 	LaterMonths int
@@ -62,7 +63,7 @@ func (p *Protocol) countVolume() Volume {
 					SMSConsent: true, EmailConsent: emailOK,
 				}
 				for _, d := range delays {
-					msgs, err := p.plan(in, Options{}, treated.Add(d), false)
+					msgs, err := p.plan(in, Options{DailyCap: aftercare.MaxDailyTextCap}, treated.Add(d), false)
 					if err != nil {
 						continue
 					}

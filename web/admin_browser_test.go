@@ -61,7 +61,7 @@ func TestAdminPagesInBrowser(t *testing.T) {
 		// two mistakes shown next to their fields with the choices kept,
 		// then saved.
 		do(t, ctx, chromedp.SetValue(chromedp.ID("default_language"), "es"), setValue("quiet_hours", "25:00-08:00"),
-			setValue("daily_text_cap", "11"), chromedp.Click(chromedp.ID("treatment-0")))
+			setValue("daily_text_cap", "4"), chromedp.Click(chromedp.ID("treatment-0")))
 		if s := click(t, ctx, "#save-settings"); s != 422 {
 			t.Fatalf("bad planning settings: %d", s)
 		}
@@ -71,7 +71,7 @@ func TestAdminPagesInBrowser(t *testing.T) {
 		if got := text(t, ctx, "#quiet_hours-error"); !strings.HasPrefix(got, `Quiet hours: start: "25:00" is not a time of day`) {
 			t.Errorf("quiet hours error %q", got)
 		}
-		if got := text(t, ctx, "#daily_text_cap-error"); !strings.Contains(got, "between 1 and 10") {
+		if got := text(t, ctx, "#daily_text_cap-error"); !strings.Contains(got, "between 1 and 3") {
 			t.Errorf("daily cap error %q", got)
 		}
 		kept := run(t, ctx, chromedp.Evaluate[string](`document.getElementById("default_language").value + "|" +

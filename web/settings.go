@@ -41,7 +41,7 @@ var settingsHints = map[string]string{
 	"reply_to":          "Patients' replies to emails go here; leave empty to use the sender address.",
 	"default_language":  "Patients enrolled without a language of their own get texts and emails in this one.",
 	"quiet_hours":       "No texts in this window of the patient's local time, such as 21:00-08:00; leave empty for the daemon's.",
-	"daily_text_cap":    "The most scheduled texts a patient gets in one day, 1 to 10; leave empty for 2. Answers to a patient's own texts are never capped.",
+	"daily_text_cap":    "The most scheduled texts a patient gets in one day, 1 to 3 (what patients consent to); leave empty for 2. Answers to a patient's own texts are never capped.",
 	"weekly_text_cap":   "The most scheduled texts in any 7 days, from the daily cap up to 50; leave empty for no weekly cap.",
 	"treatments":        "Tick the treatments the clinic offers; tick none to offer every treatment aftercare has a protocol for.",
 }
@@ -107,7 +107,7 @@ func (f settingsForm) Field(name string) field {
 		fd.Class = "narrow"
 	case "daily_text_cap", "weekly_text_cap":
 		fd.Type, fd.InputMode, fd.Min, fd.Class = "number", "numeric", "1", "narrow"
-		fd.Max = strconv.Itoa(enroll.MaxDailyTextCap)
+		fd.Max = strconv.Itoa(aftercare.MaxDailyTextCap)
 		if name == "weekly_text_cap" {
 			fd.Max = strconv.Itoa(enroll.MaxWeeklyTextCap)
 		}

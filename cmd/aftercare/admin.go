@@ -103,7 +103,7 @@ func clinicUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		{"reply-to", "Reply-To address for emails"},
 		{"default-language", "language of patients enrolled without one: en or es (empty: en)"},
 		{"quiet-hours", "no texts in this local window, HH:MM-HH:MM (empty: the daemon's quiet_hours)"},
-		{"daily-text-cap", "most scheduled texts a patient gets a day, 1-10 (empty: 2)"},
+		{"daily-text-cap", "most scheduled texts a patient gets a day, 1-3 (empty: 2)"},
 		{"weekly-text-cap", "most scheduled texts in 7 days, from the daily cap to 50 (empty: none)"},
 		{"treatments", "treatments offered, comma-separated, each with a protocol (empty: every treatment)"},
 	} {
