@@ -163,9 +163,7 @@ func (s *Server) applyClinicPatch(ctx context.Context, clinicID int64, patch []p
 		if err != nil {
 			return old, old, fmt.Errorf("list treatments of clinic %d: %w", clinicID, err)
 		}
-		for _, e := range aftercare.AllErrors(enroll.UnknownTreatments(checked.Treatments, known)) {
-			problems = append(problems, e)
-		}
+		problems = append(problems, aftercare.AllErrors(enroll.UnknownTreatments(checked.Treatments, known))...)
 	}
 	if len(problems) == 0 {
 		return old, checked, nil

@@ -226,6 +226,9 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, s *store.
 		*p.dst = strings.TrimSpace(f.Get(p.name))
 	}
 	cl.DefaultLanguage = strings.TrimSpace(f.Get("default_language"))
+	if cl.DefaultLanguage == "" && old.DefaultLanguage == "en" {
+		cl.DefaultLanguage = "en" // the select shows a stored "en" as English, the default: not a change
+	}
 	cl.QuietHours = strings.TrimSpace(f.Get("quiet_hours"))
 	problems := map[string]string{}
 	for _, p := range []struct {
