@@ -160,6 +160,17 @@ var unsubscribeWords = map[string]unsubscribeText{
 		InvalidTitle: "This link is not valid",
 		Invalid:      "If you keep receiving emails you do not want, reply to one of them or call your clinic.",
 	},
+	"es": {
+		ConfirmTitle: "¿Dejar de recibir correos de cuidados?",
+		ConfirmLead:  "Presiona el botón para dejar de recibir los correos de cuidados de",
+		Button:       "Darme de baja",
+		DoneTitle:    "Te diste de baja",
+		Done:         "Ya no recibirás correos de cuidados de",
+		AlreadyTitle: "Ya te habías dado de baja",
+		Texts:        "Los mensajes de texto, si los aceptaste, siguen igual: responde STOP a cualquiera de ellos para dejar de recibirlos también. Si algo de tu piel te preocupa, llama a tu clínica.",
+		InvalidTitle: "Este enlace no es válido",
+		Invalid:      "Si sigues recibiendo correos que no quieres, responde a uno de ellos o llama a tu clínica.",
+	},
 }
 
 func (s *Server) unsubscribePage(rw http.ResponseWriter, r *http.Request, d unsubscribeData, err error) {

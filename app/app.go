@@ -69,17 +69,19 @@ type App struct {
 	// Metrics are the Prometheus collectors behind GET /metrics.
 	Metrics *metrics.Metrics
 
-	clock    aftercare.Clock
-	log      *slog.Logger
-	secret   []byte
-	Inbound  *inbound.Service
-	quiet    protocol.QuietHours
-	sched    *scheduler.Scheduler
-	http     *http.Server
-	ln       net.Listener
-	closers  []func() error
-	serveErr chan error
-	manual   bool
+	clock   aftercare.Clock
+	log     *slog.Logger
+	secret  []byte
+	Inbound *inbound.Service
+	quiet   protocol.QuietHours
+	// protocols are the daemon's and the clinics' own protocols.
+	protocols *protocols
+	sched     *scheduler.Scheduler
+	http      *http.Server
+	ln        net.Listener
+	closers   []func() error
+	serveErr  chan error
+	manual    bool
 
 	metricsHTTP *http.Server
 	metricsLn   net.Listener
@@ -114,13 +116,21 @@ func New(ctx context.Context, o Options) (*App, error) {
 		return nil, fmt.Errorf("quiet hours: %w", err)
 	}
 	a.quiet = quiet
-	if cfg.Protocol != "" {
-		a.Protocol, err = protocol.Load(cfg.Protocol)
-	} else {
-		a.Protocol, err = protocol.Default()
-	}
+	lib, err := LoadLibrary(cfg, o.Log)
 	if err != nil {
-		return nil, fmt.Errorf("load protocol: %w", err)
+		return nil, fmt.Errorf("load protocols: %w", err)
+	}
+	// Staff alerts and the console's step names come from the English
+	// microneedling protocol (the daemon's own, when protocol: replaces
+	// it).
+	var ok1 bool
+	if a.Protocol, ok1 = lib.Latest("microneedling", "en"); !ok1 {
+		return nil, errors.New("load protocols: no English microneedling protocol")
+	}
+	if cfg.Protocol != "" {
+		if a.Protocol, err = protocol.Load(cfg.Protocol); err != nil {
+			return nil, fmt.Errorf("load protocol: %w", err)
+		}
 	}
 
 	a.Store, err = store.Open(ctx, cfg.DB, store.Options{Clock: o.Clock, Synchronous: o.Synchronous})
@@ -149,7 +159,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 		Prepare:      a.prepare,
 		OnBadAddress: a.onBadAddress,
 	})
-	a.Enroll = &enroll.Service{Store: a.Store, Protocol: a.Protocol, Clock: o.Clock, Quiet: quiet}
+	a.protocols = &protocols{base: lib, store: a.Store, fallback: a.Protocol, log: o.Log}
+	a.Enroll = &enroll.Service{Store: a.Store, Protocols: a.protocols, Clock: o.Clock, Quiet: quiet}
 	a.API = api.New(api.Deps{
 		Store: a.Store, Enroller: a.Enroll, Log: o.Log,
 		Ready: []api.Check{
@@ -159,7 +170,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 			{Name: "clinics", Run: a.clinicsReady},
 		},
 	})
-	a.Inbound = &inbound.Service{Store: a.Store, Protocol: a.Protocol, Clock: o.Clock, Log: o.Log,
+	a.Inbound = &inbound.Service{Store: a.Store, Protocol: a.Protocol, Replies: a.protocols, Clock: o.Clock, Log: o.Log,
 		DefaultFrom: cfg.Twilio.From, ClassifyReceipt: twilio.ClassifyStatusCallback,
 		NoOptOutConfirmation: !cfg.SMS.ConfirmOptOut(),
 		Fallback: func(ctx context.Context, patientID int64, msgs []aftercare.Message) {
@@ -277,16 +288,17 @@ func (a *App) publicURL(path string) string {
 }
 
 // prepare adds deployment-specific parts to an outgoing message.
-func (a *App) prepare(m *notify.Message, c store.Claimed) {
+func (a *App) prepare(ctx context.Context, m *notify.Message, c store.Claimed) {
 	if m.Channel != aftercare.Email || c.Message.Recipient != "" {
 		return
 	}
 	m.UnsubscribeURL = a.UnsubscribeURL(c.Message.PatientID, c.Message.ClinicID)
-	step, ok := a.Protocol.Step(c.Message.Step)
+	p := a.protocols.ForEnrollment(ctx, c.Enrollment)
+	step, ok := p.Step(c.Message.Step)
 	if !ok || !step.Calendar {
 		return
 	}
-	ics, err := a.Protocol.Invitation(protocol.Input{Patient: c.Patient, Clinic: c.Clinic, Enrollment: c.Enrollment}, c.Message)
+	ics, err := p.Invitation(protocol.Input{Patient: c.Patient, Clinic: c.Clinic, Enrollment: c.Enrollment}, c.Message)
 	if err != nil {
 		a.log.Warn("build calendar invitation", "message_id", c.Message.ID, "clinic_id", c.Message.ClinicID, "err", err)
 		return

@@ -34,7 +34,13 @@ type Config struct {
 	// world reaches this daemon.
 	PublicURL string `yaml:"public_url"`
 	// Protocol is a clinic's own protocol YAML; empty uses the embedded one.
+	// It joins the library like a file of ProtocolsDir (same treatment,
+	// language and version as an embedded protocol: it replaces that one).
 	Protocol string `yaml:"protocol"`
+	// ProtocolsDir holds more protocol files (*.yaml), one per treatment,
+	// language and version, on top of the embedded ones (microneedling in
+	// English and Spanish).
+	ProtocolsDir string `yaml:"protocols_dir"`
 	// Secret signs unsubscribe links; empty means one generated and kept in
 	// the database.
 	Secret     string     `yaml:"secret"`
@@ -259,6 +265,7 @@ func (c *Config) env() []envVar {
 		{"AFTERCARE_LISTEN", false, str(&c.Listen)},
 		{"AFTERCARE_PUBLIC_URL", false, str(&c.PublicURL)},
 		{"AFTERCARE_PROTOCOL", false, str(&c.Protocol)},
+		{"AFTERCARE_PROTOCOLS_DIR", false, str(&c.ProtocolsDir)},
 		{"AFTERCARE_SECRET", true, str(&c.Secret)},
 		{"AFTERCARE_LOG_LEVEL", false, str(&c.Log.Level)},
 		{"AFTERCARE_LOG_FORMAT", false, str(&c.Log.Format)},

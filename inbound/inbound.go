@@ -51,12 +51,24 @@ type Store interface {
 	Requeue(ctx context.Context, id int64, at time.Time, detail string) (bool, error)
 }
 
+// ReplyProtocols picks the protocol whose reply texts answer a patient: the
+// one of the patient's latest treatment in language, as the clinic plans
+// with it.
+type ReplyProtocols interface {
+	ReplyProtocol(ctx context.Context, c aftercare.Clinic, p aftercare.Patient, language string) (*protocol.Protocol, error)
+}
+
 // Service handles receipts and replies.
 type Service struct {
-	Store    Store
+	Store Store
+	// Protocol writes the alerts to clinic staff, and the answers to
+	// patients when Replies is nil.
 	Protocol *protocol.Protocol
-	Clock    aftercare.Clock
-	Log      *slog.Logger
+	// Replies picks the protocol of each answer to a patient, in the
+	// patient's language.
+	Replies ReplyProtocols
+	Clock   aftercare.Clock
+	Log     *slog.Logger
 	// DefaultFrom is the global SMS sender, to tell which clinics a reply
 	// to it can belong to.
 	DefaultFrom string
@@ -199,20 +211,24 @@ func (s *Service) HandleReply(ctx context.Context, r Reply) (replies.Kind, error
 		OptIn:  res.Kind == replies.Start,
 	}
 	d := data(p, clinic, r.Body)
+	pr, err := s.replyProtocol(ctx, clinic, p, AnswerLanguage(p, clinic, res))
+	if err != nil {
+		return res.Kind, err
+	}
 	switch res.Kind {
 	case replies.Help:
-		in.Messages, err = s.answer(protocol.ReplyHelp, "reply_help", d, now)
+		in.Messages, err = s.answer(pr, protocol.ReplyHelp, "reply_help", d, now)
 	case replies.RedFlag, replies.Other:
 		in.Concern = &store.ConcernReply{RedFlag: res.Kind == replies.RedFlag, Emergency: res.Emergency, Signs: res.Explain(),
 			Respond: func(dec store.ConcernDecision) ([]aftercare.Message, error) {
-				return s.respond(p, clinic, dec, now)
+				return s.respond(pr, p, clinic, dec, now)
 			}}
 	}
 	if err != nil {
 		return res.Kind, err
 	}
 	if in.OptOut && !s.NoOptOutConfirmation {
-		if in.Confirm, err = s.answer(protocol.ReplyOptedOut, stepOptedOut, d, now); err != nil {
+		if in.Confirm, err = s.answer(pr, protocol.ReplyOptedOut, stepOptedOut, d, now); err != nil {
 			return res.Kind, err
 		}
 	}
@@ -306,6 +322,30 @@ func (s *Service) owner(ctx context.Context, cs []candidate) (candidate, error) 
 	return best, nil
 }
 
+// AnswerLanguage is the language a patient is answered in: the one the
+// clinic recorded for the patient, else the one the patient wrote in, else
+// the clinic's default, else English.
+func AnswerLanguage(p aftercare.Patient, c aftercare.Clinic, res replies.Result) string {
+	for _, l := range []string{p.Language, res.Language, c.DefaultLanguage} {
+		if aftercare.ValidLanguage(l) {
+			return l
+		}
+	}
+	return aftercare.Languages[0]
+}
+
+// replyProtocol is the protocol that answers p in language.
+func (s *Service) replyProtocol(ctx context.Context, c aftercare.Clinic, p aftercare.Patient, language string) (*protocol.Protocol, error) {
+	if s.Replies == nil {
+		return s.Protocol, nil
+	}
+	pr, err := s.Replies.ReplyProtocol(ctx, c, p, language)
+	if err != nil {
+		return nil, fmt.Errorf("reply protocol: %w", err)
+	}
+	return pr, nil
+}
+
 func data(p aftercare.Patient, c aftercare.Clinic, reply string) protocol.Data {
 	return protocol.Data{FirstName: p.FirstName, PatientName: strings.TrimSpace(p.FirstName + " " + p.LastName),
 		PatientPhone: p.Phone, ClinicName: c.Name, ClinicPhone: c.Phone, BookingURL: c.BookingURL, Reply: reply,
@@ -315,8 +355,8 @@ func data(p aftercare.Patient, c aftercare.Clinic, reply string) protocol.Data {
 // answer renders an SMS back to the patient: urgent (exempt from quiet
 // hours: they just wrote to us) and an answer (it may reach a patient who
 // opted out, since they wrote).
-func (s *Service) answer(kind protocol.ReplyKind, step string, d protocol.Data, now time.Time) ([]aftercare.Message, error) {
-	content, err := s.Protocol.RenderReply(kind, aftercare.SMS, d)
+func (s *Service) answer(pr *protocol.Protocol, kind protocol.ReplyKind, step string, d protocol.Data, now time.Time) ([]aftercare.Message, error) {
+	content, err := pr.RenderReply(kind, aftercare.SMS, d)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +366,7 @@ func (s *Service) answer(kind protocol.ReplyKind, step string, d protocol.Data, 
 
 // respond turns a concern decision into texts: the alerts to staff, the
 // answer to the patient.
-func (s *Service) respond(p aftercare.Patient, c aftercare.Clinic, dec store.ConcernDecision, now time.Time) ([]aftercare.Message, error) {
+func (s *Service) respond(pr *protocol.Protocol, p aftercare.Patient, c aftercare.Clinic, dec store.ConcernDecision, now time.Time) ([]aftercare.Message, error) {
 	var out []aftercare.Message
 	d := data(p, c, "")
 	if dec.Alert {
@@ -341,14 +381,14 @@ func (s *Service) respond(p aftercare.Patient, c aftercare.Clinic, dec store.Con
 		if dec.Concern.Emergency {
 			kind = protocol.ReplyEmergency
 		}
-		ms, err := s.answer(kind, stepRedFlagAnswer, d, now)
+		ms, err := s.answer(pr, kind, stepRedFlagAnswer, d, now)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, ms...)
 	}
 	if dec.QuestionAnswer {
-		ms, err := s.answer(protocol.ReplyQuestion, store.QuestionAnswerStep, d, now)
+		ms, err := s.answer(pr, protocol.ReplyQuestion, store.QuestionAnswerStep, d, now)
 		if err != nil {
 			return nil, err
 		}

@@ -31,6 +31,7 @@ func (p *Protocol) Invitation(in Input, m aftercare.Message) ([]byte, error) {
 		return nil, err
 	}
 	d := newData(in, loc)
+	d.setLanguage(p.Language)
 	start := m.SendAt.In(loc)
 	end := m.StaleAt.In(loc)
 	if !end.After(start) {
@@ -40,14 +41,7 @@ func (p *Protocol) Invitation(in Input, m aftercare.Message) ([]byte, error) {
 	last := time.Date(end.Year(), end.Month(), end.Day()+1, 0, 0, 0, 0, time.UTC)
 	first := time.Date(start.Year(), start.Month(), start.Day(), 0, 0, 0, 0, time.UTC)
 
-	summary := "Book your next session at " + d.ClinicName
-	if d.NextSession > 0 {
-		summary = fmt.Sprintf("Book session %d of %d at %s", d.NextSession, d.SeriesLength, d.ClinicName)
-	}
-	desc := fmt.Sprintf("To book your next session, %s.", d.HowToBook())
-	if d.BookingURL != "" {
-		desc += " Or call " + d.ClinicPhone + "."
-	}
+	summary, desc := invitationText(d)
 
 	var b strings.Builder
 	line := func(name, value string) { fold(&b, name+":"+value) }
@@ -93,4 +87,29 @@ func fold(b *strings.Builder, s string) {
 	}
 	b.WriteString(s)
 	b.WriteString("\r\n")
+}
+
+// invitationText is the invitation's summary and description in the
+// data's language.
+func invitationText(d Data) (summary, desc string) {
+	if d.lang == "es" {
+		summary = "Reserva tu próxima sesión en " + d.ClinicName
+		if d.NextSession > 0 {
+			summary = fmt.Sprintf("Reserva la sesión %d de %d en %s", d.NextSession, d.SeriesLength, d.ClinicName)
+		}
+		desc = fmt.Sprintf("Para reservar tu próxima sesión, %s.", d.HowToBook())
+		if d.BookingURL != "" {
+			desc += " O llama al " + d.ClinicPhone + "."
+		}
+		return summary, desc
+	}
+	summary = "Book your next session at " + d.ClinicName
+	if d.NextSession > 0 {
+		summary = fmt.Sprintf("Book session %d of %d at %s", d.NextSession, d.SeriesLength, d.ClinicName)
+	}
+	desc = fmt.Sprintf("To book your next session, %s.", d.HowToBook())
+	if d.BookingURL != "" {
+		desc += " Or call " + d.ClinicPhone + "."
+	}
+	return summary, desc
 }

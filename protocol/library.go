@@ -39,6 +39,11 @@ type Library struct {
 	// origin says where each protocol came from ("embedded",
 	// "/etc/aftercare/protocols/peel.yaml", "clinic upload").
 	origin map[*Protocol]string
+	// chosen is a clinic's active version per treatment and language,
+	// picked whatever its number; hidden versions (a clinic's uploads
+	// that are not active) are found by Version only.
+	chosen map[libKey]*Protocol
+	hidden map[*Protocol]bool
 }
 
 type libKey struct{ treatment, language string }
@@ -57,13 +62,20 @@ func (l *Library) With(origin string, ps ...*Protocol) (*Library, error) {
 }
 
 func (l *Library) with(ps []*Protocol, origin string) (*Library, error) {
-	out := &Library{byKey: make(map[libKey][]*Protocol), origin: make(map[*Protocol]string)}
+	out := &Library{byKey: make(map[libKey][]*Protocol), origin: make(map[*Protocol]string),
+		chosen: make(map[libKey]*Protocol), hidden: make(map[*Protocol]bool)}
 	if l != nil {
 		for k, v := range l.byKey {
 			out.byKey[k] = slices.Clone(v)
 		}
 		for p, o := range l.origin {
 			out.origin[p] = o
+		}
+		for k, p := range l.chosen {
+			out.chosen[k] = p
+		}
+		for p := range l.hidden {
+			out.hidden[p] = true
 		}
 	}
 	added := map[libKey]map[int]bool{}
@@ -89,7 +101,7 @@ func (l *Library) with(ps []*Protocol, origin string) (*Library, error) {
 }
 
 // embedded are the protocols the daemon ships.
-var embedded = [][]byte{defaultYAML}
+var embedded = [][]byte{defaultYAML, defaultESYAML}
 
 // DefaultLibrary returns the embedded protocols.
 func DefaultLibrary() (*Library, error) {
@@ -130,6 +142,32 @@ func LoadDir(dir string) ([]*Protocol, []string, error) {
 	return ps, files, nil
 }
 
+// WithClinic returns a clinic's library: its own versions on top of l.
+// Each is found by Version (plans made with it keep it); the active one of
+// a treatment and language is the one Latest and Pick give, whatever its
+// number; the others are not picked.
+func (l *Library) WithClinic(origin string, ps []*Protocol, active []bool) (*Library, error) {
+	if len(ps) != len(active) {
+		return nil, errors.New("protocol library: WithClinic needs one active flag per protocol")
+	}
+	out, err := l.with(ps, origin)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range ps {
+		k := libKey{p.Treatment, p.Language}
+		if active[i] {
+			if out.chosen[k] != nil && out.chosen[k] != p && slices.Contains(ps, out.chosen[k]) {
+				return nil, fmt.Errorf("protocol library: two active versions of %s (%s)", p.Treatment, p.Language)
+			}
+			out.chosen[k] = p
+			continue
+		}
+		out.hidden[p] = true
+	}
+	return out, nil
+}
+
 // Origin says where p came from, as given to With.
 func (l *Library) Origin(p *Protocol) string { return l.origin[p] }
 
@@ -137,7 +175,7 @@ func (l *Library) Origin(p *Protocol) string { return l.origin[p] }
 func (l *Library) Treatments() []string {
 	var ts []string
 	for k := range l.byKey {
-		if !slices.Contains(ts, k.treatment) {
+		if _, ok := l.Latest(k.treatment, k.language); ok && !slices.Contains(ts, k.treatment) {
 			ts = append(ts, k.treatment)
 		}
 	}
@@ -150,7 +188,7 @@ func (l *Library) Treatments() []string {
 func (l *Library) Languages(treatment string) []string {
 	var ls []string
 	for k := range l.byKey {
-		if k.treatment == NormalizeTreatment(treatment) {
+		if _, ok := l.Latest(k.treatment, k.language); ok && k.treatment == NormalizeTreatment(treatment) {
 			ls = append(ls, k.language)
 		}
 	}
@@ -158,14 +196,21 @@ func (l *Library) Languages(treatment string) []string {
 	return ls
 }
 
-// Latest returns the highest version of a treatment's protocol in one
-// language.
+// Latest returns the protocol a treatment is planned with in one
+// language: the clinic's active version, else the highest version that is
+// not a clinic's inactive upload.
 func (l *Library) Latest(treatment, language string) (*Protocol, bool) {
-	vs := l.byKey[libKey{NormalizeTreatment(treatment), language}]
-	if len(vs) == 0 {
-		return nil, false
+	k := libKey{NormalizeTreatment(treatment), language}
+	if p := l.chosen[k]; p != nil {
+		return p, true
 	}
-	return vs[len(vs)-1], true
+	vs := l.byKey[k]
+	for i := len(vs) - 1; i >= 0; i-- {
+		if !l.hidden[vs[i]] {
+			return vs[i], true
+		}
+	}
+	return nil, false
 }
 
 // Version returns one version of a treatment's protocol in one language.

@@ -114,6 +114,7 @@ func (p *Protocol) plan(in Input, opt Options, now time.Time, render bool) ([]af
 		aftercare.Email: emailBlocked(in),
 	}
 	data := newData(in, loc)
+	data.setLanguage(p.Language)
 	data.EmailOK = skip[aftercare.Email] == ""
 	// An enrollment made ahead of the treatment counts from the treatment.
 	enrolled := now

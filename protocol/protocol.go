@@ -698,6 +698,7 @@ func (p *Protocol) Render(step string, ch aftercare.Channel, d Data) (Content, e
 	if !ok {
 		return Content{}, fmt.Errorf("render: unknown step %q", step)
 	}
+	d.setLanguage(p.Language)
 	c, err := s.tmpl.render(ch, d)
 	if err != nil {
 		return c, fmt.Errorf("render step %q: %w", step, err)
@@ -712,6 +713,7 @@ func (p *Protocol) RenderReply(kind ReplyKind, ch aftercare.Channel, d Data) (Co
 	if !ok {
 		return Content{}, fmt.Errorf("render reply: unknown reply %q", kind)
 	}
+	d.setLanguage(p.Language)
 	c, err := ts.render(ch, d)
 	if err != nil {
 		return c, fmt.Errorf("render reply %s: %w", kind, err)

@@ -8,8 +8,93 @@ import (
 	"github.com/aftercare/aftercare"
 )
 
-// redFlagWords are what every red-flag text names.
-var redFlagWords = []string{"swelling", "pain that won't ease", "pus", "fever", "hives", "bleeding that won't stop", "discoloration"}
+// redFlagWords are what every red-flag text names, by language.
+var redFlagWords = map[string][]string{
+	"en": {"swelling", "pain that won't ease", "pus", "fever", "hives", "bleeding that won't stop", "discoloration"},
+	"es": {"muy hinchada", "dolor que no cede", "pus", "fiebre", "ronchas", "sangrado que no para", "cambio de color"},
+}
+
+// phrases are the words the safety tests look for in each shipped
+// protocol other than the English one, keyed by the English words.
+var phrases = map[string]map[string]string{
+	"es": {
+		"Hi Maya, redness and swelling are normal":        "Maya, piel roja e hinchada: normal",
+		"Your care guide is in your email":                "Te enviamos tus cuidados por email",
+		"since your":                                      "tras tu cita",
+		"since your Tue 24 Nov treatment":                 "tras tu cita (mar 24 nov)",
+		"since your Tue 9 Jun treatment: still no makeup": "tras tu cita (mar 9 jun): sigue sin maquillaje",
+		"still no makeup":                                 "sigue sin maquillaje",
+		"ibuprofen or ice":                                "ibuprofeno ni hielo",
+		"before Tue 1 Dec":                                "hasta el mar 1 dic",
+		"makeup":                                          "maquillaje",
+		"today":                                           "hoy",
+		"ibuprofen":                                       "ibuprofeno",
+		"4-6 weeks after your last session":               "4-6 semanas tras tu serie",
+		"may already be behind you":                       "ya hayan quedado atrás",
+		"Hi Zoë,":                                         ": Zoë,",
+
+		// Essentials by text.
+		"cool water only":  "solo agua fresca",
+		"no makeup":        "sin maquillaje",
+		"makeup again now": "ya puedes volver a maquillarte",
+		"sweat":            "sudor",
+		"pools":            "piscinas",
+		"saunas":           "saunas",
+		"steam rooms":      "baños de vapor",
+		" ice":             " hielo",
+		// The texts say "sérum" (the guide's hydrating serum); the email
+		// names hyaluronic acid (ácido hialurónico, not GSM-7).
+		"Hyaluronic acid serum and moisturizer help": "Ayudan tu sérum y tu crema hidratante",
+		"alcohol":                               "alcohol",
+		"fragrance":                             "perfume",
+		"no scrubs":                             "sin exfoliantes",
+		"two weeks on, your usual skincare":     "a dos semanas ya puedes volver a tu rutina",
+		"4-6 weeks after the last session":      "4-6 semanas después de terminar tu serie",
+		"pain that won't ease":                  "dolor que no cede",
+		"Sunscreen, day 1 of 14":                "Protector solar (1 de 14)",
+		"maintenance session every 6-12 months": "cita de mantenimiento cada 6-12 meses",
+		"lukewarm":                              "tibia",
+
+		// Wording true when sent late.
+		"6 weeks since your session on Wed 30 Sep": "6 semanas desde tu tratamiento del mié 30 sep",
+		"closing":             "cierra",
+		"four weeks since":    "cuatro semanas desde",
+		"4 weeks since":       "4 semanas desde",
+		"within 1 to 2 weeks": "en 1 a 2 semanas",
+		"glow shows":          "se verá el brillo",
+		"pools, saunas, steam rooms and hot yoga until Sun 4 Oct": "piscinas, saunas, baños de vapor y hot yoga hasta el dom 4 oct",
+		"cool water":            "agua fresca",
+		"cool water only today": "hoy solo agua fresca",
+		"makeup OK after 48h":   "maquillaje tras 48h",
+		// Day 3: pools and saunas are fine from day 4 ("desde").
+		"before Sun 4 Oct":                               "desde el dom 4 oct",
+		"before Wed 7 Oct":                               "hasta el mié 7 oct",
+		"actives can return one at a time":               "retoma tus activos de uno en uno",
+		"results show 4-6 weeks after your last session": "lo mejor se ve 4-6 semanas tras tu serie",
+	},
+}
+
+// say returns the words of an English phrase in lang.
+func say(t testing.TB, lang string, phrase string) string {
+	t.Helper()
+	if lang == "en" {
+		return phrase
+	}
+	w, ok := phrases[lang][phrase]
+	if !ok {
+		t.Fatalf("no %s words for %q", lang, phrase)
+	}
+	return w
+}
+
+func sayAll(t testing.TB, lang string, phrases []string) []string {
+	t.Helper()
+	out := make([]string, len(phrases))
+	for i, p := range phrases {
+		out[i] = say(t, lang, p)
+	}
+	return out
+}
 
 // firstText returns the first scheduled text of a plan.
 func firstText(t *testing.T, msgs []aftercare.Message) aftercare.Message {
@@ -29,7 +114,15 @@ func firstText(t *testing.T, msgs []aftercare.Message) aftercare.Message {
 // two weeks.
 func TestLateEnrollmentSafeStart(t *testing.T) {
 	t.Parallel()
-	p := setup(t)
+	for lang, p := range embeddedProtocols(t) {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			testLateEnrollmentSafeStart(t, lang, p)
+		})
+	}
+}
+
+func testLateEnrollmentSafeStart(t *testing.T, lang string, p *Protocol) {
 	ny := mustLoc(t, "America/New_York")
 	treated := local(t, ny, "2026-11-24 10:00") // a Tuesday
 	tests := []struct {
@@ -64,12 +157,12 @@ func TestLateEnrollmentSafeStart(t *testing.T) {
 			if got := first.SendAt.In(ny).Format("01-02 15:04"); got != want {
 				t.Errorf("first text at %s, want %s", got, want)
 			}
-			for _, w := range append(append([]string{in.Clinic.Phone}, redFlagWords...), tc.say...) {
+			for _, w := range append(append([]string{in.Clinic.Phone, p.OptOutNotice}, redFlagWords[lang]...), sayAll(t, lang, tc.say)...) {
 				if !strings.Contains(first.Body, w) {
 					t.Errorf("first text (%s) lacks %q: %q", first.Step, w, first.Body)
 				}
 			}
-			for _, w := range tc.unsaid {
+			for _, w := range sayAll(t, lang, tc.unsaid) {
 				if strings.Contains(first.Body, w) {
 					t.Errorf("first text (%s) says %q, which no longer applies: %q", first.Step, w, first.Body)
 				}
@@ -81,7 +174,7 @@ func TestLateEnrollmentSafeStart(t *testing.T) {
 			if (guide.Status == aftercare.StatusScheduled) != tc.guide {
 				t.Errorf("guide email %s %s, want scheduled = %v", guide.Status, guide.Reason, tc.guide)
 			}
-			if tc.guide && strings.Contains(guide.Body, "may already be behind you") != (tc.late > 24*time.Hour) {
+			if tc.guide && strings.Contains(guide.Body, say(t, lang, "may already be behind you")) != (tc.late > 24*time.Hour) {
 				t.Errorf("guide email late note wrong for %s late:\n%s", tc.late, guide.Body)
 			}
 			// No texts repeat the red flags the same day.
@@ -105,7 +198,15 @@ func TestLateEnrollmentSafeStart(t *testing.T) {
 // the reason), only the guide email.
 func TestLateStartEdges(t *testing.T) {
 	t.Parallel()
-	p := setup(t)
+	for lang, p := range embeddedProtocols(t) {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			testLateStartEdges(t, lang, p)
+		})
+	}
+}
+
+func testLateStartEdges(t *testing.T, lang string, p *Protocol) {
 	ny := mustLoc(t, "America/New_York")
 	treated := local(t, ny, "2026-06-09 09:30")
 	now := local(t, ny, "2026-06-09 21:10") // welcome still fresh until 21:30, but quiet from 21:00
@@ -114,7 +215,7 @@ func TestLateStartEdges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if first := firstText(t, msgs); first.Step != "late_start" || !strings.Contains(first.Body, "since your Tue 9 Jun treatment: still no makeup") {
+	if first := firstText(t, msgs); first.Step != "late_start" || !strings.Contains(first.Body, say(t, lang, "since your Tue 9 Jun treatment: still no makeup")) {
 		t.Errorf("first text %s: %q", first.Step, first.Body)
 	}
 
@@ -144,7 +245,15 @@ func TestLateStartEdges(t *testing.T) {
 // by text, whenever on the treatment day they are enrolled.
 func TestTextsOnlyPatientGetsEssentials(t *testing.T) {
 	t.Parallel()
-	p := setup(t)
+	for lang, p := range embeddedProtocols(t) {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			testTextsOnlyPatientGetsEssentials(t, lang, p)
+		})
+	}
+}
+
+func testTextsOnlyPatientGetsEssentials(t *testing.T, lang string, p *Protocol) {
 	ny := mustLoc(t, "America/New_York")
 	essentials := []struct{ fact, words string }{
 		{"cool water only for the first 24 h", "cool water only"},
@@ -191,11 +300,11 @@ func TestTextsOnlyPatientGetsEssentials(t *testing.T) {
 				}
 			}
 			for _, e := range append(essentials, tc.extra...) {
-				if !strings.Contains(texts.String(), e.words) {
-					t.Errorf("no text says %s (%q)", e.fact, e.words)
+				if w := say(t, lang, e.words); !strings.Contains(texts.String(), w) {
+					t.Errorf("no text says %s (%q)", e.fact, w)
 				}
 			}
-			if strings.Contains(texts.String(), "lukewarm") {
+			if strings.Contains(texts.String(), say(t, lang, "lukewarm")) {
 				t.Error("a text says lukewarm: the guide says cool water for the first day")
 			}
 		})
@@ -220,8 +329,17 @@ func TestTextsOnlyPatientGetsEssentials(t *testing.T) {
 // Wording that must be true on any day a message can go out.
 func TestWordingTrueWhenSentLate(t *testing.T) {
 	t.Parallel()
-	p := setup(t)
+	for lang, p := range embeddedProtocols(t) {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			testWordingTrueWhenSentLate(t, lang, p)
+		})
+	}
+}
+
+func testWordingTrueWhenSentLate(t *testing.T, lang string, p *Protocol) {
 	d := longData()
+	w := func(phrase string) string { t.Helper(); return say(t, lang, phrase) }
 	render := func(step string, ch aftercare.Channel) string {
 		t.Helper()
 		c, err := p.Render(step, ch, d)
@@ -235,24 +353,24 @@ func TestWordingTrueWhenSentLate(t *testing.T) {
 	if s, _ := p.Step("last_call"); s.stale.n > 45 {
 		t.Errorf("last_call stale %q: it must not go out a week after the window", s.Stale)
 	}
-	if txt := render("last_call", aftercare.SMS); strings.Contains(txt, "closing") || !strings.Contains(txt, "6 weeks since your session on Wed 30 Sep") {
+	if txt := render("last_call", aftercare.SMS); strings.Contains(txt, w("closing")) || !strings.Contains(txt, w("6 weeks since your session on Wed 30 Sep")) {
 		t.Errorf("last_call = %q", txt)
 	}
 	// book_next may go out until day 35: no "it's four weeks".
-	if txt := render("book_next", aftercare.Email); strings.Contains(strings.ToLower(txt), "four weeks since") || strings.Contains(txt, "4 weeks since") {
+	if txt := render("book_next", aftercare.Email); strings.Contains(strings.ToLower(txt), w("four weeks since")) || strings.Contains(txt, w("4 weeks since")) {
 		t.Errorf("book_next email claims a time since treatment that may be false: %q", txt)
 	}
 	// Day 14: the glow is not in the future.
 	for _, step := range []string{"back_to_routine", "welcome"} {
-		if txt := render(step, aftercare.Email); strings.Contains(txt, "within 1 to 2 weeks") || strings.Contains(txt, "glow shows") {
+		if txt := render(step, aftercare.Email); strings.Contains(txt, w("within 1 to 2 weeks")) || strings.Contains(txt, w("glow shows")) {
 			t.Errorf("%s email promises a future glow: %q", step, txt)
 		}
 	}
 	// makeup_ok: exercise again, but pools, saunas, steam and hot yoga later.
-	if txt := render("makeup_ok", aftercare.SMS); !strings.Contains(txt, "pools, saunas, steam rooms and hot yoga until Sun 4 Oct") {
+	if txt := render("makeup_ok", aftercare.SMS); !strings.Contains(txt, w("pools, saunas, steam rooms and hot yoga until Sun 4 Oct")) {
 		t.Errorf("makeup_ok = %q", txt)
 	}
-	if txt := render("evening_care", aftercare.SMS); strings.Contains(txt, "lukewarm") || !strings.Contains(txt, "cool water") {
+	if txt := render("evening_care", aftercare.SMS); strings.Contains(txt, w("lukewarm")) || !strings.Contains(txt, w("cool water")) {
 		t.Errorf("evening_care = %q", txt)
 	}
 	// The late start says only what applies on its day.
@@ -262,10 +380,10 @@ func TestWordingTrueWhenSentLate(t *testing.T) {
 	} {
 		d.DaysSince = day
 		txt := render("late_start", aftercare.SMS)
-		if !strings.Contains(txt, want) {
-			t.Errorf("late_start day %d = %q, want %q", day, txt, want)
+		if !strings.Contains(txt, w(want)) {
+			t.Errorf("late_start day %d = %q, want %q", day, txt, w(want))
 		}
-		if day >= 4 && strings.Contains(txt, "makeup") {
+		if day >= 4 && strings.Contains(txt, w("makeup")) {
 			t.Errorf("late_start day %d mentions makeup: %q", day, txt)
 		}
 	}
@@ -297,7 +415,15 @@ func TestNormalizeSMS(t *testing.T) {
 // then do texts go as UCS-2.
 func TestPlanTextsStayGSM(t *testing.T) {
 	t.Parallel()
-	p := setup(t)
+	for lang, p := range embeddedProtocols(t) {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			testPlanTextsStayGSM(t, lang, p)
+		})
+	}
+}
+
+func testPlanTextsStayGSM(t *testing.T, lang string, p *Protocol) {
 	treated := time.Date(2026, 6, 9, 14, 0, 0, 0, time.UTC)
 	in := input("America/New_York", treated)
 	in.Clinic.Name = "O\u2019Brien\u2019s Skin \u2013 Laser\u00a0& Aesthetics Studio" // 40 characters
@@ -331,7 +457,7 @@ func TestPlanTextsStayGSM(t *testing.T) {
 		t.Fatal(err)
 	}
 	w := find(t, msgs, "welcome", 0, aftercare.SMS)
-	if n, unicode := Segments(w.Body); !strings.Contains(w.Body, "Hi Zo\u00eb,") || !unicode {
+	if n, unicode := Segments(w.Body); !strings.Contains(w.Body, say(t, lang, "Hi Zoë,")) || !unicode {
 		t.Errorf("welcome for Zo\u00eb: %d segments, unicode %v: %q", n, unicode, w.Body)
 	}
 }

@@ -67,6 +67,9 @@ type Data struct {
 
 	// treatedOn is the treatment's local date, for DateOn.
 	treatedOn civilDate
+	// lang is the language of the dates and helpers ("" and "en":
+	// English); see setLanguage.
+	lang string
 }
 
 // civilDate is a calendar date without a zone.
@@ -80,24 +83,22 @@ type civilDate struct {
 const dayFormat = "Mon 2 Jan"
 
 // DateOn returns the local date of day n after the treatment (the treatment
-// day is day 0) in the short form of TreatedDay, such as "Fri 27 Nov", so
-// a text can say "until Fri 27 Nov" rather than "until day 4". It is empty
-// when the treatment date is unknown.
+// day is day 0) in the short form of TreatedDay, such as "Fri 27 Nov" (in
+// Spanish "vie 27 nov"), so a text can say "until Fri 27 Nov" rather than
+// "until day 4". It is empty when the treatment date is unknown.
 func (d Data) DateOn(n int) string {
 	if d.treatedOn.Y == 0 {
 		return ""
 	}
-	return time.Date(d.treatedOn.Y, d.treatedOn.M, d.treatedOn.D+n, 12, 0, 0, 0, time.UTC).Format(dayFormat)
+	return shortDate(d.lang, civilDate{d.treatedOn.Y, d.treatedOn.M, d.treatedOn.D + n})
 }
 
 // HowToBook says how to book the next session, finishing a sentence such
 // as "Just {{.HowToBook}}.": "book online at <url>" when the clinic has a
-// booking link, else "call us at <phone>".
+// booking link, else "call us at <phone>" (in Spanish "reserva en <url>",
+// "llama al <phone>").
 func (d Data) HowToBook() string {
-	if d.BookingURL != "" {
-		return "book online at " + d.BookingURL
-	}
-	return "call us at " + d.ClinicPhone
+	return howToBook(d.lang, d.BookingURL, d.ClinicPhone)
 }
 
 // TelURL is the clinic phone as a tel: link for HTML templates (html/template
@@ -147,11 +148,9 @@ func newData(in Input, loc *time.Location) Data {
 		d.NextSession = e.SessionNumber + 1
 	}
 	if !e.TreatedAt.IsZero() {
-		t := e.TreatedAt.In(loc)
-		d.TreatedDate = t.Format("Monday, January 2")
-		d.TreatedDay = t.Format(dayFormat)
-		y, m, day := t.Date()
+		y, m, day := e.TreatedAt.In(loc).Date()
 		d.treatedOn = civilDate{y, m, day}
+		d.setLanguage("")
 	}
 	return d
 }

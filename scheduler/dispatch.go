@@ -73,7 +73,7 @@ type Config struct {
 	BackoffMax  time.Duration // default 1h
 	// Prepare fills in what depends on deployment (unsubscribe links,
 	// calendar attachments) before a message is sent. Optional.
-	Prepare func(m *notify.Message, c store.Claimed)
+	Prepare func(ctx context.Context, m *notify.Message, c store.Claimed)
 	// Random returns a float in [0,1) for jitter; default math/rand/v2.
 	Random func() float64
 	// OnBadAddress is told when a patient's number or address turns out
@@ -378,7 +378,7 @@ func (d *Dispatcher) send(ctx context.Context, c store.Claimed) result {
 	sender := d.senders[m.Channel]
 	nm := NotifyMessage(c)
 	if d.cfg.Prepare != nil {
-		d.cfg.Prepare(&nm, c)
+		d.cfg.Prepare(ctx, &nm, c)
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
 	defer cancel()

@@ -37,6 +37,25 @@ const (
 		c.messaging_service_sid, c.email_from, c.reply_to, c.created_at, c.after_hours_phone, c.default_language,
 		c.quiet_hours, c.daily_text_cap, c.weekly_text_cap, c.treatments`
 
+	// A clinic's own protocols (clinic_protocols): every uploaded version,
+	// at most one active per treatment and language.
+	clinicProtocolCols = `id, clinic_id, treatment, language, version, source, sha256, coalesce(uploaded_by, 0), created_at, active`
+	// A new version (clinic, treatment, language, version, source, sha256,
+	// uploaded_by, created_at); no row when that version exists.
+	qInsertClinicProtocol = `INSERT INTO clinic_protocols(clinic_id, treatment, language, version, source, sha256,
+		uploaded_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(clinic_id, treatment, language, version) DO NOTHING RETURNING id`
+	qClinicProtocols = `SELECT ` + clinicProtocolCols + ` FROM clinic_protocols WHERE clinic_id = ?
+		ORDER BY treatment, language, version, id`
+	qClinicProtocol = `SELECT ` + clinicProtocolCols + ` FROM clinic_protocols WHERE id = ? AND clinic_id = ?`
+	// The active protocol of (clinic, treatment, language), if any.
+	qActiveClinicProtocol = `SELECT ` + clinicProtocolCols + ` FROM clinic_protocols
+		WHERE clinic_id = ? AND treatment = ? AND language = ? AND active <> 0`
+	// Deactivates (clinic, treatment, language)'s protocols but one (id, 0 for none).
+	qDeactivateClinicProtocols = `UPDATE clinic_protocols SET active = 0
+		WHERE clinic_id = ? AND treatment = ? AND language = ? AND active <> 0 AND id <> ?`
+	qActivateClinicProtocol = `UPDATE clinic_protocols SET active = 1 WHERE id = ? AND clinic_id = ?`
+
 	// Patients and consent.
 	patientCols      = `id, clinic_id, first_name, last_name, phone, email, timezone, sms_opt_out, email_opt_out, phone_bad, email_bad, created_at, language`
 	qSelectPatient   = `SELECT ` + patientCols + ` FROM patients WHERE id = ? AND clinic_id = ?`

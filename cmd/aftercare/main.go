@@ -13,6 +13,7 @@
 //	aftercare backup FILE  write an online, consistent copy of the database
 //	aftercare restore FILE put a backup in place (daemon stopped)
 //	aftercare migrate --from SQLITE --to POSTGRES  copy a clinic's data into PostgreSQL
+//	aftercare protocol lint FILE...  check protocol files (exit 1 on errors)
 package main
 
 import (
@@ -62,6 +63,11 @@ commands:
                 may have gone out since the backup are checked at the provider before sending
   migrate --from SQLITE --to postgres://…  copy a SQLite database (a snapshot of it: serve may
                 run) into an empty PostgreSQL database, verifying every table's row count
+  protocol lint FILE...  check protocol files: parse errors, texts over two segments with the
+                longest names, characters outside GSM-7, quiet hours and stale times, the
+                first text, lock-screen details, days over the clinic's cap; every finding
+                with file, line, step and field; exit 1 on errors (--json, --daily-cap N,
+                --quiet HH:MM-HH:MM, --allow-treatment-name, --embedded for the built-in ones)
 
 Every command takes --config FILE (YAML); environment variables override it
 (AFTERCARE_DB, AFTERCARE_LISTEN, TWILIO_*, SMTP_*; see README).
@@ -122,6 +128,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = restore(ctx, args[1:], stdout, stderr)
 	case "migrate":
 		err = migrateCmd(ctx, args[1:], stdout, stderr)
+	case "protocol":
+		err = protocolCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"testing"
 
@@ -18,31 +19,7 @@ import (
 func TestMigration0008MakesExistingUsersAdmins(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	db, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	files, _ := filepath.Glob("migrations/*.sql")
-	sort.Strings(files)
-	for _, f := range files {
-		if filepath.Base(f) >= "0008" {
-			break
-		}
-		body, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec(string(body)); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, 0)`, "migrations/"+filepath.Base(f)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	path, db := oldDatabase(t, "0008")
 	for _, q := range []string{
 		`INSERT INTO clinics(id, name, phone, timezone, created_at) VALUES (1, 'Glow', '+14155550100', 'UTC', 0)`,
 		`INSERT INTO users(id, clinic_id, email, password_hash, created_at) VALUES (1, 1, 'a@glow.example', 'h', 0), (2, 1, 'b@glow.example', 'h', 0)`,
@@ -52,14 +29,7 @@ func TestMigration0008MakesExistingUsersAdmins(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	db.Close()
-	// An old database made by hand: private, as the store requires.
-	side, _ := filepath.Glob(path + "*")
-	for _, f := range side {
-		if err := os.Chmod(f, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	closePrivate(t, path, db)
 	s, err := store.Open(ctx, path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -74,5 +44,129 @@ func TestMigration0008MakesExistingUsersAdmins(t *testing.T) {
 	}
 	if u, err := s.CreateUser(ctx, 1, "c@glow.example", "h"); err != nil || u.Role != store.RoleStaff {
 		t.Errorf("new user after the upgrade: %+v, %v", u, err)
+	}
+}
+
+// oldDatabase makes a database as a release before migration first made
+// it: every migration before that one applied and recorded.
+func oldDatabase(t *testing.T, first string) (string, *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "old.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("migrations/*.sql")
+	sort.Strings(files)
+	applied := 0
+	for _, f := range files {
+		if filepath.Base(f) >= first {
+			break
+		}
+		body, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(string(body)); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if _, err := db.Exec(`INSERT INTO schema_migrations VALUES (?, 0)`, "migrations/"+filepath.Base(f)); err != nil {
+			t.Fatal(err)
+		}
+		applied++
+	}
+	if applied == 0 || applied == len(files) {
+		t.Fatalf("%d of %d migrations come before %s", applied, len(files), first)
+	}
+	return path, db
+}
+
+// closePrivate closes an old database made by hand and makes its files
+// private, as the store requires.
+func closePrivate(t *testing.T, path string, db *sql.DB) {
+	t.Helper()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	side, _ := filepath.Glob(path + "*")
+	for _, f := range side {
+		if err := os.Chmod(f, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Upgrading a database from before migration 0014: clinics keep the
+// daemon's planning defaults, patients keep no language of their own (the
+// clinic's default, English), and every enrollment records the protocol it
+// was planned with as its treatment lower-cased, in English, version 0
+// (not recorded then). Afterwards at most one of a clinic's protocols per
+// treatment and language can be active, in the schema itself.
+func TestMigration0014RecordsExistingEnrollmentsProtocol(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path, db := oldDatabase(t, "0014")
+	for _, q := range []string{
+		`INSERT INTO clinics(id, name, phone, timezone, created_at, alert_email) VALUES (1, 'Glow', '+14155550100', 'UTC', 0, 'a@glow.example')`,
+		`INSERT INTO patients(id, clinic_id, first_name, last_name, phone, timezone, created_at, updated_at)
+			VALUES (1, 1, 'Ana', 'Diaz', '+14155550101', 'UTC', 0, 0)`,
+		`INSERT INTO enrollments(id, clinic_id, patient_id, treatment, treated_at, session_number, series_length, created_at)
+			VALUES (1, 1, 1, 'Microneedling', 0, 1, 3, 0), (2, 1, 1, 'microneedling', 0, 2, 3, 0)`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	closePrivate(t, path, db)
+	s, err := store.Open(ctx, path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, err := s.Clinic(ctx, 1)
+	if err != nil || !reflect.DeepEqual(c.ClinicPlanning, aftercare.ClinicPlanning{}) {
+		t.Fatalf("clinic after the upgrade: %+v, %v", c, err)
+	}
+	p, err := s.Patient(ctx, 1, 1)
+	if err != nil || p.Language != "" {
+		t.Fatalf("patient after the upgrade: %+v, %v", p, err)
+	}
+	es, err := s.Enrollments(ctx, 1, 1)
+	if err != nil || len(es) != 2 {
+		t.Fatalf("enrollments after the upgrade: %+v, %v", es, err)
+	}
+	for _, e := range es {
+		if e.Protocol != "microneedling" || e.ProtocolVersion != 0 || e.Language != "en" {
+			t.Errorf("enrollment %d after the upgrade: protocol %q version %d language %q", e.ID, e.Protocol, e.ProtocolVersion, e.Language)
+		}
+	}
+	s.Close()
+
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	insert := `INSERT INTO clinic_protocols(clinic_id, treatment, language, version, source, sha256, created_at, active)
+		VALUES (1, 'chemical peel', ?, ?, 'x', 'y', 0, ?)`
+	for _, r := range []struct {
+		lang    string
+		version int
+		active  int
+		ok      bool
+	}{
+		{"en", 1, 1, true},
+		{"en", 2, 0, true},
+		{"es", 1, 1, true},  // another language: its own active one
+		{"en", 3, 1, false}, // a second active English one
+		{"en", 2, 0, false}, // a version twice
+	} {
+		_, err := raw.Exec(insert, r.lang, r.version, r.active)
+		if (err == nil) != r.ok {
+			t.Errorf("insert %s version %d active %d: err = %v, want ok %v", r.lang, r.version, r.active, err, r.ok)
+		}
 	}
 }
