@@ -14,6 +14,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,11 @@ type Store interface {
 	AuditLog(ctx context.Context, f store.AuditFilter) ([]aftercare.AuditEntry, error)
 	ExportPatient(ctx context.Context, clinicID, patientID int64) (store.PatientExport, error)
 	ErasePatient(ctx context.Context, clinicID, patientID int64) (store.Erasure, error)
+
+	Clinic(ctx context.Context, id int64) (aftercare.Clinic, error)
+	// UpdateClinic writes a clinic's settings whole and audits the names
+	// of the fields that changed.
+	UpdateClinic(ctx context.Context, c aftercare.Clinic) error
 }
 
 // Enroller validates, plans and stores enrollments.
@@ -72,6 +78,8 @@ type Server struct {
 	log      *slog.Logger
 	checks   []Check
 	mux      *http.ServeMux
+	// treatments lists the treatments a clinic may offer.
+	treatments func(ctx context.Context, clinicID int64) ([]string, error)
 	// writes admits requests that write to the store in arrival order (see
 	// admit).
 	writes chan struct{}
@@ -89,6 +97,10 @@ type Deps struct {
 	// store's enrollment group commit takes at once, so a full group can
 	// form while the next one queues.
 	MaxConcurrentWrites int
+	// Treatments lists the treatments a clinic may offer: those the
+	// daemon's protocols and the clinic's own have. PATCH /v1/clinic
+	// refuses any other. Nil means the embedded protocols' treatments.
+	Treatments func(ctx context.Context, clinicID int64) ([]string, error)
 }
 
 // New builds the server with the JSON API and health routes.
@@ -96,8 +108,11 @@ func New(d Deps) *Server {
 	if d.MaxConcurrentWrites <= 0 {
 		d.MaxConcurrentWrites = 64
 	}
+	if d.Treatments == nil {
+		d.Treatments = embeddedTreatments
+	}
 	s := &Server{store: d.Store, enroller: d.Enroller, log: d.Log, checks: d.Ready, mux: http.NewServeMux(),
-		writes: make(chan struct{}, d.MaxConcurrentWrites)}
+		treatments: d.Treatments, writes: make(chan struct{}, d.MaxConcurrentWrites)}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("POST /v1/enrollments", s.auth(s.createEnrollment))
@@ -108,6 +123,8 @@ func New(d Deps) *Server {
 	s.mux.Handle("GET /v1/audit", s.auth(s.listAudit))
 	s.mux.Handle("GET /v1/patients/{id}/export", s.auth(s.exportPatient))
 	s.mux.Handle("DELETE /v1/patients/{id}", s.auth(s.erasePatient))
+	s.mux.Handle("GET /v1/clinic", s.auth(s.getClinic))
+	s.mux.Handle("PATCH /v1/clinic", s.auth(s.patchClinic))
 	return s
 }
 
@@ -291,21 +308,9 @@ func (s *Server) auth(h http.HandlerFunc) http.Handler {
 // content types, invalid UTF-8 (which encoding/json would silently turn
 // into U+FFFD), unknown fields and trailing data.
 func decodeJSON(r *http.Request, v any) error {
-	ct := r.Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || mt != "application/json" {
-		return &httpError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", msg: "Content-Type must be application/json"}
-	}
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r, "application/json")
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return &httpError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("body exceeds %d bytes", MaxBodyBytes)}
-		}
-		return &httpError{status: http.StatusBadRequest, code: "bad_body", msg: "could not read the request body"}
-	}
-	if !utf8.Valid(body) {
-		return &httpError{status: http.StatusBadRequest, code: "bad_json", msg: "body is not valid UTF-8"}
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -329,6 +334,29 @@ func decodeJSON(r *http.Request, v any) error {
 		return &httpError{status: http.StatusBadRequest, code: "bad_json", msg: "trailing data after the JSON object"}
 	}
 	return nil
+}
+
+// readBody reads a size-limited request body of one of the given media
+// types that is valid UTF-8 (which encoding/json would silently turn
+// into U+FFFD).
+func readBody(r *http.Request, mediaTypes ...string) ([]byte, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || !slices.Contains(mediaTypes, mt) {
+		return nil, &httpError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type",
+			msg: "Content-Type must be " + strings.Join(mediaTypes, " or ")}
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, &httpError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: fmt.Sprintf("body exceeds %d bytes", MaxBodyBytes)}
+		}
+		return nil, &httpError{status: http.StatusBadRequest, code: "bad_body", msg: "could not read the request body"}
+	}
+	if !utf8.Valid(body) {
+		return nil, &httpError{status: http.StatusBadRequest, code: "bad_json", msg: "body is not valid UTF-8"}
+	}
+	return body, nil
 }
 
 // admit waits for a turn to write to the store and returns the function

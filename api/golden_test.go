@@ -71,6 +71,7 @@ func TestGoldenJSON(t *testing.T) {
 				{"GET", "/v1/audit?limit=1000", "", nil},
 				{"GET", "/v1/patients/7/export", "", nil},
 				{"DELETE", "/v1/patients/7", "", nil},
+				{"GET", "/v1/clinic", "", nil},
 			}
 			var got bytes.Buffer
 			for _, c := range cases {
@@ -158,12 +159,13 @@ type fixture struct {
 	export  store.PatientExport
 	erasure store.Erasure
 	summary protocol.Summary
+	clinic  aftercare.Clinic
 }
 
 func newFixture(mode fillMode) *fixture {
 	f := &fixture{mode: mode}
 	n := 0
-	for _, v := range []any{&f.view, &f.msgs, &f.audit, &f.export, &f.erasure, &f.summary} {
+	for _, v := range []any{&f.view, &f.msgs, &f.audit, &f.export, &f.erasure, &f.summary, &f.clinic} {
 		fill(reflect.ValueOf(v).Elem(), mode, "", &n)
 	}
 	return f
@@ -200,6 +202,15 @@ func (f *fixture) ExportPatient(ctx context.Context, clinicID, patientID int64) 
 
 func (f *fixture) ErasePatient(ctx context.Context, clinicID, patientID int64) (store.Erasure, error) {
 	return f.erasure, nil
+}
+
+func (f *fixture) Clinic(ctx context.Context, id int64) (aftercare.Clinic, error) {
+	return f.clinic, nil
+}
+
+func (f *fixture) UpdateClinic(ctx context.Context, c aftercare.Clinic) error {
+	f.clinic = c
+	return nil
 }
 
 func (f *fixture) Enroll(ctx context.Context, clinic aftercare.Clinic, req enroll.Request, idemKey string) (store.EnrollmentView, bool, error) {

@@ -17,13 +17,16 @@ import (
 
 // Patient is a patient as the API shows one.
 type Patient struct {
-	ID          int64     `json:"id"`
-	ClinicID    int64     `json:"clinic_id"`
-	FirstName   string    `json:"first_name"`
-	LastName    string    `json:"last_name"`
-	Phone       string    `json:"phone"`
-	Email       string    `json:"email,omitempty"`
-	Timezone    string    `json:"timezone"`
+	ID        int64  `json:"id"`
+	ClinicID  int64  `json:"clinic_id"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Phone     string `json:"phone"`
+	Email     string `json:"email,omitempty"`
+	Timezone  string `json:"timezone"`
+	// Language is the language the patient is written to in ("en",
+	// "es"); empty means the clinic's default language.
+	Language    string    `json:"language,omitempty"`
 	SMSOptOut   bool      `json:"sms_opt_out"`
 	EmailOptOut bool      `json:"email_opt_out"`
 	PhoneBad    string    `json:"phone_bad,omitempty"`
@@ -54,7 +57,33 @@ type Enrollment struct {
 	SeriesLength  int       `json:"series_length"`
 	ExternalRef   string    `json:"external_ref,omitempty"`
 	Cancelled     bool      `json:"cancelled"`
-	CreatedAt     time.Time `json:"created_at"`
+	// Protocol, ProtocolVersion and Language name the protocol the
+	// enrollment was planned with (empty for enrollments made before
+	// they were recorded).
+	Protocol        string    `json:"protocol,omitempty"`
+	ProtocolVersion int       `json:"protocol_version,omitempty"`
+	Language        string    `json:"language,omitempty"`
+	CreatedAt       time.Time `json:"created_at"`
+}
+
+// ClinicSettings is the calling clinic's settings as GET and PATCH
+// /v1/clinic show them. It holds no secrets and none of the alert routes
+// or sender settings (those are changed in the console or by the
+// operator). An empty string or 0 means the daemon's default: English,
+// the daemon's quiet hours, aftercare.DefaultDailyTextCap texts a day, no
+// weekly cap, every treatment the daemon has a protocol for.
+type ClinicSettings struct {
+	ID              int64    `json:"id"`
+	Name            string   `json:"name"`
+	Phone           string   `json:"phone"`
+	Timezone        string   `json:"timezone"`
+	BookingURL      string   `json:"booking_url"`
+	AfterHoursPhone string   `json:"after_hours_phone"`
+	DefaultLanguage string   `json:"default_language"`
+	QuietHours      string   `json:"quiet_hours"`
+	DailyTextCap    int      `json:"daily_text_cap"`
+	WeeklyTextCap   int      `json:"weekly_text_cap"`
+	Treatments      []string `json:"treatments"`
 }
 
 // Message is one planned delivery on one channel, with its events when
@@ -293,7 +322,7 @@ func cloneStrings(in []string) []string {
 
 func newPatient(p aftercare.Patient) Patient {
 	return Patient{ID: p.ID, ClinicID: p.ClinicID, FirstName: p.FirstName, LastName: p.LastName, Phone: p.Phone,
-		Email: p.Email, Timezone: p.Timezone, SMSOptOut: p.SMSOptOut, EmailOptOut: p.EmailOptOut,
+		Email: p.Email, Timezone: p.Timezone, Language: p.Language, SMSOptOut: p.SMSOptOut, EmailOptOut: p.EmailOptOut,
 		PhoneBad: p.PhoneBad, EmailBad: p.EmailBad, CreatedAt: p.CreatedAt}
 }
 
@@ -305,7 +334,17 @@ func newConsent(c aftercare.Consent) Consent {
 func newEnrollment(e aftercare.Enrollment) Enrollment {
 	return Enrollment{ID: e.ID, ClinicID: e.ClinicID, PatientID: e.PatientID, Treatment: e.Treatment,
 		TreatedAt: e.TreatedAt, SessionNumber: e.SessionNumber, SeriesLength: e.SeriesLength,
-		ExternalRef: e.ExternalRef, Cancelled: e.Cancelled, CreatedAt: e.CreatedAt}
+		ExternalRef: e.ExternalRef, Cancelled: e.Cancelled, Protocol: e.Protocol, ProtocolVersion: e.ProtocolVersion,
+		Language: e.Language, CreatedAt: e.CreatedAt}
+}
+
+// newClinicSettings shows a clinic's settings; treatments is always a
+// list ([] for every treatment), never null.
+func newClinicSettings(c aftercare.Clinic) ClinicSettings {
+	ts := append([]string{}, c.Treatments...)
+	return ClinicSettings{ID: c.ID, Name: c.Name, Phone: c.Phone, Timezone: c.Timezone, BookingURL: c.BookingURL,
+		AfterHoursPhone: c.AfterHoursPhone, DefaultLanguage: c.DefaultLanguage, QuietHours: c.QuietHours,
+		DailyTextCap: c.DailyTextCap, WeeklyTextCap: c.WeeklyTextCap, Treatments: ts}
 }
 
 func newMessage(m aftercare.Message) Message {

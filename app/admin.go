@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/config"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -87,6 +91,11 @@ func ShowClinic(ctx context.Context, w io.Writer, cfg *config.Config, id int64) 
 		{"booking-url", c.BookingURL}, {"alert-email", c.AlertEmail}, {"on-call-phone", c.OnCallPhone},
 		{"after-hours-phone", c.AfterHoursPhone}, {"sms-from", c.SMSFrom},
 		{"messaging-service-sid", c.MessagingServiceSID}, {"email-from", c.EmailFrom}, {"reply-to", c.ReplyTo},
+		{"default-language", orDefault(c.DefaultLanguage, "en (default)")},
+		{"quiet-hours", orDefault(c.QuietHours, "the daemon's quiet_hours")},
+		{"daily-text-cap", orDefault(capString(c.DailyTextCap), fmt.Sprintf("%d (default)", aftercare.DefaultDailyTextCap))},
+		{"weekly-text-cap", orDefault(capString(c.WeeklyTextCap), "none")},
+		{"treatments", orDefault(strings.Join(c.Treatments, ", "), "every treatment with a protocol")},
 		{"created", c.CreatedAt.Format(time.RFC3339)},
 	} {
 		fmt.Fprintf(tw, "%s:\t%s\n", f.k, f.v)
@@ -104,13 +113,110 @@ func ShowClinic(ctx context.Context, w io.Writer, cfg *config.Config, id int64) 
 	return err
 }
 
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func capString(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
 // ClinicFlags maps the settings' stored names to the flags of `clinic add`
 // and `clinic update`.
 var ClinicFlags = map[string]string{
 	"name": "name", "phone": "phone", "timezone": "tz", "booking_url": "booking-url",
 	"alert_email": "alert-email", "on_call_phone": "on-call-phone", "after_hours_phone": "after-hours-phone",
 	"sms_from": "sms-from", "messaging_service_sid": "messaging-service-sid", "email_from": "email-from",
-	"reply_to": "reply-to",
+	"reply_to": "reply-to", "default_language": "default-language", "quiet_hours": "quiet-hours",
+	"daily_text_cap": "daily-text-cap", "weekly_text_cap": "weekly-text-cap", "treatments": "treatments",
+}
+
+// KnownTreatments lists the treatments a clinic may offer from the
+// command line: those of the embedded protocols and of the config's
+// protocol file (protocol:) when it names one. A clinic's own uploaded
+// protocols are not consulted here; the API and the console check
+// against those through the daemon.
+func KnownTreatments(cfg *config.Config) ([]string, error) {
+	lib, err := protocol.DefaultLibrary()
+	if err != nil {
+		return nil, err
+	}
+	ts := lib.Treatments()
+	if cfg.Protocol != "" {
+		p, err := protocol.Load(cfg.Protocol)
+		if err != nil {
+			return nil, fmt.Errorf("protocol %s: %w", cfg.Protocol, err)
+		}
+		if !slices.Contains(ts, p.Treatment) {
+			ts = append(ts, p.Treatment)
+		}
+	}
+	return ts, nil
+}
+
+// unknownTreatments is the treatments field error for treatments no
+// protocol of KnownTreatments covers, or nil.
+func unknownTreatments(cfg *config.Config, ts []string) (error, error) {
+	if len(ts) == 0 {
+		return nil, nil
+	}
+	known, err := KnownTreatments(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return enroll.UnknownTreatments(ts, known), nil
+}
+
+// CheckPlanningFlags checks the planning settings given to `clinic add`
+// (enroll.CheckPlanning, and treatments against KnownTreatments): the
+// settings normalized, or every problem at once, one line per flag.
+func CheckPlanningFlags(cfg *config.Config, p aftercare.ClinicPlanning) (aftercare.ClinicPlanning, error) {
+	p, err := enroll.CheckPlanning(p)
+	if !hasFieldError(err, "treatments") {
+		unknown, kerr := unknownTreatments(cfg, p.Treatments)
+		if kerr != nil {
+			return p, kerr
+		}
+		err = errors.Join(err, unknown)
+	}
+	if err != nil {
+		return p, flagErrors(err)
+	}
+	return p, nil
+}
+
+// SplitTreatments reads a --treatments value: names separated by commas
+// ("microneedling, chemical peel"); blanks between commas are dropped, so
+// "" is no list (every treatment).
+func SplitTreatments(v string) []string {
+	var out []string
+	for _, t := range strings.Split(v, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// capFlag reads a text cap flag: a whole number, "" for the default (0).
+func capFlag(flag, v string, dst *int) error {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		*dst = 0
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return aftercare.FieldError(flag, "must be a whole number, or empty for the default")
+	}
+	*dst = n
+	return nil
 }
 
 // UpdateClinic applies changes (flag name to new value; "" clears an
@@ -128,6 +234,7 @@ func UpdateClinic(ctx context.Context, cfg *config.Config, id int64, changes map
 			return result{}, err
 		}
 		c := old
+		var bad []error
 		for flag, v := range changes {
 			switch flag {
 			case "name":
@@ -152,11 +259,38 @@ func UpdateClinic(ctx context.Context, cfg *config.Config, id int64, changes map
 				c.EmailFrom = v
 			case "reply-to":
 				c.ReplyTo = v
+			case "default-language":
+				c.DefaultLanguage = v
+			case "quiet-hours":
+				c.QuietHours = v
+			case "daily-text-cap":
+				if err := capFlag("daily_text_cap", v, &c.DailyTextCap); err != nil {
+					bad = append(bad, err)
+				}
+			case "weekly-text-cap":
+				if err := capFlag("weekly_text_cap", v, &c.WeeklyTextCap); err != nil {
+					bad = append(bad, err)
+				}
+			case "treatments":
+				c.Treatments = SplitTreatments(v)
 			default:
 				return result{}, aftercare.FieldError(flag, "is not a clinic setting")
 			}
 		}
 		c, err = enroll.CheckClinic(c)
+		if _, ok := changes["treatments"]; ok && !hasFieldError(err, "treatments") {
+			unknown, kerr := unknownTreatments(cfg, c.Treatments)
+			if kerr != nil {
+				return result{}, kerr
+			}
+			err = errors.Join(err, unknown)
+		}
+		for _, b := range bad { // a cap that is not a number replaces CheckClinic's word on it
+			var fe *aftercare.Error
+			if errors.As(b, &fe) && !hasFieldError(err, fe.Field) {
+				err = errors.Join(err, b)
+			}
+		}
 		if err != nil {
 			return result{}, flagErrors(err)
 		}
@@ -170,6 +304,15 @@ func UpdateClinic(ctx context.Context, cfg *config.Config, id int64, changes map
 		return result{c, changed}, nil
 	})
 	return r.c, r.changed, err
+}
+
+func hasFieldError(err error, field string) bool {
+	for _, e := range aftercare.AllErrors(err) {
+		if e.Field == field {
+			return true
+		}
+	}
+	return false
 }
 
 // flagErrors rewrites CheckClinic's field errors as one EINVALID error

@@ -206,8 +206,15 @@ func ValidClinic(c aftercare.Clinic) (aftercare.Clinic, error) {
 // its API key (shown once).
 func AddClinic(ctx context.Context, cfg *config.Config, c aftercare.Clinic) (aftercare.Clinic, string, error) {
 	c, err := ValidClinic(c)
-	if err != nil {
+	var perr error
+	c.ClinicPlanning, perr = CheckPlanningFlags(cfg, c.ClinicPlanning)
+	switch {
+	case err != nil && aftercare.ErrorCode(perr) == aftercare.EINVALID:
+		return c, "", aftercare.Errorf(aftercare.EINVALID, "%s\n%s", aftercare.ErrorMessage(err), aftercare.ErrorMessage(perr))
+	case err != nil:
 		return c, "", err
+	case perr != nil:
+		return c, "", perr
 	}
 	s, err := store.Open(ctx, cfg.DB, store.Options{})
 	if err != nil {

@@ -56,6 +56,40 @@ func TestAdminPagesInBrowser(t *testing.T) {
 		if v := run(t, ctx, chromedp.Value(chromedp.ID("after_hours_phone"))); v != "+14155550177" {
 			t.Errorf("after-hours phone shown as %q", v)
 		}
+
+		// The planning settings: a language chosen, a treatment ticked,
+		// two mistakes shown next to their fields with the choices kept,
+		// then saved.
+		do(t, ctx, chromedp.SetValue(chromedp.ID("default_language"), "es"), setValue("quiet_hours", "25:00-08:00"),
+			setValue("daily_text_cap", "4"), chromedp.Click(chromedp.ID("treatment-0")))
+		if s := click(t, ctx, "#save-settings"); s != 422 {
+			t.Fatalf("bad planning settings: %d", s)
+		}
+		if n := run(t, ctx, chromedp.Evaluate[int](`document.querySelectorAll(".error-summary li").length`)); n != 2 {
+			t.Errorf("%d errors listed, want 2 (quiet hours, texts a day)", n)
+		}
+		if got := text(t, ctx, "#quiet_hours-error"); !strings.HasPrefix(got, `Quiet hours: start: "25:00" is not a time of day`) {
+			t.Errorf("quiet hours error %q", got)
+		}
+		if got := text(t, ctx, "#daily_text_cap-error"); !strings.Contains(got, "between 1 and 3") {
+			t.Errorf("daily cap error %q", got)
+		}
+		kept := run(t, ctx, chromedp.Evaluate[string](`document.getElementById("default_language").value + "|" +
+			document.getElementById("treatment-0").checked + "|" + document.getElementById("treatment-1").checked`))
+		if kept != "es|true|false" {
+			t.Errorf("choices not kept: %q", kept)
+		}
+		shots.take("settings-planning-errors", 0)
+		do(t, ctx, setValue("quiet_hours", "21:00-8:00"), setValue("daily_text_cap", ""), setValue("weekly_text_cap", "10"))
+		if s := click(t, ctx, "#save-settings"); s != 200 {
+			t.Fatalf("save planning: %d", s)
+		}
+		saved := run(t, ctx, chromedp.Evaluate[string](`[document.querySelector(".flash").textContent,
+			document.getElementById("default_language").value, document.getElementById("quiet_hours").value,
+			document.getElementById("weekly_text_cap").value, document.getElementById("treatment-0").checked].join("|")`))
+		if saved != "Settings saved.|es|21:00-08:00|10|true" {
+			t.Errorf("after saving: %q", saved)
+		}
 	})
 
 	t.Run("api keys", func(t *testing.T) {

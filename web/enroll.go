@@ -30,10 +30,13 @@ var zoneChoices = []string{
 // next to their fields, and the previewed plan.
 type enrollForm struct {
 	FirstName, LastName, Phone, Email, Timezone string
-	SMSConsent, EmailConsent                    bool
-	TreatedAt                                   string // datetime-local, clinic's zone
-	Session, Series                             string
-	IdemKey                                     string
+	// Language is the patient's language ("en", "es"): the clinic's
+	// default language on a new form, the patient's own for a known one.
+	Language                 string
+	SMSConsent, EmailConsent bool
+	TreatedAt                string // datetime-local, clinic's zone
+	Session, Series          string
+	IdemKey                  string
 	// PatientID is set when enrolling the next session of a known patient.
 	PatientID int64
 
@@ -62,7 +65,11 @@ func (c *Console) newEnrollForm(s *store.Session) (enrollForm, error) {
 		return enrollForm{}, err
 	}
 	zone := s.Clinic.Timezone
-	return enrollForm{Timezone: zone, ClinicZone: zone, Zones: zones(zone), Session: "1", Series: "3",
+	lang := s.Clinic.DefaultLanguage
+	if lang == "" {
+		lang = aftercare.Languages[0]
+	}
+	return enrollForm{Timezone: zone, Language: lang, ClinicZone: zone, Zones: zones(zone), Session: "1", Series: "3",
 		TreatedAt: c.now().In(loadZone(zone)).Format(localInput), IdemKey: "console-" + key,
 		Errors: map[string]string{}, Warnings: map[string]enroll.Warning{}}, nil
 }
@@ -105,6 +112,9 @@ func (c *Console) enrollPage(w http.ResponseWriter, r *http.Request, s *store.Se
 func prefill(f *enrollForm, pv store.PatientView) {
 	p := pv.Patient
 	f.PatientID, f.FirstName, f.LastName, f.Phone, f.Email, f.Timezone = p.ID, p.FirstName, p.LastName, p.Phone, p.Email, p.Timezone
+	if p.Language != "" {
+		f.Language = p.Language
+	}
 	granted := map[aftercare.Channel]bool{}
 	for _, c := range pv.Consents {
 		granted[c.Channel] = c.Granted
@@ -134,6 +144,7 @@ func (c *Console) enrollSubmit(w http.ResponseWriter, r *http.Request, s *store.
 	}
 	f.FirstName, f.LastName = fv.Get("first_name"), fv.Get("last_name")
 	f.Phone, f.Email, f.Timezone = fv.Get("phone"), fv.Get("email"), strings.TrimSpace(fv.Get("timezone"))
+	f.Language = strings.TrimSpace(fv.Get("language"))
 	f.SMSConsent, f.EmailConsent = fv.Get("sms_consent") != "", fv.Get("email_consent") != ""
 	f.TreatedAt, f.Session, f.Series = fv.Get("treated_at"), fv.Get("session_number"), fv.Get("series_length")
 	f.PatientID, _ = strconv.ParseInt(fv.Get("patient_id"), 10, 64)
@@ -194,7 +205,7 @@ func (c *Console) enrollSubmit(w http.ResponseWriter, r *http.Request, s *store.
 // errors enroll.Validate cannot see (numbers, the local treatment time).
 func (c *Console) enrollRequest(f *enrollForm, s *store.Session) (enroll.Request, bool) {
 	req := enroll.Request{FirstName: f.FirstName, LastName: f.LastName, Phone: f.Phone, Email: f.Email,
-		Timezone: f.Timezone, SMSConsent: f.SMSConsent, EmailConsent: f.EmailConsent,
+		Timezone: f.Timezone, Language: f.Language, SMSConsent: f.SMSConsent, EmailConsent: f.EmailConsent,
 		ConsentMethod: aftercare.ConsentFrontDesk}
 	var err error
 	if req.SessionNumber, err = strconv.Atoi(strings.TrimSpace(f.Session)); err != nil {
@@ -222,7 +233,18 @@ func (c *Console) enrollRequest(f *enrollForm, s *store.Session) (enroll.Request
 var fieldLabels = map[string]string{
 	"first_name": "First name", "last_name": "Last name", "phone": "Mobile phone", "email": "Email",
 	"timezone": "Time zone", "treated_at": "Treatment time", "session_number": "Session number",
-	"series_length": "Series length", "sms_consent": "Consent", "email_consent": "Consent",
+	"series_length": "Series length", "sms_consent": "Consent", "email_consent": "Consent", "language": "Language",
+}
+
+// Languages are the choices of the patient's language: each language by
+// its own name, and the form's value when it is none of them (so a
+// refused value stays visible next to its error).
+func (f enrollForm) Languages() []option {
+	out := []option{{Value: "en", Label: "English"}, {Value: "es", Label: "Español"}}
+	if f.Language != "" && !aftercare.ValidLanguage(f.Language) {
+		out = append(out, option{Value: f.Language, Label: f.Language})
+	}
+	return out
 }
 
 // staffWords rewrites API field names in enroll's messages into the words
@@ -410,7 +432,7 @@ func (f enrollForm) Field(name string) field {
 
 // formFields are the enroll form's fields in page order (for the error
 // summary).
-var formFields = []string{"first_name", "last_name", "phone", "email", "timezone", "sms_consent", "treated_at",
+var formFields = []string{"first_name", "last_name", "phone", "email", "timezone", "language", "sms_consent", "treated_at",
 	"session_number", "series_length"}
 
 // fieldError is one entry of the error summary.

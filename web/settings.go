@@ -1,11 +1,16 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -16,13 +21,14 @@ import (
 // read-only and names the command that changes them.
 
 // settingsFields are the editable settings, in page order.
-var settingsFields = []string{"name", "phone", "timezone", "booking_url", "alert_email", "on_call_phone",
-	"after_hours_phone", "reply_to"}
+var settingsFields = []string{"name", "phone", "timezone", "booking_url", "after_hours_phone", "alert_email",
+	"on_call_phone", "reply_to", "default_language", "quiet_hours", "daily_text_cap", "weekly_text_cap", "treatments"}
 
 var settingsLabels = map[string]string{
 	"name": "Clinic name", "phone": "Clinic phone", "timezone": "Time zone", "booking_url": "Booking link",
 	"alert_email": "Alert email", "on_call_phone": "On-call mobile", "after_hours_phone": "After-hours phone",
-	"reply_to": "Reply-To address",
+	"reply_to": "Reply-To address", "default_language": "Patients' language", "quiet_hours": "Quiet hours",
+	"daily_text_cap": "Texts a day", "weekly_text_cap": "Texts a week", "treatments": "Treatments offered",
 }
 
 var settingsHints = map[string]string{
@@ -33,6 +39,37 @@ var settingsHints = map[string]string{
 	"on_call_phone":     "Red-flag replies are texted here.",
 	"after_hours_phone": "The number patients are told to call outside opening hours; leave empty for none.",
 	"reply_to":          "Patients' replies to emails go here; leave empty to use the sender address.",
+	"default_language":  "Patients enrolled without a language of their own get texts and emails in this one.",
+	"quiet_hours":       "No texts in this window of the patient's local time, such as 21:00-08:00; leave empty for the daemon's.",
+	"daily_text_cap":    "The most scheduled texts a patient gets in one day, 1 to 3 (what patients consent to); leave empty for 2. Answers to a patient's own texts are never capped.",
+	"weekly_text_cap":   "The most scheduled texts in any 7 days, from the daily cap up to 50; leave empty for no weekly cap.",
+	"treatments":        "Tick the treatments the clinic offers; tick none to offer every treatment aftercare has a protocol for.",
+}
+
+// languageOptions are the patients' languages, by their names in their
+// own language; the empty value is English, the default.
+var languageOptions = []option{{Value: "", Label: "English"}, {Value: "es", Label: "Español"}}
+
+// option is one choice of a select.
+type option struct{ Value, Label string }
+
+// treatmentChoice is one treatment checkbox of the settings page.
+type treatmentChoice struct {
+	Name    string
+	Checked bool
+	// Unknown marks a treatment the clinic offers that no protocol covers
+	// any more.
+	Unknown bool
+}
+
+// embeddedTreatments lists the treatments of the protocols built into the
+// daemon, for a console given no Treatments.
+func embeddedTreatments(context.Context, int64) ([]string, error) {
+	lib, err := protocol.DefaultLibrary()
+	if err != nil {
+		return nil, err
+	}
+	return lib.Treatments(), nil
 }
 
 // settingsForm is the data of the settings page.
@@ -41,6 +78,9 @@ type settingsForm struct {
 	Errors    map[string]string
 	FormError string
 	Zones     []string
+	// Treatments are the checkboxes: every treatment with a protocol, and
+	// any the clinic offers without one.
+	Treatments []treatmentChoice
 	// Read-only sender settings.
 	SMSFrom, MessagingServiceSID, EmailFrom string
 	ClinicID                                int64
@@ -63,9 +103,20 @@ func (f settingsForm) Field(name string) field {
 		fd.Type = "url"
 	case "timezone":
 		fd.List = "zones"
+	case "quiet_hours":
+		fd.Class = "narrow"
+	case "daily_text_cap", "weekly_text_cap":
+		fd.Type, fd.InputMode, fd.Min, fd.Class = "number", "numeric", "1", "narrow"
+		fd.Max = strconv.Itoa(aftercare.MaxDailyTextCap)
+		if name == "weekly_text_cap" {
+			fd.Max = strconv.Itoa(enroll.MaxWeeklyTextCap)
+		}
 	}
 	return fd
 }
+
+// Languages are the choices of the patients' language select.
+func (f settingsForm) Languages() []option { return languageOptions }
 
 // Fields lists the editable settings in page order.
 func (f settingsForm) Fields() []string { return settingsFields }
@@ -82,14 +133,56 @@ func (f settingsForm) ErrorList() []fieldError {
 }
 
 func clinicValues(c aftercare.Clinic) map[string]string {
+	capValue := func(n int) string {
+		if n == 0 {
+			return ""
+		}
+		return strconv.Itoa(n)
+	}
+	lang := c.DefaultLanguage
+	if lang == "en" {
+		lang = ""
+	}
 	return map[string]string{"name": c.Name, "phone": c.Phone, "timezone": c.Timezone, "booking_url": c.BookingURL,
 		"alert_email": c.AlertEmail, "on_call_phone": c.OnCallPhone, "after_hours_phone": c.AfterHoursPhone,
-		"reply_to": c.ReplyTo}
+		"reply_to": c.ReplyTo, "default_language": lang, "quiet_hours": c.QuietHours,
+		"daily_text_cap": capValue(c.DailyTextCap), "weekly_text_cap": capValue(c.WeeklyTextCap)}
 }
 
-func (c *Console) settingsFormFor(cl aftercare.Clinic) settingsForm {
+// treatmentChoices are the checkboxes for the known treatments, ticked
+// where offered, then the offered ones no protocol covers.
+func treatmentChoices(known, offered []string) []treatmentChoice {
+	var out []treatmentChoice
+	for _, k := range known {
+		out = append(out, treatmentChoice{Name: k, Checked: slices.Contains(offered, k)})
+	}
+	for _, o := range offered {
+		if !slices.Contains(known, o) {
+			out = append(out, treatmentChoice{Name: o, Checked: true, Unknown: true})
+		}
+	}
+	return out
+}
+
+// knownTreatments lists the treatments the clinic may offer, normalized
+// and sorted.
+func (c *Console) knownTreatments(ctx context.Context, clinicID int64) ([]string, error) {
+	ts, err := c.treatments(ctx, clinicID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, protocol.NormalizeTreatment(t))
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+func (c *Console) settingsFormFor(cl aftercare.Clinic, known []string) settingsForm {
 	return settingsForm{Values: clinicValues(cl), Errors: map[string]string{}, Zones: zones(cl.Timezone),
-		SMSFrom: cl.SMSFrom, MessagingServiceSID: cl.MessagingServiceSID, EmailFrom: cl.EmailFrom, ClinicID: cl.ID}
+		Treatments: treatmentChoices(known, cl.Treatments),
+		SMSFrom:    cl.SMSFrom, MessagingServiceSID: cl.MessagingServiceSID, EmailFrom: cl.EmailFrom, ClinicID: cl.ID}
 }
 
 func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, s *store.Session) error {
@@ -97,7 +190,11 @@ func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, s *store.
 	if err != nil {
 		return err
 	}
-	v := c.view(s, "Clinic settings", "settings", c.settingsFormFor(cl))
+	known, err := c.knownTreatments(r.Context(), s.ClinicID)
+	if err != nil {
+		return err
+	}
+	v := c.view(s, "Clinic settings", "settings", c.settingsFormFor(cl, known))
 	if saved := r.URL.Query().Get("saved"); saved != "" {
 		v.Flash = "Settings saved."
 		if saved == "none" {
@@ -128,10 +225,48 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, s *store.
 	} {
 		*p.dst = strings.TrimSpace(f.Get(p.name))
 	}
-	checked, err := enroll.CheckClinic(cl)
+	cl.DefaultLanguage = strings.TrimSpace(f.Get("default_language"))
+	if cl.DefaultLanguage == "" && old.DefaultLanguage == "en" {
+		cl.DefaultLanguage = "en" // the select shows a stored "en" as English, the default: not a change
+	}
+	cl.QuietHours = strings.TrimSpace(f.Get("quiet_hours"))
+	problems := map[string]string{}
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"daily_text_cap", &cl.DailyTextCap}, {"weekly_text_cap", &cl.WeeklyTextCap}} {
+		v := strings.TrimSpace(f.Get(p.name))
+		if v == "" {
+			*p.dst = 0
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			problems[p.name] = "must be a whole number, or empty for the default"
+			continue
+		}
+		*p.dst = n
+	}
+	cl.Treatments = f["treatments"]
+	known, err := c.knownTreatments(r.Context(), s.ClinicID)
 	if err != nil {
-		form := c.settingsFormFor(old)
+		return err
+	}
+	checked, err := enroll.CheckClinic(cl)
+	if !slices.ContainsFunc(aftercare.AllErrors(err), func(e *aftercare.Error) bool { return e.Field == "treatments" }) &&
+		!slices.Equal(checked.Treatments, old.Treatments) {
+		err = errors.Join(err, enroll.UnknownTreatments(checked.Treatments, slices.Concat(known, old.Treatments)))
+	}
+	for name, msg := range problems {
+		err = errors.Join(err, aftercare.FieldError(name, "%s", msg))
+	}
+	if err != nil {
+		form := c.settingsFormFor(old, known)
 		form.Values = clinicValues(cl)
+		for name, v := range map[string]string{"daily_text_cap": f.Get("daily_text_cap"), "weekly_text_cap": f.Get("weekly_text_cap")} {
+			form.Values[name] = strings.TrimSpace(v) // as typed, even when not a number
+		}
+		form.Treatments = treatmentChoices(known, normalized(cl.Treatments))
 		for _, e := range aftercare.AllErrors(err) {
 			msg := e.Message
 			if e.Field == "alert_email" && msg == enroll.NoAlertRoute {
@@ -142,6 +277,9 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, s *store.
 				// operator can fix it.
 				form.FormError = "A sender setting (" + e.Field + ") " + msg + "; ask your operator to fix it with `aftercare clinic update`."
 				continue
+			}
+			if problems[e.Field] != "" {
+				msg = problems[e.Field] // a cap that is not a number: say so, not what it became
 			}
 			if form.Errors[e.Field] == "" {
 				form.Errors[e.Field] = settingsLabels[e.Field] + ": " + msg
@@ -162,4 +300,15 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, s *store.
 	}
 	http.Redirect(w, r, to, http.StatusSeeOther)
 	return nil
+}
+
+// normalized returns the treatments normalized, without blanks.
+func normalized(ts []string) []string {
+	var out []string
+	for _, t := range ts {
+		if n := protocol.NormalizeTreatment(t); n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -77,6 +77,11 @@ type options struct {
 // link's path from the test server).
 const resetBase = "https://console.example"
 
+// treatments are the daemon's protocols' treatments in these tests.
+func treatments(context.Context, int64) ([]string, error) {
+	return []string{"microneedling", "Chemical Peel"}, nil
+}
+
 func newWorld(t *testing.T, o options) *world {
 	t.Helper()
 	ctx := context.Background()
@@ -132,7 +137,7 @@ func newWorld(t *testing.T, o options) *world {
 				o.check()
 			}
 			return bcrypt.CompareHashAndPassword(hash, pw)
-		}, Mail: o.mail, BaseURL: resetBase})
+		}, Mail: o.mail, BaseURL: resetBase, Treatments: treatments})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -134,6 +134,10 @@ type Options struct {
 	// email, which should match the cost of the stored hashes
 	// (HashPassword uses bcrypt.DefaultCost, the default). Tests lower both.
 	BcryptCost int
+	// Treatments lists the treatments a clinic may offer (the daemon's
+	// and the clinic's own protocols'), for the settings page. Nil: the
+	// embedded protocols' treatments.
+	Treatments func(ctx context.Context, clinicID int64) ([]string, error)
 }
 
 // Console serves the web console.
@@ -144,10 +148,12 @@ type Console struct {
 	log      *slog.Logger
 	secure   bool
 	steps    []Step
-	titles   map[string]string
-	ttl      time.Duration
-	pages    map[string]*template.Template
-	static   http.Handler
+	// treatments lists the treatments a clinic may offer.
+	treatments func(ctx context.Context, clinicID int64) ([]string, error)
+	titles     map[string]string
+	ttl        time.Duration
+	pages      map[string]*template.Template
+	static     http.Handler
 
 	idle        time.Duration
 	limits      Limits
@@ -179,8 +185,11 @@ func New(o Options) (*Console, error) {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
+	if o.Treatments == nil {
+		o.Treatments = embeddedTreatments
+	}
 	c := &Console{store: o.Store, enroller: o.Enroller, clock: o.Clock, log: o.Log, secure: o.SecureCookies,
-		steps: o.Steps, titles: make(map[string]string, len(o.Steps)), ttl: o.SessionTTL}
+		steps: o.Steps, treatments: o.Treatments, titles: make(map[string]string, len(o.Steps)), ttl: o.SessionTTL}
 	if err := c.configureSignIn(o); err != nil {
 		return nil, err
 	}

@@ -13,11 +13,15 @@ import (
 
 const clinicUsage = `usage:
   aftercare clinic add --name NAME --phone PHONE --tz ZONE --alert-email EMAIL | --on-call-phone PHONE
+      [--default-language en|es] [--quiet-hours 21:00-08:00] [--daily-text-cap N] [--weekly-text-cap N]
+      [--treatments "microneedling,chemical peel"]
   aftercare clinic list
   aftercare clinic show ID
   aftercare clinic update ID [--name ...] [--phone ...] [--tz ...] [--booking-url ...] [--alert-email ...]
       [--on-call-phone ...] [--after-hours-phone ...] [--sms-from ...] [--messaging-service-sid ...]
-      [--email-from ...] [--reply-to ...]     (an empty value clears an optional setting)`
+      [--email-from ...] [--reply-to ...] [--default-language en|es] [--quiet-hours HH:MM-HH:MM]
+      [--daily-text-cap N] [--weekly-text-cap N] [--treatments "microneedling,chemical peel"]
+      (an empty value clears an optional setting or restores the default)`
 
 const keyUsage = `usage:
   aftercare key add --clinic ID --label LABEL
@@ -97,6 +101,11 @@ func clinicUpdate(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		{"messaging-service-sid", "clinic's Twilio Messaging Service"},
 		{"email-from", "clinic's sender address (empty: global smtp.from)"},
 		{"reply-to", "Reply-To address for emails"},
+		{"default-language", "language of patients enrolled without one: en or es (empty: en)"},
+		{"quiet-hours", "no texts in this local window, HH:MM-HH:MM (empty: the daemon's quiet_hours)"},
+		{"daily-text-cap", "most scheduled texts a patient gets a day, 1-3 (empty: 2)"},
+		{"weekly-text-cap", "most scheduled texts in 7 days, from the daily cap to 50 (empty: none)"},
+		{"treatments", "treatments offered, comma-separated, each with a protocol (empty: every treatment)"},
 	} {
 		fs.String(f.name, "", f.usage)
 	}

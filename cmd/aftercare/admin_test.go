@@ -158,3 +158,64 @@ func TestKeyAddListRevoke(t *testing.T) {
 		t.Fatalf("audit rows = %+v", rows)
 	}
 }
+
+// TestClinicPlanningFlags: `clinic add` and `clinic update` set the
+// planning settings (language, quiet hours, caps, treatments), `clinic
+// show` prints them, an empty value restores the default, and bad values
+// are all reported at once, one line per flag, with nothing written.
+func TestClinicPlanningFlags(t *testing.T) {
+	db := newClinic(t)
+	code, out, errs := cli(t, "clinic", "update", "1", "--default-language", "es", "--quiet-hours", "21:00-8:00",
+		"--daily-text-cap", "2", "--weekly-text-cap", "10", "--treatments", "Microneedling, ")
+	if code != 0 || !strings.Contains(out, "updated: default-language quiet-hours daily-text-cap weekly-text-cap treatments") {
+		t.Fatalf("clinic update: %d %q %q", code, out, errs)
+	}
+	code, out, _ = cli(t, "clinic", "show", "1")
+	for _, want := range []string{"default-language:  es", "quiet-hours:  21:00-08:00", "daily-text-cap:  2",
+		"weekly-text-cap:  10", "treatments:  microneedling"} {
+		if code != 0 || !strings.Contains(strings.Join(strings.Fields(out), "  "), strings.Join(strings.Fields(want), "  ")) {
+			t.Fatalf("clinic show lacks %q: %d %q", want, code, out)
+		}
+	}
+
+	code, _, errs = cli(t, "clinic", "update", "1", "--default-language", "fr", "--quiet-hours", "late",
+		"--daily-text-cap", "many", "--weekly-text-cap", "99", "--treatments", "microneedling,botox")
+	for _, want := range []string{"--default-language: must be en or es", "--quiet-hours: must be a start and an end",
+		"--daily-text-cap: must be a whole number", "--weekly-text-cap: must be 0", `--treatments: no protocol for "botox"`} {
+		if code != 1 || !strings.Contains(errs, want) {
+			t.Fatalf("bad planning flags: exit %d, stderr lacks %q: %q", code, want, errs)
+		}
+	}
+
+	if code, out, errs := cli(t, "clinic", "update", "1", "--weekly-text-cap", "", "--treatments", "", "--quiet-hours", ""); code != 0 ||
+		!strings.Contains(out, "updated: quiet-hours weekly-text-cap treatments") {
+		t.Fatalf("clearing: %d %q %q", code, out, errs)
+	}
+
+	// clinic add takes them too, checked with the rest.
+	code, _, errs = cli(t, "clinic", "add", "--name", "Peel", "--phone", "+14155550100", "--tz", "Mars/Base",
+		"--alert-email", "a@peel.example", "--daily-text-cap", "12", "--treatments", "laser")
+	for _, want := range []string{"tz:", "--daily-text-cap:", `--treatments: no protocol for "laser"`} {
+		if code != 1 || !strings.Contains(errs, want) {
+			t.Fatalf("clinic add with bad settings: exit %d, stderr lacks %q: %q", code, want, errs)
+		}
+	}
+	if code, _, errs := cli(t, "clinic", "add", "--name", "Peel", "--phone", "+14155550100", "--tz", "America/Denver",
+		"--alert-email", "a@peel.example", "--default-language", "es", "--daily-text-cap", "1", "--treatments", "microneedling"); code != 0 {
+		t.Fatalf("clinic add: %d %q", code, errs)
+	}
+
+	s, err := store.Open(context.Background(), db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, _ := s.Clinic(context.Background(), 1)
+	if c.DefaultLanguage != "es" || c.DailyTextCap != 2 || c.WeeklyTextCap != 0 || c.QuietHours != "" || len(c.Treatments) != 0 {
+		t.Fatalf("clinic 1 = %+v", c.ClinicPlanning)
+	}
+	c2, _ := s.Clinic(context.Background(), 2)
+	if c2.DefaultLanguage != "es" || c2.DailyTextCap != 1 || len(c2.Treatments) != 1 || c2.Treatments[0] != "microneedling" {
+		t.Fatalf("clinic 2 = %+v", c2.ClinicPlanning)
+	}
+}

@@ -276,9 +276,15 @@ func clinicAdd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&c.MessagingServiceSID, "messaging-service-sid", "", "clinic's Twilio Messaging Service")
 	fs.StringVar(&c.EmailFrom, "email-from", "", "clinic's sender address (default: global smtp.from)")
 	fs.StringVar(&c.ReplyTo, "reply-to", "", "Reply-To address for emails")
+	fs.StringVar(&c.DefaultLanguage, "default-language", "", "language of patients enrolled without one: en or es (default en)")
+	fs.StringVar(&c.QuietHours, "quiet-hours", "", "no texts in this local window, HH:MM-HH:MM (default: the daemon's quiet_hours)")
+	fs.IntVar(&c.DailyTextCap, "daily-text-cap", 0, "most scheduled texts a patient gets a day, 1-3 (0: the default, 2)")
+	fs.IntVar(&c.WeeklyTextCap, "weekly-text-cap", 0, "most scheduled texts in 7 days, from the daily cap to 50 (0: none)")
+	treatments := fs.String("treatments", "", "treatments offered, comma-separated, each with a protocol (default: every treatment)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	c.Treatments = app.SplitTreatments(*treatments)
 	if c.Name == "" || c.Phone == "" || c.Timezone == "" {
 		return usageError{errors.New("clinic add needs --name, --phone and --tz, and --alert-email or --on-call-phone")}
 	}
