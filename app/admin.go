@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
+	"log/slog"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -14,7 +14,6 @@ import (
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/config"
 	"github.com/aftercare/aftercare/enroll"
-	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -138,26 +137,15 @@ var ClinicFlags = map[string]string{
 }
 
 // KnownTreatments lists the treatments a clinic may offer from the
-// command line: those of the embedded protocols and of the config's
-// protocol file (protocol:) when it names one. A clinic's own uploaded
-// protocols are not consulted here; the API and the console check
-// against those through the daemon.
+// command line: those of the daemon's library (embedded protocols,
+// protocols_dir, protocol:). A clinic's own uploaded protocols are added
+// by the daemon (the API and the console) through protocols.Treatments.
 func KnownTreatments(cfg *config.Config) ([]string, error) {
-	lib, err := protocol.DefaultLibrary()
+	lib, err := LoadLibrary(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return nil, err
 	}
-	ts := lib.Treatments()
-	if cfg.Protocol != "" {
-		p, err := protocol.Load(cfg.Protocol)
-		if err != nil {
-			return nil, fmt.Errorf("protocol %s: %w", cfg.Protocol, err)
-		}
-		if !slices.Contains(ts, p.Treatment) {
-			ts = append(ts, p.Treatment)
-		}
-	}
-	return ts, nil
+	return lib.Treatments(), nil
 }
 
 // unknownTreatments is the treatments field error for treatments no

@@ -127,6 +127,16 @@ func (ps *protocols) Library(ctx context.Context, clinicID int64) (*protocol.Lib
 	return ps.base.WithClinic(fmt.Sprintf("clinic %d", clinicID), list, active)
 }
 
+// Treatments lists the treatments a clinic may offer: the daemon's and
+// those of its own active protocols.
+func (ps *protocols) Treatments(ctx context.Context, clinicID int64) ([]string, error) {
+	lib, err := ps.Library(ctx, clinicID)
+	if err != nil {
+		return nil, err
+	}
+	return lib.Treatments(), nil
+}
+
 // parse parses a stored upload once.
 func (ps *protocols) parse(r store.ClinicProtocol) (*protocol.Protocol, error) {
 	ps.mu.Lock()
