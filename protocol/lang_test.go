@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"go.yaml.in/yaml/v3"
 )
 
 // setupES returns the embedded Spanish protocol.
@@ -357,5 +358,47 @@ func TestDefaultLibraryHasSpanish(t *testing.T) {
 		if err != nil || c.Protocol.Language != lang || c.Note != "" {
 			t.Errorf("Pick(%s) = %+v, %v", lang, c, err)
 		}
+	}
+}
+
+// A Spanish protocol that leaves out an optional reply answers with the
+// built-in Spanish one, not the English.
+func TestOptionalRepliesFollowTheLanguage(t *testing.T) {
+	t.Parallel()
+	var root yaml.Node
+	if err := yaml.Unmarshal(defaultESYAML, &root); err != nil {
+		t.Fatal(err)
+	}
+	top := root.Content[0]
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value != "replies" {
+			continue
+		}
+		rs := top.Content[i+1]
+		for j := 0; j+1 < len(rs.Content); j += 2 {
+			if rs.Content[j].Value == "emergency_answer" {
+				rs.Content = append(rs.Content[:j], rs.Content[j+2:]...)
+				break
+			}
+		}
+	}
+	src, err := yaml.Marshal(&root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(src), "\n    emergency_answer:") || strings.Contains(string(src), "\n  emergency_answer:") {
+		t.Fatal("emergency_answer still there")
+	}
+	p, err := Parse(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.RenderReply(ReplyEmergency, aftercare.SMS, longData())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := setupES(t).RenderReply(ReplyEmergency, aftercare.SMS, longData())
+	if got.Text != want.Text || !strings.Contains(got.Text, "911") {
+		t.Errorf("left-out emergency answer: %q, want the Spanish built-in %q", got.Text, want.Text)
 	}
 }

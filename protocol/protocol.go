@@ -168,20 +168,26 @@ const (
 	ReplyConcernAlert ReplyKind = "concern_alert"
 )
 
-// builtinReplies are the embedded default protocol's optional reply
-// templates, used by protocols that leave them out.
-var builtinReplies = func() map[ReplyKind]*replyYAML {
-	var doc document
-	if err := yaml.Unmarshal(defaultYAML, &doc); err != nil {
-		panic("protocol: embedded default.yaml: " + err.Error())
+// builtinReplies are the embedded protocols' optional reply templates, by
+// language, used by protocols in that language that leave them out (a
+// Spanish file without emergency_answer answers in Spanish).
+var builtinReplies = func() map[string]map[ReplyKind]*replyYAML {
+	out := map[string]map[ReplyKind]*replyYAML{}
+	for _, src := range [][]byte{defaultYAML, defaultESYAML} {
+		var doc document
+		if err := yaml.Unmarshal(src, &doc); err != nil {
+			panic("protocol: embedded protocol: " + err.Error())
+		}
+		lang := cmpOr(strings.TrimSpace(doc.Language), "en")
+		out[lang] = map[ReplyKind]*replyYAML{
+			ReplyRedFlagAnswer: doc.Replies.RedFlagAnswer,
+			ReplyEmergency:     doc.Replies.Emergency,
+			ReplyQuestion:      doc.Replies.Question,
+			ReplyOptedOut:      doc.Replies.OptedOut,
+			ReplyConcernAlert:  doc.Replies.ConcernAlert,
+		}
 	}
-	return map[ReplyKind]*replyYAML{
-		ReplyRedFlagAnswer: doc.Replies.RedFlagAnswer,
-		ReplyEmergency:     doc.Replies.Emergency,
-		ReplyQuestion:      doc.Replies.Question,
-		ReplyOptedOut:      doc.Replies.OptedOut,
-		ReplyConcernAlert:  doc.Replies.ConcernAlert,
-	}
+	return out
 }()
 
 // OptionalReplyKinds lists the reply templates a protocol may leave out.
@@ -456,7 +462,7 @@ func build(doc document) (*Protocol, error) {
 	for _, kind := range append(slices.Clone(ReplyKinds), OptionalReplyKinds...) {
 		r := replies[kind]
 		if r == nil && slices.Contains(OptionalReplyKinds, kind) {
-			r = builtinReplies[kind]
+			r = builtinReplies[p.Language][kind]
 		}
 		if r == nil || strings.TrimSpace(r.SMS) == "" {
 			return nil, fmt.Errorf("replies: %s: sms: missing", kind)
