@@ -216,3 +216,35 @@ func TestSpanishPatientEndToEnd(t *testing.T) {
 		t.Errorf("unsubscribe page: %d %.400s", resp.StatusCode, page)
 	}
 }
+
+// A returning patient keeps the language recorded at their first session
+// when the next enrollment gives none: the plan and its record follow it.
+func TestReturningPatientKeepsLanguage(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	treated := time.Date(2026, 11, 24, 10, 0, 0, 0, ny)
+	h := newHarness(t, treated.Add(5*time.Minute))
+	body := map[string]any{
+		"first_name": "Lucía", "phone": "+14155550131", "timezone": "America/New_York", "sms_consent": true,
+		"language": "es", "treated_at": treated.Format(time.RFC3339), "session_number": 1, "series_length": 3,
+	}
+	if status, out := h.api("POST", "/v1/enrollments", body); status != 201 {
+		t.Fatalf("session 1: %d %v", status, out)
+	}
+	h.advance(28 * 24 * time.Hour)
+	delete(body, "language")
+	body["session_number"] = 2
+	body["treated_at"] = h.clock.Now().Add(-5 * time.Minute).Format(time.RFC3339)
+	status, out := h.api("POST", "/v1/enrollments", body)
+	if status != 201 {
+		t.Fatalf("session 2: %d %v", status, out)
+	}
+	e := out["enrollment"].(map[string]any)
+	if e["language"] != "es" || e["protocol"] != "microneedling" {
+		t.Errorf("session 2 recorded %v %v, want the Spanish microneedling protocol", e["protocol"], e["language"])
+	}
+	for _, m := range messages(h.enrollment(int64(e["id"].(float64)))) {
+		if m["step"] == "welcome" && m["channel"] == "sms" && !strings.Contains(m["body"].(string), "Baja: responde STOP") {
+			t.Errorf("session 2 welcome is not Spanish: %q", m["body"])
+		}
+	}
+}

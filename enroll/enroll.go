@@ -116,6 +116,8 @@ type planned struct {
 	Valid
 	choice protocol.Choice
 	opt    protocol.Options
+	// pick chooses the protocol for the patient as stored.
+	pick func(p aftercare.Patient) (protocol.Choice, error)
 }
 
 // prepare validates req and chooses its protocol.
@@ -140,7 +142,10 @@ func (s *Service) prepare(ctx context.Context, clinic aftercare.Clinic, req Requ
 	if err != nil {
 		return planned{}, err
 	}
-	return planned{Valid: v, choice: choice, opt: opt}, nil
+	pick := func(p aftercare.Patient) (protocol.Choice, error) {
+		return lib.Pick(v.Enrollment.Treatment, p.Language, clinic.DefaultLanguage)
+	}
+	return planned{Valid: v, choice: choice, opt: opt, pick: pick}, nil
 }
 
 // PlanOptions are the planning options of a clinic's settings: its quiet
@@ -189,8 +194,21 @@ func (s *Service) Enroll(ctx context.Context, clinic aftercare.Clinic, req Reque
 	return s.Store.CreateEnrollment(ctx, store.NewEnrollment{
 		Patient: v.Patient, Enrollment: v.Enrollment, Consents: v.Consents,
 		IdempotencyKey: idemKey, RequestHash: v.Hash, Replace: req.Replace,
+		// The patient as stored may keep a language recorded earlier
+		// when the request gives none: the protocol follows it.
 		Plan: func(p aftercare.Patient, e aftercare.Enrollment) ([]aftercare.Message, error) {
-			return v.choice.Protocol.Plan(s.input(clinic, p, e, req), v.opt, now)
+			ch, err := v.pick(p)
+			if err != nil {
+				return nil, err
+			}
+			return ch.Protocol.Plan(s.input(clinic, p, e, req), v.opt, now)
+		},
+		Protocol: func(p aftercare.Patient) (store.ProtocolRecord, error) {
+			ch, err := v.pick(p)
+			if err != nil {
+				return store.ProtocolRecord{}, err
+			}
+			return store.ProtocolRecord{Name: ch.Protocol.Name, Version: ch.Protocol.Version, Language: ch.Protocol.Language}, nil
 		},
 	})
 }

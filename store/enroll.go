@@ -39,6 +39,18 @@ type NewEnrollment struct {
 	// given, and again inside it only if the stored patient differs (a
 	// returning patient's opt-out or bad-address flag).
 	Plan func(p aftercare.Patient, e aftercare.Enrollment) ([]aftercare.Message, error)
+	// Protocol, if set, says which protocol Plan uses for the patient as
+	// stored (a returning patient keeps the language recorded earlier
+	// when the request gives none); it is recorded on the enrollment
+	// instead of Enrollment's own fields.
+	Protocol func(p aftercare.Patient) (ProtocolRecord, error)
+}
+
+// ProtocolRecord names the protocol an enrollment is planned with.
+type ProtocolRecord struct {
+	Name     string
+	Version  int
+	Language string
 }
 
 // DuplicateEnrollmentError refuses a second active enrollment of the same
@@ -275,6 +287,13 @@ func (s *Store) enrollTx(ctx context.Context, tx *sql.Tx, j *enrollJob) (int64, 
 		if len(dups) > 0 && !in.Replace {
 			return 0, false, newDuplicateEnrollmentError(dups[0])
 		}
+	}
+	if in.Protocol != nil {
+		rec, err := in.Protocol(p)
+		if err != nil {
+			return 0, false, fmt.Errorf("enroll: protocol: %w", err)
+		}
+		e.Protocol, e.ProtocolVersion, e.Language = rec.Name, rec.Version, rec.Language
 	}
 	if err := tx.QueryRowContext(ctx, qInsertEnrollment, clinicID, p.ID, e.Treatment, ms(e.TreatedAt), e.SessionNumber,
 		e.SeriesLength, e.ExternalRef, in.IdempotencyKey, in.RequestHash, ms(now), e.Protocol, e.ProtocolVersion,
