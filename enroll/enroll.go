@@ -153,11 +153,7 @@ func (s *Service) prepare(ctx context.Context, clinic aftercare.Clinic, req Requ
 func PlanOptions(clinic aftercare.Clinic, daemonQuiet protocol.QuietHours) (protocol.Options, error) {
 	opt := protocol.Options{Quiet: daemonQuiet, DailyCap: clinic.DailyTextCap, WeeklyCap: clinic.WeeklyTextCap}
 	if q := strings.TrimSpace(clinic.QuietHours); q != "" {
-		start, end, ok := strings.Cut(q, "-")
-		if !ok {
-			return opt, fmt.Errorf("clinic %d: quiet hours %q: want HH:MM-HH:MM", clinic.ID, q)
-		}
-		quiet, err := protocol.ParseQuietHours(strings.TrimSpace(start), strings.TrimSpace(end))
+		quiet, err := protocol.ParseQuietWindow(q)
 		if err != nil {
 			return opt, fmt.Errorf("clinic %d: quiet hours: %w", clinic.ID, err)
 		}

@@ -36,6 +36,16 @@ func ParseQuietHours(start, end string) (QuietHours, error) {
 }
 
 // String formats q as "21:00-08:00".
+// ParseQuietWindow reads quiet hours written as one window, "21:00-08:00"
+// (a clinic's setting).
+func ParseQuietWindow(s string) (QuietHours, error) {
+	start, end, ok := strings.Cut(strings.TrimSpace(s), "-")
+	if !ok {
+		return QuietHours{}, fmt.Errorf("quiet hours %q: want HH:MM-HH:MM", s)
+	}
+	return ParseQuietHours(strings.TrimSpace(start), strings.TrimSpace(end))
+}
+
 func (q QuietHours) String() string {
 	return formatClock(q.Start) + "-" + formatClock(q.End)
 }

@@ -282,6 +282,20 @@ func (d *Dispatcher) release(c store.Claimed, reason string) result {
 	return result{out: store.Outcome{ID: c.Message.ID, Kind: store.OutcomeDeferred, At: now, NextAttemptAt: now, Reason: reason}}
 }
 
+// quiet is the clinic's quiet hours, else the daemon's. A setting that
+// does not parse (CheckClinic refuses them) falls back to the daemon's.
+func (d *Dispatcher) quiet(c aftercare.Clinic) protocol.QuietHours {
+	if c.QuietHours == "" {
+		return d.cfg.Quiet
+	}
+	q, err := protocol.ParseQuietWindow(c.QuietHours)
+	if err != nil || !q.Valid() {
+		d.log.Warn("clinic quiet hours unreadable; using the daemon's", "clinic_id", c.ID, "err", err)
+		return d.cfg.Quiet
+	}
+	return q
+}
+
 // precheck ends or defers a message without calling a provider when it is
 // stale, unwanted or inside quiet hours.
 func (d *Dispatcher) precheck(c store.Claimed) (result, bool) {
@@ -309,8 +323,9 @@ func (d *Dispatcher) precheck(c store.Claimed) (result, bool) {
 		}
 		loc := d.location(p.Timezone)
 		local := now.In(loc)
-		if !m.Urgent && d.cfg.Quiet.Contains(local) {
-			next := d.cfg.Quiet.Next(local)
+		quiet := d.quiet(c.Clinic)
+		if !m.Urgent && quiet.Contains(local) {
+			next := quiet.Next(local)
 			if !next.Before(m.StaleAt) {
 				return skip("quiet hours last until after the step goes stale")
 			}

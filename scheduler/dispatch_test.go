@@ -518,3 +518,29 @@ func TestOutcomesWaitForTheDatabaseToComeBack(t *testing.T) {
 		t.Fatalf("%d failures left: the outcome was not retried", out.fails)
 	}
 }
+
+// A clinic's own quiet hours hold at send time too: 08:30 in New York is
+// outside the daemon's 21:00-08:00 but inside the clinic's 20:00-09:00.
+func TestClinicQuietHoursDeferSMS(t *testing.T) {
+	t.Parallel()
+	e := setup(t)
+	e.clinic.QuietHours = "20:00-09:00"
+	if err := e.store.UpdateClinic(context.Background(), e.clinic); err != nil {
+		t.Fatal(err)
+	}
+	v := e.enroll(t, "+14155550123", aftercare.SMS, 1, 48*time.Hour)
+	calls, sms := counting(func(m notify.Message) (string, error) { return "SM", nil })
+	d := e.dispatcher(map[aftercare.Channel]notify.Sender{aftercare.SMS: sms}, scheduler.Config{})
+	e.clock.Set(time.Date(2026, 11, 26, 13, 30, 0, 0, time.UTC)) // 08:30 New York
+	d.RunOnce(context.Background())
+	m := e.message(t, v.Messages[0].ID)
+	want := time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC) // 09:00 New York
+	if calls.Load() != 0 || m.Status != aftercare.StatusScheduled || !m.NextAttemptAt.Equal(want) {
+		t.Fatalf("in the clinic's quiet hours: calls=%d status=%s next=%s", calls.Load(), m.Status, m.NextAttemptAt)
+	}
+	e.clock.Set(want)
+	d.RunOnce(context.Background())
+	if calls.Load() != 1 {
+		t.Fatal("not sent after the clinic's quiet hours")
+	}
+}

@@ -155,7 +155,7 @@ func (s *Store) claimedDetails(ctx context.Context, tx *sql.Tx, cs []Claimed) er
 	if err := read(s.stmts.claimClinics, cids, func(r *sql.Rows) error {
 		var c aftercare.Clinic
 		if err := r.Scan(&c.ID, &c.Name, &c.Phone, &c.SMSFrom, &c.MessagingServiceSID, &c.EmailFrom, &c.ReplyTo, &c.BookingURL,
-			&c.DefaultLanguage); err != nil {
+			&c.DefaultLanguage, &c.QuietHours); err != nil {
 			return err
 		}
 		clinics[c.ID] = c

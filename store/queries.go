@@ -146,8 +146,8 @@ const (
 	// by the driver's IDList: {{ids}}).
 	qClaimPatients = `SELECT id, first_name, last_name, phone, email, timezone, sms_opt_out, email_opt_out, phone_bad, email_bad,
 		language FROM patients WHERE id IN ({{ids}})`
-	qClaimClinics = `SELECT id, name, phone, sms_from, messaging_service_sid, email_from, reply_to, booking_url, default_language
-		FROM clinics WHERE id IN ({{ids}})`
+	qClaimClinics = `SELECT id, name, phone, sms_from, messaging_service_sid, email_from, reply_to, booking_url, default_language,
+		quiet_hours FROM clinics WHERE id IN ({{ids}})`
 	qClaimEnrollments = `SELECT id, session_number, series_length, treated_at, treatment, protocol, protocol_version, language
 		FROM enrollments WHERE id IN ({{ids}})`
 	// The claim's events, one per claimed message (ids as a JSON array):
