@@ -371,7 +371,8 @@ func testRecentEnrollments(t *testing.T, drv Driver) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []store.EnrollmentCount{{"chemical peel", "en", 1}, {"microneedling", "en", 2}, {"microneedling", "es", 1}}
+	want := []store.EnrollmentCount{{Treatment: "chemical peel", Language: "en", Enrollments: 1},
+		{Treatment: "microneedling", Language: "en", Enrollments: 2}, {Treatment: "microneedling", Language: "es", Enrollments: 1}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("RecentEnrollments = %+v, want %+v", got, want)
 	}
