@@ -33,6 +33,7 @@ func (a *App) mountConsole(ctx context.Context) error {
 		Mail:               a.Senders[aftercare.Email],
 		BaseURL:            strings.TrimSuffix(ConsoleURL(a.Config), "/console/login"),
 		ResetTTL:           a.Config.Web.PasswordResetTTL,
+		Protocols:          protocolPage{ps: a.protocols, quiet: a.quiet, price: a.Config.SMSSegmentPrice},
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net"
 	"net/mail"
 	"net/url"
@@ -54,7 +55,17 @@ type Config struct {
 	Web        Web        `yaml:"web"`
 	Metrics    Metrics    `yaml:"metrics"`
 	Privacy    Privacy    `yaml:"privacy"`
+	// SMSSegmentPrice is what one SMS segment costs, in US dollars, for
+	// the console's estimate of a protocol's monthly text cost. The
+	// default, 0.0083, is Twilio's US list price when this was written:
+	// the operator should set what their account actually pays
+	// (AFTERCARE_SMS_SEGMENT_PRICE). It changes no sending.
+	SMSSegmentPrice float64 `yaml:"sms_segment_price"`
 }
+
+// DefaultSMSSegmentPrice is SMSSegmentPrice when the operator sets none:
+// a US list price in dollars, not a quote.
+const DefaultSMSSegmentPrice = 0.0083
 
 // Privacy sets how long aftercare keeps what it holds about patients.
 type Privacy struct {
@@ -200,10 +211,11 @@ func Default() *Config {
 			BatchSize: 500, Concurrency: 100, Lease: 2 * time.Minute, SendTimeout: 30 * time.Second,
 			SMSRate: 0, EmailRate: 10,
 		},
-		SMTP:    SMTP{Port: 587, TLS: "starttls", Timeout: 15 * time.Second},
-		Twilio:  Twilio{Timeout: 10 * time.Second},
-		Web:     Web{SessionIdle: 30 * time.Minute, SessionLifetime: 12 * time.Hour, PasswordResetTTL: 30 * time.Minute},
-		Privacy: Privacy{AuditRetention: 2190, BodyRetentionDays: 400},
+		SMTP:            SMTP{Port: 587, TLS: "starttls", Timeout: 15 * time.Second},
+		Twilio:          Twilio{Timeout: 10 * time.Second},
+		Web:             Web{SessionIdle: 30 * time.Minute, SessionLifetime: 12 * time.Hour, PasswordResetTTL: 30 * time.Minute},
+		Privacy:         Privacy{AuditRetention: 2190, BodyRetentionDays: 400},
+		SMSSegmentPrice: DefaultSMSSegmentPrice,
 	}
 }
 
@@ -311,6 +323,14 @@ func (c *Config) env() []envVar {
 		{"AFTERCARE_SESSION_LIFETIME", false, duration(&c.Web.SessionLifetime)},
 		{"AFTERCARE_METRICS_LISTEN", false, str(&c.Metrics.Listen)},
 		{"AFTERCARE_METRICS_TOKEN", true, str(&c.Metrics.Token)},
+		{"AFTERCARE_SMS_SEGMENT_PRICE", false, func(v string) error {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("not a price in dollars like 0.0083: %q", v)
+			}
+			c.SMSSegmentPrice = f
+			return nil
+		}},
 	}
 }
 
@@ -502,6 +522,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Web.PasswordResetTTL < time.Minute || c.Web.PasswordResetTTL > 24*time.Hour {
 		bad("web.password_reset_ttl", "must be between 1m and 24h, got %s", c.Web.PasswordResetTTL)
+	}
+	if c.SMSSegmentPrice < 0 || c.SMSSegmentPrice > 1 || math.IsNaN(c.SMSSegmentPrice) {
+		bad("sms_segment_price", "must be a price in US dollars from 0 to 1, like 0.0083, got %v", c.SMSSegmentPrice)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid config: %w", errors.Join(errs...))

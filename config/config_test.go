@@ -148,3 +148,26 @@ func TestSignInAndMetricsSettings(t *testing.T) {
 		t.Errorf("metrics token not redacted: %q", r.Metrics.Token)
 	}
 }
+
+// sms_segment_price defaults to the documented list price, is read from the
+// file and the environment, and a negative or non-number price is refused.
+func TestSMSSegmentPrice(t *testing.T) {
+	t.Parallel()
+	c, err := Load("", env(nil))
+	if err != nil || c.SMSSegmentPrice != DefaultSMSSegmentPrice || DefaultSMSSegmentPrice != 0.0083 {
+		t.Fatalf("default price %v, %v", c.SMSSegmentPrice, err)
+	}
+	c, err = Load("", env(map[string]string{"AFTERCARE_SMS_SEGMENT_PRICE": "0.0079"}))
+	if err != nil || c.SMSSegmentPrice != 0.0079 {
+		t.Fatalf("environment price %v, %v", c, err)
+	}
+	c = Default()
+	if err := Parse([]byte("sms_segment_price: 0.01\n"), c); err != nil || c.SMSSegmentPrice != 0.01 {
+		t.Fatalf("file price %v, %v", c.SMSSegmentPrice, err)
+	}
+	for _, v := range []string{"-0.01", "cheap", "2"} {
+		if _, err := Load("", env(map[string]string{"AFTERCARE_SMS_SEGMENT_PRICE": v})); err == nil {
+			t.Errorf("price %q accepted", v)
+		}
+	}
+}

@@ -201,3 +201,34 @@ func scanClinicProtocol(r scanner) (ClinicProtocol, error) {
 	p.CreatedAt, p.Active = fromMS(created), active != 0
 	return p, err
 }
+
+// EnrollmentCount is how many enrollments a clinic made for one treatment
+// in one language.
+type EnrollmentCount struct {
+	Treatment   string `json:"treatment"`
+	Language    string `json:"language"`
+	Enrollments int    `json:"enrollments"`
+}
+
+// RecentEnrollments counts a clinic's enrollments created at or after
+// since, by treatment and language. Cancelled ones count: they were texted
+// until they were cancelled.
+func (s *Store) RecentEnrollments(ctx context.Context, clinicID int64, since time.Time) ([]EnrollmentCount, error) {
+	rows, err := s.read.QueryContext(ctx, qRecentEnrollments, clinicID, ms(since))
+	if err != nil {
+		return nil, fmt.Errorf("count recent enrollments of clinic %d: %w", clinicID, err)
+	}
+	defer rows.Close()
+	var out []EnrollmentCount
+	for rows.Next() {
+		var c EnrollmentCount
+		if err := rows.Scan(&c.Treatment, &c.Language, &c.Enrollments); err != nil {
+			return nil, fmt.Errorf("count recent enrollments of clinic %d: %w", clinicID, err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count recent enrollments of clinic %d: %w", clinicID, err)
+	}
+	return out, nil
+}

@@ -283,3 +283,8 @@ func rowsOf(cols, n int) string {
 	row := "(" + placeholders(cols) + ")"
 	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
+
+// How many enrollments a clinic made since a time, by treatment and
+// language (the console's monthly text cost estimate).
+const qRecentEnrollments = `SELECT treatment, language, count(*) FROM enrollments
+	WHERE clinic_id = ? AND created_at >= ? GROUP BY treatment, language ORDER BY treatment, language`

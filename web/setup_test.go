@@ -20,6 +20,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/app"
 	"github.com/aftercare/aftercare/enroll"
 	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/notify"
@@ -120,6 +121,10 @@ func newWorld(t *testing.T, o options) *world {
 		Timezone: "America/Los_Angeles"}); err != nil {
 		t.Fatal(err)
 	}
+	lib, err := protocol.DefaultLibrary()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var steps []web.Step
 	for _, st := range p.Steps() {
 		steps = append(steps, web.Step{Key: st.Key, Title: st.Title})
@@ -137,7 +142,8 @@ func newWorld(t *testing.T, o options) *world {
 				o.check()
 			}
 			return bcrypt.CompareHashAndPassword(hash, pw)
-		}, Mail: o.mail, BaseURL: resetBase, Treatments: treatments})
+		}, Mail: o.mail, BaseURL: resetBase, Treatments: treatments,
+		Protocols: app.NewProtocolPage(s, lib, protocol.DefaultQuietHours, 0.0083)})
 	if err != nil {
 		t.Fatal(err)
 	}

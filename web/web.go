@@ -130,6 +130,9 @@ type Options struct {
 	BaseURL string
 	// ResetTTL is how long a password reset link works. Default 30 minutes.
 	ResetTTL time.Duration
+	// Protocols serve the protocols page (/console/protocols); without
+	// it the page and its navigation link are not there.
+	Protocols Protocols
 	// BcryptCost is the cost of the password check made for an unknown
 	// email, which should match the cost of the stored hashes
 	// (HashPassword uses bcrypt.DefaultCost, the default). Tests lower both.
@@ -142,12 +145,13 @@ type Options struct {
 
 // Console serves the web console.
 type Console struct {
-	store    Store
-	enroller Enroller
-	clock    aftercare.Clock
-	log      *slog.Logger
-	secure   bool
-	steps    []Step
+	store     Store
+	enroller  Enroller
+	protocols Protocols
+	clock     aftercare.Clock
+	log       *slog.Logger
+	secure    bool
+	steps     []Step
 	// treatments lists the treatments a clinic may offer.
 	treatments func(ctx context.Context, clinicID int64) ([]string, error)
 	titles     map[string]string
@@ -188,7 +192,7 @@ func New(o Options) (*Console, error) {
 	if o.Treatments == nil {
 		o.Treatments = embeddedTreatments
 	}
-	c := &Console{store: o.Store, enroller: o.Enroller, clock: o.Clock, log: o.Log, secure: o.SecureCookies,
+	c := &Console{store: o.Store, enroller: o.Enroller, protocols: o.Protocols, clock: o.Clock, log: o.Log, secure: o.SecureCookies,
 		steps: o.Steps, treatments: o.Treatments, titles: make(map[string]string, len(o.Steps)), ttl: o.SessionTTL}
 	if err := c.configureSignIn(o); err != nil {
 		return nil, err
@@ -242,6 +246,7 @@ func (c *Console) Register(m Mux) {
 	h("POST /console/concerns/{id}/resolve", c.post(c.resolveConcern))
 	h("POST /console/concerns/{id}/reply", c.post(c.replyToConcern))
 	c.registerAdmin(h)
+	c.registerProtocols(h)
 	h("GET /console/audit", c.get(c.adminOnly("read the audit trail", c.auditPage)))
 	h("GET /console/patients/{id}/export", c.get(c.exportPatient))
 	h("POST /console/patients/{id}/erase", c.post(c.adminOnly("erase a patient", c.erasePatient)))
@@ -334,6 +339,8 @@ type view struct {
 	Flash      string
 	// Admin shows the clinic admin's pages in the navigation.
 	Admin bool
+	// Protocols shows the protocols page in the navigation.
+	Protocols bool
 	// Inbox counts what needs attention, for the navigation and the
 	// undeliverable-alert banner (signed-in pages only).
 	Inbox store.InboxCounts
@@ -347,6 +354,7 @@ func (c *Console) view(s *store.Session, title, nav string, d any) view {
 	if s != nil {
 		v.Email, v.ClinicName, v.CSRF, v.clinicID = s.Email, s.Clinic.Name, s.CSRF, s.ClinicID
 		v.Admin = c.isAdmin(s)
+		v.Protocols = c.protocols != nil
 	}
 	return v
 }
@@ -452,7 +460,7 @@ func (c *Console) parseTemplates() error {
 	}
 	c.pages = make(map[string]*template.Template)
 	for _, p := range []string{"login", "enroll", "enrollment", "patients", "patient", "log", "error", "inbox",
-		"keys", "settings", "forgot", "reset", "audit"} {
+		"keys", "settings", "forgot", "reset", "audit", "protocols"} {
 		t, err := base.Clone()
 		if err != nil {
 			return fmt.Errorf("web console: parse templates: %w", err)

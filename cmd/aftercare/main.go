@@ -129,7 +129,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "migrate":
 		err = migrateCmd(ctx, args[1:], stdout, stderr)
 	case "protocol":
-		err = protocolCmd(args[1:], stdout, stderr)
+		err = protocolCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

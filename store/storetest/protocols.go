@@ -332,3 +332,51 @@ func testClinicProtocolLifecycle(t *testing.T, drv Driver) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// RecentEnrollments counts one clinic's enrollments made since a time, by
+// treatment and language: older ones and another clinic's are not counted.
+func testRecentEnrollments(t *testing.T, drv Driver) {
+	s, clock, c := Setup(t, drv.Open)
+	ctx := context.Background()
+	other, _, err := s.CreateClinic(ctx, aftercare.Clinic{AlertEmail: "b@clinic.example", Name: "Other", Phone: "+14155550199",
+		Timezone: "America/New_York"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	add := func(clinic aftercare.Clinic, treatment, lang string) {
+		t.Helper()
+		n++
+		_, created, err := s.CreateEnrollment(ctx, store.NewEnrollment{
+			Patient: aftercare.Patient{ClinicID: clinic.ID, FirstName: "Ana", LastName: "Diaz",
+				Phone: "+1415555" + strconv.Itoa(1000+n), Timezone: "America/New_York"},
+			Enrollment: aftercare.Enrollment{Treatment: treatment, TreatedAt: t0, SessionNumber: 1, SeriesLength: 3,
+				Protocol: treatment, ProtocolVersion: 1, Language: lang},
+			Plan: plan(1),
+		})
+		if err != nil || !created {
+			t.Fatalf("CreateEnrollment = %v, %v", created, err)
+		}
+	}
+	add(c, "microneedling", "en") // a day before since: not counted
+	clock.Advance(24 * time.Hour)
+	since := clock.Now()
+	add(c, "microneedling", "en")
+	clock.Advance(time.Hour)
+	add(c, "microneedling", "en")
+	add(c, "microneedling", "es")
+	add(c, "chemical peel", "en")
+	add(other, "microneedling", "en")
+	got, err := s.RecentEnrollments(ctx, c.ID, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.EnrollmentCount{{Treatment: "chemical peel", Language: "en", Enrollments: 1},
+		{Treatment: "microneedling", Language: "en", Enrollments: 2}, {Treatment: "microneedling", Language: "es", Enrollments: 1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("RecentEnrollments = %+v, want %+v", got, want)
+	}
+	if got, err := s.RecentEnrollments(ctx, c.ID, clock.Now().Add(time.Minute)); err != nil || len(got) != 0 {
+		t.Fatalf("RecentEnrollments after the last = %+v, %v", got, err)
+	}
+}
