@@ -237,6 +237,8 @@ func TestPostgresSmallRun(t *testing.T) {
 	c.ReplicaN, c.ReplicaBatch, c.ReplicaConcurrency, c.APIDelay = 90, 10, 5, 20*time.Millisecond
 	c.Phases = []string{PhasePostgres, PhaseReplicas}
 	c.Dir, c.Postgres = t.TempDir(), server
+	progress := &testsupport.LogBuffer{}
+	c.Progress = progress
 	r, err := Run(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +281,7 @@ func TestPostgresSmallRun(t *testing.T) {
 	// database (named with this process's id) must be gone.
 	for _, name := range left {
 		if strings.Contains(name, fmt.Sprintf("_%d_", os.Getpid())) {
-			t.Errorf("database %s left behind", name)
+			t.Errorf("database %s left behind; the run said:\n%s", name, progress)
 		}
 	}
 }

@@ -89,18 +89,35 @@ func (p *pgRun) Close() error {
 	if p.dsn == "" {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	// A replica process that has not exited yet may reconnect while the
+	// database is dropped (FORCE ends the sessions there are, not the
+	// ones that come after): try again until it is gone, for a bounded
+	// time (a loaded machine is slow to let them go).
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	var last error
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		if last = p.drop(ctx); last == nil {
+			p.name, p.dsn = "", ""
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Duration(min(attempt+1, 5)) * time.Second):
+		}
+	}
+	return fmt.Errorf("drop database %s: %w", p.name, last)
+}
+
+// drop drops the run's database once.
+func (p *pgRun) drop(ctx context.Context) error {
 	conn, err := pgx.Connect(ctx, p.server)
 	if err != nil {
-		return fmt.Errorf("drop the bench database: %w", err)
+		return fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{p.name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		return fmt.Errorf("drop database %s: %w", p.name, err)
-	}
-	p.name, p.dsn = "", ""
-	return nil
+	_, err = conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{p.name}.Sanitize()+" WITH (FORCE)")
+	return err
 }
 
 // isPostgres reports whether dsn names a PostgreSQL database.
