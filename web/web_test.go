@@ -257,7 +257,7 @@ func TestStaffSeeOnlyTheirClinic(t *testing.T) {
 		"/console/patients/abc",
 	} {
 		p := c.get(path)
-		if p.status != http.StatusNotFound || strings.Contains(p.body, "Bob") {
+		if p.status != http.StatusNotFound || strings.Contains(p.body, "Bob Test") {
 			t.Errorf("GET %s: %d", path, p.status)
 		}
 	}
@@ -272,7 +272,7 @@ func TestStaffSeeOnlyTheirClinic(t *testing.T) {
 	if v, _ := w.store.Enrollment(context.Background(), w.other.ID, theirs.Enrollment.ID); v.Enrollment.Cancelled {
 		t.Error("another clinic's enrollment was cancelled")
 	}
-	if p := c.get("/console/patients?q=Bob"); strings.Contains(p.body, "Bob") && !strings.Contains(p.body, "No patient matches") {
+	if p := c.get("/console/patients?q=Bob"); strings.Contains(p.body, "Bob Test") && !strings.Contains(p.body, "No patient matches") {
 		t.Error("search shows another clinic's patient")
 	}
 	if p := c.get("/console/patients?q=555-0124"); strings.Contains(p.body, "/console/patients/"+itoa(theirs.Patient.ID)) {
