@@ -92,6 +92,7 @@ func Run(t *testing.T, d Driver) {
 		{"ClinicPlanningRoundTrips", testClinicPlanningRoundTrips},
 		{"PatientLanguageAndEnrollmentProtocol", testPatientLanguageAndEnrollmentProtocol},
 		{"ClinicProtocolLifecycle", testClinicProtocolLifecycle},
+		{"ReplanPendingMessages", testReplanPendingMessages},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, d) })
 	}
