@@ -180,7 +180,7 @@ func (s *Store) replan(ctx context.Context, in ReplanInput) (ReplanDiff, error) 
 		return ReplanDiff{}, fmt.Errorf("plan: %w", err)
 	}
 	to := ProtocolRef{Name: in.Protocol, Version: in.ProtocolVersion, Language: in.Language}
-	diff, adds, changes := compareReplan(old, planned, to)
+	diff, adds, changes := compareReplan(old, planned, to, s.now().UTC())
 	diff.EnrollmentID, diff.PatientID, diff.Treatment, diff.DryRun = e.ID, e.PatientID, e.Treatment, in.DryRun
 	diff.From = ProtocolRef{Name: e.Protocol, Version: e.ProtocolVersion, Language: e.Language}
 	diff.To = to
@@ -249,8 +249,9 @@ type replanChange struct {
 
 // compareReplan compares the stored messages with a new plan made with
 // protocol to. It returns the difference, the messages to insert and the
-// changes to make in place.
-func compareReplan(old, planned []aftercare.Message, to ProtocolRef) (ReplanDiff, []aftercare.Message, []replanChange) {
+// changes to make in place. A message already due at now whose texts do
+// not change is left to go out as it is (a plan made now times it at now).
+func compareReplan(old, planned []aftercare.Message, to ProtocolRef, now time.Time) (ReplanDiff, []aftercare.Message, []replanChange) {
 	var d ReplanDiff
 	byKey := make(map[outboxKey]aftercare.Message, len(planned))
 	channels := map[outboxKey]bool{} // (step, occurrence) planned scheduled on some channel
@@ -291,8 +292,9 @@ func compareReplan(old, planned []aftercare.Message, to ProtocolRef) (ReplanDiff
 			if o.NextAttemptAt.After(o.SendAt) && o.NextAttemptAt.After(next) {
 				next = o.NextAttemptAt
 			}
-			if o.Subject == n.Subject && o.Body == n.Body && o.HTMLBody == n.HTMLBody && ms(o.SendAt) == ms(n.SendAt) &&
-				ms(o.StaleAt) == ms(n.StaleAt) && ms(o.NextAttemptAt) == ms(next) {
+			sameTexts := o.Subject == n.Subject && o.Body == n.Body && o.HTMLBody == n.HTMLBody
+			if sameTexts && (!o.SendAt.After(now) || ms(o.SendAt) == ms(n.SendAt) && ms(o.StaleAt) == ms(n.StaleAt) &&
+				ms(o.NextAttemptAt) == ms(next)) {
 				d.Unchanged++
 				continue
 			}
