@@ -91,6 +91,9 @@ const (
 	// AuditRetention records the retention purge of message bodies, reply
 	// texts and old audit rows (by the daemon).
 	AuditRetention AuditAction = "retention_purge"
+	// AuditReplan records an enrollment's pending messages re-planned
+	// with the clinic's current protocol (issue 13).
+	AuditReplan AuditAction = "replan"
 )
 
 // ConsentErasedOptOut is the method of a revocation carried over from an

@@ -54,6 +54,7 @@ type Enroller interface {
 	Enroll(ctx context.Context, clinic aftercare.Clinic, req enroll.Request, idemKey string) (store.EnrollmentView, bool, error)
 	Preview(ctx context.Context, clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, error)
 	Summarize(ctx context.Context, clinic aftercare.Clinic, req enroll.Request, msgs []aftercare.Message) protocol.Summary
+	Replan(ctx context.Context, clinic aftercare.Clinic, enrollmentID int64, dryRun bool) (store.ReplanDiff, error)
 }
 
 // Check is a named readiness check. An error from Run makes the daemon
@@ -119,6 +120,7 @@ func New(d Deps) *Server {
 	s.mux.Handle("POST /v1/enrollments/preview", s.auth(s.previewEnrollment))
 	s.mux.Handle("GET /v1/enrollments/{id}", s.auth(s.getEnrollment))
 	s.mux.Handle("POST /v1/enrollments/{id}/cancel", s.auth(s.cancelEnrollment))
+	s.mux.Handle("POST /v1/enrollments/{id}/replan", s.auth(s.replanEnrollment))
 	s.mux.Handle("GET /v1/messages", s.auth(s.listMessages))
 	s.mux.Handle("GET /v1/audit", s.auth(s.listAudit))
 	s.mux.Handle("GET /v1/patients/{id}/export", s.auth(s.exportPatient))

@@ -65,6 +65,7 @@ func TestGoldenJSON(t *testing.T) {
 				{"POST", "/v1/enrollments/preview", enrollBody, nil},
 				{"GET", "/v1/enrollments/7", "", nil},
 				{"POST", "/v1/enrollments/7/cancel", "", nil},
+				{"POST", "/v1/enrollments/7/replan", `{"dry_run":true}`, nil},
 				{"GET", "/v1/messages?limit=" + limit, "", nil},
 				{"GET", "/v1/messages?limit=1000", "", nil},
 				{"GET", "/v1/audit?limit=" + limit, "", nil},
@@ -160,12 +161,13 @@ type fixture struct {
 	erasure store.Erasure
 	summary protocol.Summary
 	clinic  aftercare.Clinic
+	replan  store.ReplanDiff
 }
 
 func newFixture(mode fillMode) *fixture {
 	f := &fixture{mode: mode}
 	n := 0
-	for _, v := range []any{&f.view, &f.msgs, &f.audit, &f.export, &f.erasure, &f.summary, &f.clinic} {
+	for _, v := range []any{&f.view, &f.msgs, &f.audit, &f.export, &f.erasure, &f.summary, &f.clinic, &f.replan} {
 		fill(reflect.ValueOf(v).Elem(), mode, "", &n)
 	}
 	return f
@@ -223,6 +225,10 @@ func (f *fixture) Enroll(ctx context.Context, clinic aftercare.Clinic, req enrol
 
 func (f *fixture) Preview(_ context.Context, clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, error) {
 	return f.msgs, nil
+}
+
+func (f *fixture) Replan(_ context.Context, clinic aftercare.Clinic, enrollmentID int64, dryRun bool) (store.ReplanDiff, error) {
+	return f.replan, nil
 }
 
 func (f *fixture) Summarize(_ context.Context, clinic aftercare.Clinic, req enroll.Request, msgs []aftercare.Message) protocol.Summary {

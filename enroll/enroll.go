@@ -63,6 +63,9 @@ const (
 // Store is what enrolling needs from storage.
 type Store interface {
 	CreateEnrollment(ctx context.Context, in store.NewEnrollment) (store.EnrollmentView, bool, error)
+	// Enrollment and Replan serve Service.Replan.
+	Enrollment(ctx context.Context, clinicID, id int64) (store.EnrollmentView, error)
+	Replan(ctx context.Context, in store.ReplanInput) (store.ReplanDiff, error)
 }
 
 // Protocols gives the protocols a clinic plans with: the daemon's library

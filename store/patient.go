@@ -71,6 +71,15 @@ func (s *Store) Consents(ctx context.Context, patientID int64) ([]aftercare.Cons
 	if err != nil {
 		return nil, fmt.Errorf("list consents of patient %d: %w", patientID, err)
 	}
+	out, err := scanConsents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list consents of patient %d: %w", patientID, err)
+	}
+	return out, nil
+}
+
+// scanConsents reads qSelectConsents' rows and closes them.
+func scanConsents(rows *sql.Rows) ([]aftercare.Consent, error) {
 	defer rows.Close()
 	var out []aftercare.Consent
 	for rows.Next() {
@@ -79,7 +88,7 @@ func (s *Store) Consents(ctx context.Context, patientID int64) ([]aftercare.Cons
 		var granted int
 		var at int64
 		if err := rows.Scan(&c.ID, &c.PatientID, &ch, &granted, &at, &method, &c.WordingVersion, &c.Detail); err != nil {
-			return nil, fmt.Errorf("list consents of patient %d: %w", patientID, err)
+			return nil, err
 		}
 		c.Channel, c.Granted, c.At, c.Method = aftercare.Channel(ch), granted != 0, fromMS(at), aftercare.ConsentMethod(method)
 		out = append(out, c)

@@ -288,3 +288,23 @@ func rowsOf(cols, n int) string {
 // language (the console's monthly text cost estimate).
 const qRecentEnrollments = `SELECT treatment, language, count(*) FROM enrollments
 	WHERE clinic_id = ? AND created_at >= ? GROUP BY treatment, language ORDER BY treatment, language`
+
+// Re-planning an enrollment (see Replan).
+const (
+	// A scheduled, never-tried message's texts and times replaced in place:
+	// subject, body, html_body, send_at, stale_at, next_attempt_at,
+	// updated_at, id.
+	qReplanMessage = `UPDATE messages SET subject = ?, body = ?, html_body = ?, send_at = ?, stale_at = ?,
+		next_attempt_at = ?, updated_at = ?
+		WHERE id = ? AND status = 'scheduled' AND attempts = 0 AND ambiguous = 0`
+	// The protocol an enrollment is now planned with: protocol,
+	// protocol_version, language, id, clinic.
+	qSetEnrollmentProtocol = `UPDATE enrollments SET protocol = ?, protocol_version = ?, language = ?
+		WHERE id = ? AND clinic_id = ? AND cancelled_at IS NULL`
+	// A clinic's active enrollments (not cancelled, messages still to
+	// send), optionally of one treatment ('' for all), oldest first.
+	qActiveEnrollments = `SELECT ` + enrollmentCols + ` FROM enrollments e
+		WHERE clinic_id = ? AND cancelled_at IS NULL AND (CAST(? AS TEXT) = '' OR treatment = CAST(? AS TEXT))
+		AND EXISTS (SELECT 1 FROM messages m WHERE m.enrollment_id = e.id AND m.status IN ('scheduled', 'sending'))
+		ORDER BY id`
+)

@@ -53,6 +53,9 @@ commands:
   user list     list a clinic's staff accounts
   user disable  disable a staff account; its sessions end at once
   user reset-password  set a new password; the user's sessions end at once
+  replan        re-plan the waiting messages of a clinic's active enrollments with its current
+                protocols: replan --clinic N [--treatment T]; prints the differences (a dry
+                run) unless --apply
   check         verify the configuration (providers, public URL) and say what is missing
   log           print the delivery log (--clinic ID or --all; --follow tails new events)
   audit         print the audit trail (--clinic N --patient N --action A --since DATE --csv)
@@ -130,6 +133,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = migrateCmd(ctx, args[1:], stdout, stderr)
 	case "protocol":
 		err = protocolCmd(ctx, args[1:], stdout, stderr)
+	case "replan":
+		err = replanCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

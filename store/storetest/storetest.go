@@ -93,6 +93,7 @@ func Run(t *testing.T, d Driver) {
 		{"PatientLanguageAndEnrollmentProtocol", testPatientLanguageAndEnrollmentProtocol},
 		{"ClinicProtocolLifecycle", testClinicProtocolLifecycle},
 		{"RecentEnrollments", testRecentEnrollments},
+		{"ReplanPendingMessages", testReplanPendingMessages},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, d) })
 	}
