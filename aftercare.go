@@ -293,6 +293,17 @@ type Enrollment struct {
 // SeriesFinished reports whether this is the last session of its series.
 func (e Enrollment) SeriesFinished() bool { return e.SessionNumber >= e.SeriesLength }
 
+// MessageKey names a message within its enrollment, as the outbox does
+// (one row per step, channel and occurrence).
+type MessageKey struct {
+	Step       string
+	Channel    Channel
+	Occurrence int
+}
+
+// Key returns the message's outbox key within its enrollment.
+func (m Message) Key() MessageKey { return MessageKey{m.Step, m.Channel, m.Occurrence} }
+
 // Message is one planned delivery on one channel: a row of the outbox.
 type Message struct {
 	ID           int64     `json:"id"`

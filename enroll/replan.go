@@ -73,21 +73,16 @@ func replanMessages(p *protocol.Protocol, in protocol.Input, opt protocol.Option
 	if err != nil {
 		return nil, err
 	}
-	type key struct {
-		step string
-		ch   aftercare.Channel
-		occ  int
-	}
-	byKey := make(map[key]aftercare.Message, len(fresh))
+	byKey := make(map[aftercare.MessageKey]aftercare.Message, len(fresh))
 	for _, m := range fresh {
-		byKey[key{m.Step, m.Channel, m.Occurrence}] = m
+		byKey[m.Key()] = m
 	}
 	for i := range base {
 		m := &base[i]
 		if m.Status != aftercare.StatusScheduled || !m.SendAt.Before(now) {
 			continue
 		}
-		f, ok := byKey[key{m.Step, m.Channel, m.Occurrence}]
+		f, ok := byKey[m.Key()]
 		switch {
 		case ok && f.Status == aftercare.StatusScheduled:
 			m.SendAt, m.StaleAt, m.NextAttemptAt = f.SendAt, f.StaleAt, f.NextAttemptAt

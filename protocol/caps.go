@@ -18,15 +18,6 @@ func mergedReason(into *Step) string {
 // a step's own text may use (the patient gets one text instead of two).
 const maxMergedSegments = 3
 
-// msgKey names one planned message.
-type msgKey struct {
-	step       string
-	occurrence int
-	channel    aftercare.Channel
-}
-
-func keyOf(m aftercare.Message) msgKey { return msgKey{m.Step, m.Occurrence, m.Channel} }
-
 // capTexts enforces the clinic's caps on scheduled texts (out is sorted):
 // on a local day with more than the daily cap, and in any 7 local days
 // with more than the weekly cap, the lowest-priority text (the later one
@@ -34,12 +25,12 @@ func keyOf(m aftercare.Message) msgKey { return msgKey{m.Step, m.Occurrence, m.C
 // of its day that goes out before it is stale, when its step has a merge
 // line, and is skipped otherwise. Red-flag texts are never capped. It
 // returns the merges, by the message they join.
-func capTexts(out []planned, c clock, opt Options) map[msgKey][]planned {
+func capTexts(out []planned, c clock, opt Options) map[aftercare.MessageKey][]planned {
 	daily := opt.DailyCap
 	if daily == 0 {
 		daily = aftercare.DefaultDailyTextCap
 	}
-	merges := map[msgKey][]planned{}
+	merges := map[aftercare.MessageKey][]planned{}
 	live := func(lo, hi int) []int {
 		var idx []int
 		for i := range out {
@@ -69,19 +60,19 @@ func capTexts(out []planned, c clock, opt Options) map[msgKey][]planned {
 	drop := func(i int) {
 		m := &out[i]
 		// A text that carried merged lines takes them with it.
-		for _, g := range merges[keyOf(m.Message)] {
+		for _, g := range merges[m.Key()] {
 			for j := range out {
-				if keyOf(out[j].Message) == keyOf(g.Message) {
+				if out[j].Key() == g.Key() {
 					out[j].Reason = ReasonFrequencyCap
 				}
 			}
 		}
-		delete(merges, keyOf(m.Message))
+		delete(merges, m.Key())
 		if m.step.merge != nil {
 			day := dayNumber(c, m.SendAt)
 			for _, j := range live(day, day) {
 				if j != i && out[j].SendAt.Before(m.StaleAt) {
-					merges[keyOf(out[j].Message)] = append(merges[keyOf(out[j].Message)], *m)
+					merges[out[j].Key()] = append(merges[out[j].Key()], *m)
 					m.Status, m.Reason, m.SendAt = aftercare.StatusSkipped, mergedReason(out[j].step), m.due.UTC()
 					return
 				}

@@ -198,14 +198,14 @@ func (p *Protocol) plan(in Input, opt Options, now time.Time, render bool) ([]af
 		sortPlan(out)
 	}
 
-	var merges map[msgKey][]planned
+	var merges map[aftercare.MessageKey][]planned
 	if opt.DailyCap >= 0 || opt.WeeklyCap > 0 {
 		merges = capTexts(out, c, opt)
 		sortPlan(out)
 	}
 
 	msgs := make([]aftercare.Message, len(out))
-	at := make(map[msgKey]int, len(out))
+	at := make(map[aftercare.MessageKey]int, len(out))
 	for i, pl := range out {
 		m := pl.Message
 		if render {
@@ -218,7 +218,7 @@ func (p *Protocol) plan(in Input, opt Options, now time.Time, render bool) ([]af
 			}
 			m.Subject, m.Body, m.HTMLBody = content.Subject, content.Text, content.HTML
 		}
-		at[keyOf(m)] = i
+		at[m.Key()] = i
 		msgs[i] = m
 	}
 	if render {
@@ -236,7 +236,7 @@ func (p *Protocol) plan(in Input, opt Options, now time.Time, render bool) ([]af
 				}
 				body := m.Body + " " + line.Text
 				if n, _ := Segments(body + " " + p.OptOutNotice); n > maxMergedSegments {
-					msgs[at[keyOf(g.Message)]].Reason = ReasonFrequencyCap
+					msgs[at[g.Key()]].Reason = ReasonFrequencyCap
 					continue
 				}
 				m.Body = body

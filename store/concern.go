@@ -208,17 +208,12 @@ func (s *Store) queueForPatient(ctx context.Context, tx *sql.Tx, clinicID, patie
 	if err != nil {
 		return nil, err
 	}
-	type key struct {
-		step string
-		ch   aftercare.Channel
-		occ  int
-	}
-	byKey := make(map[key]aftercare.Message, len(msgs))
+	byKey := make(map[aftercare.MessageKey]aftercare.Message, len(msgs))
 	for _, m := range msgs {
-		byKey[key{m.Step, m.Channel, m.Occurrence}] = m
+		byKey[m.Key()] = m
 	}
 	for i, m := range stored {
-		in := byKey[key{m.Step, m.Channel, m.Occurrence}]
+		in := byKey[m.Key()]
 		if concernID == 0 && !in.Answer && in.SentBy == "" {
 			continue
 		}

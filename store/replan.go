@@ -107,14 +107,6 @@ type ReplanChange struct {
 	OldBody, NewBody       string
 }
 
-type outboxKey struct {
-	step    string
-	channel aftercare.Channel
-	occ     int
-}
-
-func keyOfMessage(m aftercare.Message) outboxKey { return outboxKey{m.Step, m.Channel, m.Occurrence} }
-
 // replannable reports whether a stored message is the planner's and still
 // waiting untried.
 func replannable(m aftercare.Message) bool {
@@ -218,13 +210,13 @@ func (s *Store) replan(ctx context.Context, in ReplanInput) (ReplanDiff, error) 
 		if err != nil {
 			return ReplanDiff{}, err
 		}
-		byKey := make(map[outboxKey]int64, len(stored))
+		byKey := make(map[aftercare.MessageKey]int64, len(stored))
 		for _, m := range stored {
-			byKey[keyOfMessage(m)] = m.ID
+			byKey[m.Key()] = m.ID
 		}
 		for i := range diff.Added {
 			a := &diff.Added[i]
-			a.ID = byKey[outboxKey{a.Step, a.Channel, a.Occurrence}]
+			a.ID = byKey[aftercare.MessageKey{Step: a.Step, Channel: a.Channel, Occurrence: a.Occurrence}]
 		}
 	}
 	if _, err := tx.ExecContext(ctx, qSetEnrollmentProtocol, in.Protocol, in.ProtocolVersion, in.Language, e.ID, in.ClinicID); err != nil {
@@ -253,19 +245,19 @@ type replanChange struct {
 // not change is left to go out as it is (a plan made now times it at now).
 func compareReplan(old, planned []aftercare.Message, to ProtocolRef, now time.Time) (ReplanDiff, []aftercare.Message, []replanChange) {
 	var d ReplanDiff
-	byKey := make(map[outboxKey]aftercare.Message, len(planned))
-	channels := map[outboxKey]bool{} // (step, occurrence) planned scheduled on some channel
+	byKey := make(map[aftercare.MessageKey]aftercare.Message, len(planned))
+	channels := map[aftercare.MessageKey]bool{} // (step, occurrence) planned scheduled on some channel
 	for _, m := range planned {
-		byKey[keyOfMessage(m)] = m
+		byKey[m.Key()] = m
 		if m.Status == aftercare.StatusScheduled {
-			channels[outboxKey{step: m.Step, occ: m.Occurrence}] = true
+			channels[aftercare.MessageKey{Step: m.Step, Occurrence: m.Occurrence}] = true
 		}
 	}
 	note := fmt.Sprintf("re-planned with %s v%d", to.Name, to.Version)
-	stored := make(map[outboxKey]bool, len(old))
+	stored := make(map[aftercare.MessageKey]bool, len(old))
 	var changes []replanChange
 	for _, o := range old {
-		k := keyOfMessage(o)
+		k := o.Key()
 		stored[k] = true
 		if !replannable(o) {
 			d.Kept++
@@ -273,7 +265,7 @@ func compareReplan(old, planned []aftercare.Message, to ProtocolRef, now time.Ti
 		}
 		n, ok := byKey[k]
 		switch {
-		case !ok && channels[outboxKey{step: o.Step, occ: o.Occurrence}]:
+		case !ok && channels[aftercare.MessageKey{Step: o.Step, Occurrence: o.Occurrence}]:
 			// It stands in for the step on another channel (a fallback).
 			d.Kept++
 		case !ok || n.Status != aftercare.StatusScheduled:
@@ -306,10 +298,10 @@ func compareReplan(old, planned []aftercare.Message, to ProtocolRef, now time.Ti
 	}
 	var adds []aftercare.Message
 	for _, n := range planned {
-		if n.Status != aftercare.StatusScheduled || stored[keyOfMessage(n)] {
+		if n.Status != aftercare.StatusScheduled || stored[n.Key()] {
 			continue
 		}
-		stored[keyOfMessage(n)] = true
+		stored[n.Key()] = true
 		n.ID, n.Reason = 0, ""
 		adds = append(adds, n)
 		d.Added = append(d.Added, ReplanMessage{Step: n.Step, Channel: n.Channel, Occurrence: n.Occurrence,

@@ -5,12 +5,12 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"testing"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/store"
+	"github.com/aftercare/aftercare/store/storetest"
 )
 
 // Upgrading a database from before migration 0008: every existing user
@@ -126,23 +126,7 @@ func TestMigration0014RecordsExistingEnrollmentsProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	c, err := s.Clinic(ctx, 1)
-	if err != nil || !reflect.DeepEqual(c.ClinicPlanning, aftercare.ClinicPlanning{}) {
-		t.Fatalf("clinic after the upgrade: %+v, %v", c, err)
-	}
-	p, err := s.Patient(ctx, 1, 1)
-	if err != nil || p.Language != "" {
-		t.Fatalf("patient after the upgrade: %+v, %v", p, err)
-	}
-	es, err := s.Enrollments(ctx, 1, 1)
-	if err != nil || len(es) != 2 {
-		t.Fatalf("enrollments after the upgrade: %+v, %v", es, err)
-	}
-	for _, e := range es {
-		if e.Protocol != "microneedling" || e.ProtocolVersion != 0 || e.Language != "en" {
-			t.Errorf("enrollment %d after the upgrade: protocol %q version %d language %q", e.ID, e.Protocol, e.ProtocolVersion, e.Language)
-		}
-	}
+	storetest.CheckPlanningUpgrade(t, s)
 	s.Close()
 
 	raw, err := sql.Open("sqlite", "file:"+path)

@@ -380,3 +380,31 @@ func testRecentEnrollments(t *testing.T, drv Driver) {
 		t.Fatalf("RecentEnrollments after the last = %+v, %v", got, err)
 	}
 }
+
+// CheckPlanningUpgrade checks a database upgraded across the migration
+// that added planning settings, languages and protocol records (SQLite
+// 0014, PostgreSQL 0004), seeded with clinic 1, patient 1 and its two
+// microneedling enrollments: the clinic plans with the daemon's defaults,
+// the patient has no language of their own, and each enrollment records
+// the English microneedling protocol with an unknown version (0).
+func CheckPlanningUpgrade(t *testing.T, s *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := s.Clinic(ctx, 1)
+	if err != nil || !reflect.DeepEqual(c.ClinicPlanning, aftercare.ClinicPlanning{}) {
+		t.Fatalf("clinic after the upgrade: %+v, %v", c, err)
+	}
+	p, err := s.Patient(ctx, 1, 1)
+	if err != nil || p.Language != "" {
+		t.Fatalf("patient after the upgrade: %+v, %v", p, err)
+	}
+	es, err := s.Enrollments(ctx, 1, 1)
+	if err != nil || len(es) != 2 {
+		t.Fatalf("enrollments after the upgrade: %+v, %v", es, err)
+	}
+	for _, e := range es {
+		if e.Protocol != "microneedling" || e.ProtocolVersion != 0 || e.Language != "en" {
+			t.Errorf("enrollment %d after the upgrade: protocol %q version %d language %q", e.ID, e.Protocol, e.ProtocolVersion, e.Language)
+		}
+	}
+}
