@@ -32,7 +32,7 @@ func LoadLibrary(cfg *config.Config, log *slog.Logger) (*protocol.Library, error
 	}
 	var files []string
 	if cfg.ProtocolsDir != "" {
-		_, fs, err := protocol.LoadDir(cfg.ProtocolsDir)
+		fs, err := protocol.DirFiles(cfg.ProtocolsDir)
 		if err != nil {
 			return nil, err
 		}

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -116,30 +117,22 @@ func DefaultLibrary() (*Library, error) {
 	return (&Library{}).with(ps, "embedded")
 }
 
-// LoadDir reads every *.yaml and *.yml file of dir as a protocol. Errors
-// name the file.
-func LoadDir(dir string) ([]*Protocol, []string, error) {
+// DirFiles lists the protocol files of dir (*.yaml and *.yml), sorted;
+// the caller lints and parses each (see app.LoadLibrary).
+func DirFiles(dir string) ([]string, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("protocol directory: %w", err)
+	}
 	var files []string
 	for _, pat := range []string{"*.yaml", "*.yml"} {
 		m, err := filepath.Glob(filepath.Join(dir, pat))
 		if err != nil {
-			return nil, nil, fmt.Errorf("protocol directory %s: %w", dir, err)
+			return nil, fmt.Errorf("protocol directory %s: %w", dir, err)
 		}
 		files = append(files, m...)
 	}
-	if _, err := os.Stat(dir); err != nil {
-		return nil, nil, fmt.Errorf("protocol directory: %w", err)
-	}
 	slices.Sort(files)
-	var ps []*Protocol
-	for _, f := range files {
-		p, err := Load(f)
-		if err != nil {
-			return nil, nil, err
-		}
-		ps = append(ps, p)
-	}
-	return ps, files, nil
+	return files, nil
 }
 
 // WithClinic returns a clinic's library: its own versions on top of l.
@@ -282,14 +275,7 @@ func (l *Library) Pick(treatment, language, clinicDefault string) (Choice, error
 	// Neither asked-for language, the clinic's nor English: the first
 	// there is.
 	p, _ := l.Latest(t, l.Languages(t)[0])
-	return Choice{Protocol: p, Note: fmt.Sprintf("no %s protocol for %s; using %s", LanguageName(cmpOr(want, "en")), t, LanguageName(p.Language))}, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	return Choice{Protocol: p, Note: fmt.Sprintf("no %s protocol for %s; using %s", LanguageName(cmp.Or(want, "en")), t, LanguageName(p.Language))}, nil
 }
 
 // LanguageName names a language code in English, for staff ("Spanish").

@@ -16,12 +16,20 @@ func TestLibraryPick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, files, err := LoadDir(filepath.Join("..", "testdata", "protocols"))
+	files, err := DirFiles(filepath.Join("..", "testdata", "protocols"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ps) != 1 || len(files) != 1 {
-		t.Fatalf("testdata/protocols: %d protocols from %v", len(ps), files)
+	if len(files) != 1 {
+		t.Fatalf("testdata/protocols: %v", files)
+	}
+	var ps []*Protocol
+	for _, f := range files {
+		p, err := Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
 	}
 	if lib, err = lib.With("testdata", ps...); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
@@ -158,7 +159,7 @@ func EmbeddedSources() []Source {
 		}
 		name := fmt.Sprintf("embedded:%d", i+1)
 		if yaml.Unmarshal(src, &head) == nil && head.Name != "" {
-			name = "embedded:" + head.Name + "." + cmpOr(head.Language, "en")
+			name = "embedded:" + head.Name + "." + cmp.Or(head.Language, "en")
 		}
 		out = append(out, Source{Name: name, Data: bytes.Clone(src)})
 	}
@@ -278,7 +279,7 @@ func (l *linter) structure(doc document, badSteps map[int]bool) {
 	if doc.Version < 1 {
 		top("version", "must be 1 or more, not %d", doc.Version)
 	}
-	treatment := NormalizeTreatment(cmpOr(doc.Treatment, doc.Name))
+	treatment := NormalizeTreatment(cmp.Or(doc.Treatment, doc.Name))
 	if treatment != "" && !validTreatment(treatment) {
 		top("treatment", "%q must be lower-case letters, digits, spaces and hyphens, at most 60", treatment)
 	}

@@ -7,6 +7,7 @@ package protocol
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -178,7 +179,7 @@ var builtinReplies = func() map[string]map[ReplyKind]*replyYAML {
 		if err := yaml.Unmarshal(src, &doc); err != nil {
 			panic("protocol: embedded protocol: " + err.Error())
 		}
-		lang := cmpOr(strings.TrimSpace(doc.Language), "en")
+		lang := cmp.Or(strings.TrimSpace(doc.Language), "en")
 		out[lang] = map[ReplyKind]*replyYAML{
 			ReplyRedFlagAnswer: doc.Replies.RedFlagAnswer,
 			ReplyEmergency:     doc.Replies.Emergency,
