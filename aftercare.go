@@ -5,6 +5,7 @@
 package aftercare
 
 import (
+	"slices"
 	"time"
 )
 
@@ -143,13 +144,18 @@ const MaxDailyTextCap = 3
 var Languages = []string{"en", "es"}
 
 // ValidLanguage reports whether lang is one of Languages.
-func ValidLanguage(lang string) bool {
-	for _, l := range Languages {
-		if l == lang {
-			return true
+func ValidLanguage(lang string) bool { return slices.Contains(Languages, lang) }
+
+// FirstLanguage returns the first of candidates that is one of Languages,
+// else the default (English): how a patient's language is settled from
+// their own, the clinic's, and what else the caller knows, in its order.
+func FirstLanguage(candidates ...string) string {
+	for _, l := range candidates {
+		if ValidLanguage(l) {
+			return l
 		}
 	}
-	return false
+	return Languages[0]
 }
 
 // Patient is a person treated at a clinic. Phone and email are normalized

@@ -36,19 +36,9 @@ func (a *App) UnsubscribeLink(ctx context.Context, token string) (api.Unsubscrib
 	if err != nil {
 		return api.UnsubscribeLink{}, err
 	}
-	return api.UnsubscribeLink{Clinic: clinic.Name, Language: patientLanguage(p, clinic), Already: p.EmailOptOut}, nil
+	return api.UnsubscribeLink{Clinic: clinic.Name, Language: aftercare.FirstLanguage(p.Language, clinic.DefaultLanguage), Already: p.EmailOptOut}, nil
 }
 
-// patientLanguage is the language a patient reads: their own, else their
-// clinic's default, else English.
-func patientLanguage(p aftercare.Patient, c aftercare.Clinic) string {
-	for _, l := range []string{p.Language, c.DefaultLanguage} {
-		if aftercare.ValidLanguage(l) {
-			return l
-		}
-	}
-	return aftercare.Languages[0]
-}
 
 // unsubscribeTarget verifies token and reads its clinic and patient.
 func (a *App) unsubscribeTarget(ctx context.Context, token string) (aftercare.Clinic, aftercare.Patient, error) {

@@ -326,12 +326,7 @@ func (s *Service) owner(ctx context.Context, cs []candidate) (candidate, error) 
 // clinic recorded for the patient, else the one the patient wrote in, else
 // the clinic's default, else English.
 func AnswerLanguage(p aftercare.Patient, c aftercare.Clinic, res replies.Result) string {
-	for _, l := range []string{p.Language, res.Language, c.DefaultLanguage} {
-		if aftercare.ValidLanguage(l) {
-			return l
-		}
-	}
-	return aftercare.Languages[0]
+	return aftercare.FirstLanguage(p.Language, res.Language, c.DefaultLanguage)
 }
 
 // replyProtocol is the protocol that answers p in language.

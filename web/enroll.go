@@ -65,11 +65,7 @@ func (c *Console) newEnrollForm(s *store.Session) (enrollForm, error) {
 		return enrollForm{}, err
 	}
 	zone := s.Clinic.Timezone
-	lang := s.Clinic.DefaultLanguage
-	if lang == "" {
-		lang = aftercare.Languages[0]
-	}
-	return enrollForm{Timezone: zone, Language: lang, ClinicZone: zone, Zones: zones(zone), Session: "1", Series: "3",
+	return enrollForm{Timezone: zone, Language: aftercare.FirstLanguage(s.Clinic.DefaultLanguage), ClinicZone: zone, Zones: zones(zone), Session: "1", Series: "3",
 		TreatedAt: c.now().In(loadZone(zone)).Format(localInput), IdemKey: "console-" + key,
 		Errors: map[string]string{}, Warnings: map[string]enroll.Warning{}}, nil
 }
