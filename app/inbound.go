@@ -39,7 +39,6 @@ func (a *App) UnsubscribeLink(ctx context.Context, token string) (api.Unsubscrib
 	return api.UnsubscribeLink{Clinic: clinic.Name, Language: aftercare.FirstLanguage(p.Language, clinic.DefaultLanguage), Already: p.EmailOptOut}, nil
 }
 
-
 // unsubscribeTarget verifies token and reads its clinic and patient.
 func (a *App) unsubscribeTarget(ctx context.Context, token string) (aftercare.Clinic, aftercare.Patient, error) {
 	patientID, clinicID, err := inbound.VerifyUnsubscribe(a.secret, token, a.clock.Now())
