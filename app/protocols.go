@@ -105,9 +105,11 @@ func (ps *protocols) ForEnrollment(ctx context.Context, e aftercare.Enrollment) 
 
 // Library is a clinic's library: the daemon's, with the clinic's own
 // uploaded versions on top (its active ones picked). It reads the
-// database each time, so every replica sees an upload or a switch at once.
+// database each time, so every replica sees an upload or a switch at once;
+// it reads the versions' heads only, and a source only the first time its
+// SHA-256 is seen.
 func (ps *protocols) Library(ctx context.Context, clinicID int64) (*protocol.Library, error) {
-	rows, err := ps.store.ClinicProtocols(ctx, clinicID)
+	rows, err := ps.store.ClinicProtocolHeads(ctx, clinicID)
 	if err != nil {
 		return nil, fmt.Errorf("protocols of clinic %d: %w", clinicID, err)
 	}
@@ -117,7 +119,7 @@ func (ps *protocols) Library(ctx context.Context, clinicID int64) (*protocol.Lib
 	list := make([]*protocol.Protocol, 0, len(rows))
 	active := make([]bool, 0, len(rows))
 	for _, r := range rows {
-		p, err := ps.parse(r)
+		p, err := ps.parse(ctx, r)
 		if err != nil {
 			return nil, err
 		}
@@ -137,23 +139,33 @@ func (ps *protocols) Treatments(ctx context.Context, clinicID int64) ([]string, 
 	return lib.Treatments(), nil
 }
 
-// parse parses a stored upload once.
-func (ps *protocols) parse(r store.ClinicProtocol) (*protocol.Protocol, error) {
+// parse returns the parsed upload r names (a head: no source), reading
+// and parsing its source once.
+func (ps *protocols) parse(ctx context.Context, r store.ClinicProtocol) (*protocol.Protocol, error) {
 	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	if p := ps.parsed[r.SHA256]; p != nil {
+	p := ps.parsed[r.SHA256]
+	ps.mu.Unlock()
+	if p != nil {
 		return p, nil
 	}
-	p, err := protocol.Parse([]byte(r.Source))
+	full, err := ps.store.ClinicProtocol(ctx, r.ClinicID, r.ID)
 	if err != nil {
+		return nil, err
+	}
+	if p, err = protocol.Parse([]byte(full.Source)); err != nil {
 		// It passed lint when it was uploaded: a release that reads it
 		// differently must say so, not plan with something else.
 		return nil, fmt.Errorf("clinic %d protocol %s (%s) version %d no longer parses: %w", r.ClinicID, r.Treatment, r.Language, r.Version, err)
 	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
 	if ps.parsed == nil {
 		ps.parsed = make(map[string]*protocol.Protocol)
 	}
-	ps.parsed[r.SHA256] = p
+	if q := ps.parsed[full.SHA256]; q != nil {
+		return q, nil // parsed meanwhile: one copy per source
+	}
+	ps.parsed[full.SHA256] = p
 	return p, nil
 }
 

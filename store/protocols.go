@@ -101,7 +101,31 @@ func (s *Store) AddClinicProtocol(ctx context.Context, p ClinicProtocol) (Clinic
 // ClinicProtocols lists a clinic's own protocols, every version, by
 // treatment, language and version.
 func (s *Store) ClinicProtocols(ctx context.Context, clinicID int64) ([]ClinicProtocol, error) {
-	rows, err := s.read.QueryContext(ctx, qClinicProtocols, clinicID)
+	return s.listClinicProtocols(ctx, qClinicProtocols, clinicID)
+}
+
+// ClinicProtocolHeads is ClinicProtocols without the sources (Source is
+// empty): enough to tell which versions exist, which is active and, by
+// SHA256, whether a parsed copy is still current.
+func (s *Store) ClinicProtocolHeads(ctx context.Context, clinicID int64) ([]ClinicProtocol, error) {
+	return s.listClinicProtocols(ctx, qClinicProtocolHeads, clinicID)
+}
+
+// ClinicProtocol returns one of a clinic's protocols with its source;
+// another clinic's is ENOTFOUND.
+func (s *Store) ClinicProtocol(ctx context.Context, clinicID, id int64) (ClinicProtocol, error) {
+	p, err := scanClinicProtocol(s.read.QueryRowContext(ctx, qClinicProtocol, id, clinicID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, notFound("protocol", id)
+	}
+	if err != nil {
+		return p, fmt.Errorf("protocol %d of clinic %d: %w", id, clinicID, err)
+	}
+	return p, nil
+}
+
+func (s *Store) listClinicProtocols(ctx context.Context, q string, clinicID int64) ([]ClinicProtocol, error) {
+	rows, err := s.read.QueryContext(ctx, q, clinicID)
 	if err != nil {
 		return nil, fmt.Errorf("list protocols of clinic %d: %w", clinicID, err)
 	}

@@ -48,6 +48,10 @@ const (
 	qClinicProtocols = `SELECT ` + clinicProtocolCols + ` FROM clinic_protocols WHERE clinic_id = ?
 		ORDER BY treatment, language, version, id`
 	qClinicProtocol = `SELECT ` + clinicProtocolCols + ` FROM clinic_protocols WHERE id = ? AND clinic_id = ?`
+	// The same list without the sources: what planning reads on every
+	// enrollment, parsing a source only when its SHA-256 is new to it.
+	qClinicProtocolHeads = `SELECT id, clinic_id, treatment, language, version, '', sha256, coalesce(uploaded_by, 0),
+		created_at, active FROM clinic_protocols WHERE clinic_id = ? ORDER BY treatment, language, version, id`
 	// The active protocol of (clinic, treatment, language), if any.
 	qActiveClinicProtocol = `SELECT ` + clinicProtocolCols + ` FROM clinic_protocols
 		WHERE clinic_id = ? AND treatment = ? AND language = ? AND active <> 0`

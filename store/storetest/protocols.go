@@ -232,6 +232,34 @@ func testClinicProtocolLifecycle(t *testing.T, drv Driver) {
 	es1 := add(c.ID, "chemical peel", "es", 1, true) // added and made active at once
 	add(other.ID, "chemical peel", "en", 1, true)    // the same key at another clinic is its own
 
+	// Heads are the list without sources; one protocol is read with its
+	// source, and only by its own clinic.
+	full, err := s.ClinicProtocols(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	heads, err := s.ClinicProtocolHeads(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(heads) != len(full) || len(full) != 3 {
+		t.Fatalf("%d heads, %d protocols", len(heads), len(full))
+	}
+	for i, h := range heads {
+		want := full[i]
+		want.Source = ""
+		if h.Source != "" || !reflect.DeepEqual(h, want) {
+			t.Errorf("head %d = %+v, want %+v", i, h, want)
+		}
+		one, err := s.ClinicProtocol(ctx, c.ID, h.ID)
+		if err != nil || !reflect.DeepEqual(one, full[i]) {
+			t.Errorf("ClinicProtocol(%d) = %+v, %v; want %+v", h.ID, one, err, full[i])
+		}
+	}
+	if _, err := s.ClinicProtocol(ctx, other.ID, v1.ID); aftercare.ErrorCode(err) != aftercare.ENOTFOUND {
+		t.Errorf("another clinic read protocol %d: %v", v1.ID, err)
+	}
+
 	ps, err := s.ClinicProtocols(ctx, c.ID)
 	if err != nil || len(ps) != 3 {
 		t.Fatalf("ClinicProtocols = %+v, %v", ps, err)
