@@ -58,7 +58,7 @@ func TestLoadConcurrentEnrollments(t *testing.T) {
 	if err := json.Unmarshal(b, &req); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := h.app.Enroll.Preview(context.Background(), h.clinicA, req)
+	plan, _, err := h.app.Enroll.Preview(context.Background(), h.clinicA, req)
 	if err != nil {
 		t.Fatal(err)
 	}

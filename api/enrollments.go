@@ -63,7 +63,7 @@ func (s *Server) previewEnrollment(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	msgs, err := s.enroller.Preview(r.Context(), clinic, req)
+	msgs, sum, err := s.enroller.Preview(r.Context(), clinic, req)
 	warnings := enroll.Warnings(req)
 	if err != nil {
 		s.fail(w, r, withWarnings(err, warnings))
@@ -74,7 +74,7 @@ func (s *Server) previewEnrollment(w http.ResponseWriter, r *http.Request) {
 		out[i].Message = newMessage(m)
 		out[i].Segments, out[i].Encoding = protocol.TextCost(m)
 	}
-	writeJSON(w, http.StatusOK, previewAnswer{Messages: out, Summary: newPlanSummary(s.enroller.Summarize(r.Context(), clinic, req, msgs)),
+	writeJSON(w, http.StatusOK, previewAnswer{Messages: out, Summary: newPlanSummary(sum),
 		Warnings: mapSlice(warnings, newInputWarning)})
 }
 

@@ -223,16 +223,12 @@ func (f *fixture) Enroll(ctx context.Context, clinic aftercare.Clinic, req enrol
 	return f.view, idemKey == "", nil
 }
 
-func (f *fixture) Preview(_ context.Context, clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, error) {
-	return f.msgs, nil
+func (f *fixture) Preview(_ context.Context, clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, protocol.Summary, error) {
+	return f.msgs, f.summary, nil
 }
 
 func (f *fixture) Replan(_ context.Context, clinic aftercare.Clinic, enrollmentID int64, dryRun bool) (store.ReplanDiff, error) {
 	return f.replan, nil
-}
-
-func (f *fixture) Summarize(_ context.Context, clinic aftercare.Clinic, req enroll.Request, msgs []aftercare.Message) protocol.Summary {
-	return f.summary
 }
 
 // fillMode says how fill sets a value.

@@ -212,35 +212,26 @@ func (s *Service) Enroll(ctx context.Context, clinic aftercare.Clinic, req Reque
 	})
 }
 
-// Preview validates req and returns the plan it would get, storing nothing.
-func (s *Service) Preview(ctx context.Context, clinic aftercare.Clinic, req Request) ([]aftercare.Message, error) {
+// Preview validates req and returns the plan it would get, storing
+// nothing, with its summary for clinic staff: the protocol chosen (and
+// why, when it is not in the patient's language), texts and their SMS
+// segments, emails, whether the enrollment is late and what will be
+// skipped and why.
+func (s *Service) Preview(ctx context.Context, clinic aftercare.Clinic, req Request) ([]aftercare.Message, protocol.Summary, error) {
 	now := s.Clock.Now()
 	v, err := s.prepare(ctx, clinic, req, now)
 	if err != nil {
-		return nil, err
+		return nil, protocol.Summary{}, err
 	}
-	return v.choice.Protocol.Plan(s.input(clinic, v.Patient, v.Enrollment, req), v.opt, now)
-}
-
-// Summarize describes a previewed plan of req for clinic staff: the
-// protocol chosen (and why, when it is not in the patient's language),
-// texts and their SMS segments, emails, whether the enrollment is late and
-// what will be skipped and why.
-func (s *Service) Summarize(ctx context.Context, clinic aftercare.Clinic, req Request, msgs []aftercare.Message) protocol.Summary {
-	now := s.Clock.Now()
-	treated, err := TreatedAt(req.TreatedAt, now)
+	msgs, err := v.choice.Protocol.Plan(s.input(clinic, v.Patient, v.Enrollment, req), v.opt, now)
 	if err != nil {
-		treated = now
+		return nil, protocol.Summary{}, err
 	}
-	v, err := s.prepare(ctx, clinic, req, now)
-	if err != nil {
-		return protocol.Summary{Skipped: []protocol.Skip{}, Notes: []string{}}
-	}
-	sum := v.choice.Protocol.Summarize(msgs, treated, now)
+	sum := v.choice.Protocol.Summarize(msgs, v.Enrollment.TreatedAt, now)
 	if v.choice.Note != "" {
 		sum.Notes = append([]string{v.choice.Note}, sum.Notes...)
 	}
-	return sum
+	return msgs, sum, nil
 }
 
 func (s *Service) input(clinic aftercare.Clinic, p aftercare.Patient, e aftercare.Enrollment, req Request) protocol.Input {

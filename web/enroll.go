@@ -174,12 +174,11 @@ func (c *Console) enrollSubmit(w http.ResponseWriter, r *http.Request, s *store.
 			return err
 		}
 	} else if ok {
-		msgs, err := c.enroller.Preview(r.Context(), s.Clinic, req)
+		msgs, sum, err := c.enroller.Preview(r.Context(), s.Clinic, req)
 		if err != nil && !formErrors(&f, err) {
 			return err
 		}
 		if err == nil {
-			sum := c.enroller.Summarize(r.Context(), s.Clinic, req, msgs)
 			f.Plan, f.PlanZone, f.Summary = msgs, f.Timezone, &sum
 			if f.PlanZone == "" {
 				f.PlanZone = s.Clinic.Timezone

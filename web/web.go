@@ -76,8 +76,7 @@ type Store interface {
 // Enroller validates, previews and stores enrollments (enroll.Service).
 type Enroller interface {
 	Enroll(ctx context.Context, clinic aftercare.Clinic, req enroll.Request, idemKey string) (store.EnrollmentView, bool, error)
-	Preview(ctx context.Context, clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, error)
-	Summarize(ctx context.Context, clinic aftercare.Clinic, req enroll.Request, msgs []aftercare.Message) protocol.Summary
+	Preview(ctx context.Context, clinic aftercare.Clinic, req enroll.Request) ([]aftercare.Message, protocol.Summary, error)
 }
 
 // Step names a protocol step for staff: its key in the outbox and its title.
