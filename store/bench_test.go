@@ -151,3 +151,22 @@ func BenchmarkRecordSent(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStats100k: a clinic's outcome statistics over a quarter, with
+// 100,000 messages planned (4,000 enrollments).
+func BenchmarkStats100k(b *testing.B) {
+	s, c := openBench(b)
+	addDue(b, s, c, 0, 100_000)
+	ctx := context.Background()
+	from, to := t0.AddDate(0, 0, -45), t0.AddDate(0, 0, 45)
+	b.ResetTimer()
+	for b.Loop() {
+		st, err := s.Stats(ctx, c.ID, from, to)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := store.Total(st.Rows).SMS.Planned; got != 100_000 {
+			b.Fatalf("planned = %d", got)
+		}
+	}
+}
