@@ -80,6 +80,8 @@ type Server struct {
 	mux      *http.ServeMux
 	// treatments lists the treatments a clinic may offer.
 	treatments func(ctx context.Context, clinicID int64) ([]string, error)
+	// stats reads outcome statistics (GET /v1/stats); nil: not served.
+	stats StatsReader
 	// writes admits requests that write to the store in arrival order (see
 	// admit).
 	writes chan struct{}
@@ -101,6 +103,9 @@ type Deps struct {
 	// daemon's protocols and the clinic's own have. PATCH /v1/clinic
 	// refuses any other. Nil means the embedded protocols' treatments.
 	Treatments func(ctx context.Context, clinicID int64) ([]string, error)
+	// Stats reads a clinic's outcome statistics for GET /v1/stats; nil
+	// leaves the route out.
+	Stats StatsReader
 }
 
 // New builds the server with the JSON API and health routes.
@@ -112,7 +117,7 @@ func New(d Deps) *Server {
 		d.Treatments = embeddedTreatments
 	}
 	s := &Server{store: d.Store, enroller: d.Enroller, log: d.Log, checks: d.Ready, mux: http.NewServeMux(),
-		treatments: d.Treatments, writes: make(chan struct{}, d.MaxConcurrentWrites)}
+		treatments: d.Treatments, stats: d.Stats, writes: make(chan struct{}, d.MaxConcurrentWrites)}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("POST /v1/enrollments", s.auth(s.createEnrollment))
@@ -126,6 +131,9 @@ func New(d Deps) *Server {
 	s.mux.Handle("DELETE /v1/patients/{id}", s.auth(s.erasePatient))
 	s.mux.Handle("GET /v1/clinic", s.auth(s.getClinic))
 	s.mux.Handle("PATCH /v1/clinic", s.auth(s.patchClinic))
+	if s.stats != nil {
+		s.mux.Handle("GET /v1/stats", s.auth(s.getStats))
+	}
 	return s
 }
 

@@ -47,7 +47,7 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	srv := api.New(api.Deps{Store: s, Enroller: &enroll.Service{Store: s, Protocol: p, Clock: clock},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Stats: s})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	return &env{srv: ts, store: s, keyA: keyA, keyB: keyB, clinicA: a, clB: b}

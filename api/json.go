@@ -416,3 +416,92 @@ func newPlanSummary(s protocol.Summary) planSummary {
 			return planSkip{Step: k.Step, Title: k.Title, Channel: string(k.Channel), Occurrence: k.Occurrence, Reason: k.Reason}
 		})}
 }
+
+// StatsPage is GET /v1/stats: a clinic's outcomes for the enrollments
+// treated from From to To (local dates in Timezone), per week (Monday to
+// Sunday) and treatment. Each row is a cohort: the enrollments treated that
+// week, and what has happened to them since. Rates are percentages
+// rounded to one decimal, null when there is nothing to divide by.
+//
+// Check-in answers by outcome, booking-link clicks and booking events
+// join StatsRow as fields of their own when those sources exist.
+type StatsPage struct {
+	From      string `json:"from"`
+	To        string `json:"to"`
+	Timezone  string `json:"timezone"`
+	Treatment string `json:"treatment,omitempty"`
+	// RebookWindowDays is how soon the next session must be treated to
+	// count as a rebooking.
+	RebookWindowDays int `json:"rebook_window_days"`
+	// Weeks has every week of the range in order (over the treatments
+	// kept), with or without enrollments; Rows only weeks and treatments
+	// with enrollments; Total the whole range.
+	Weeks []StatsRow `json:"weeks"`
+	Rows  []StatsRow `json:"rows"`
+	Total StatsRow   `json:"total"`
+}
+
+// StatsRow is the outcome of one week's (or a range's) enrollments.
+type StatsRow struct {
+	// Week is the Monday (YYYY-MM-DD), absent in the total.
+	Week string `json:"week,omitempty"`
+	// Treatment is absent in weeks and the total.
+	Treatment   string         `json:"treatment,omitempty"`
+	Enrollments int            `json:"enrollments"`
+	Patients    int            `json:"patients"`
+	SMS         ChannelStats   `json:"sms"`
+	Email       ChannelStats   `json:"email"`
+	OptOuts     StatsOptOuts   `json:"opt_outs"`
+	Replies     int            `json:"replies"`
+	RedFlags    StatsRedFlags  `json:"red_flags"`
+	Rebooking   StatsRebooking `json:"rebooking"`
+}
+
+// ChannelStats counts one channel's messages. DeliveredPct is delivered
+// over the messages that left the outbox (sent, delivered, failed); an
+// email accepted by the mail server counts as delivered.
+type ChannelStats struct {
+	Planned      int             `json:"planned"`
+	Sent         int             `json:"sent"`
+	Delivered    int             `json:"delivered"`
+	Failed       int             `json:"failed"`
+	Cancelled    int             `json:"cancelled"`
+	DeliveredPct *float64        `json:"delivered_pct"`
+	Failures     []FailureReason `json:"failures"`
+}
+
+// FailureReason is how many messages failed for one reason.
+type FailureReason struct {
+	Reason string `json:"reason"`
+	Count  int    `json:"count"`
+}
+
+// StatsOptOuts counts patients who opted out of each channel themselves,
+// and their share of the row's patients.
+type StatsOptOuts struct {
+	SMS      int      `json:"sms"`
+	SMSPct   *float64 `json:"sms_pct"`
+	Email    int      `json:"email"`
+	EmailPct *float64 `json:"email_pct"`
+}
+
+// StatsRedFlags counts red-flag concerns and how long staff took to
+// acknowledge them (seconds; null with none acknowledged).
+type StatsRedFlags struct {
+	Opened           int    `json:"opened"`
+	Acknowledged     int    `json:"acknowledged"`
+	Unacknowledged   int    `json:"unacknowledged"`
+	AckMedianSeconds *int64 `json:"ack_median_seconds"`
+	AckWorstSeconds  *int64 `json:"ack_worst_seconds"`
+}
+
+// StatsRebooking is rebooking within the window: of the enrollments of an
+// unfinished series, those whose patient has a later enrollment treated
+// within RebookWindowDays; Pending are not rebooked yet with the window
+// still open.
+type StatsRebooking struct {
+	SeriesOpen int      `json:"series_open"`
+	Rebooked   int      `json:"rebooked"`
+	Pending    int      `json:"pending"`
+	Pct        *float64 `json:"pct"`
+}
