@@ -58,6 +58,7 @@ type Store interface {
 	DeliveryLog(ctx context.Context, f store.LogFilter) ([]store.LogEntry, bool, error)
 	StatusCounts(ctx context.Context, clinicID int64, dayStart, weekStart, end time.Time) (map[aftercare.Status]int, map[aftercare.Status]int, error)
 	DailyCounts(ctx context.Context, clinicID int64, days []store.DayRange) ([]store.DayCount, error)
+	Stats(ctx context.Context, clinicID int64, from, to time.Time) (store.Stats, error)
 
 	Inbox(ctx context.Context, clinicID int64, all bool, limit int) ([]store.InboxItem, error)
 	InboxCounts(ctx context.Context, clinicID int64) (store.InboxCounts, error)
@@ -241,6 +242,7 @@ func (c *Console) Register(m Mux) {
 	h("POST /console/messages/{id}/resend", c.post(c.resendMessage))
 	h("GET /console/log", c.get(c.logPage))
 	h("GET /console/inbox", c.get(c.inboxPage))
+	h("GET /console/stats", c.get(c.statsPage))
 	h("POST /console/concerns/{id}/acknowledge", c.post(c.acknowledgeConcern))
 	h("POST /console/concerns/{id}/resolve", c.post(c.resolveConcern))
 	h("POST /console/concerns/{id}/reply", c.post(c.replyToConcern))
@@ -449,6 +451,8 @@ func (c *Console) parseTemplates() error {
 			return lastErr != "" && (reason == "" || !strings.Contains(lastErr, reason))
 		},
 		"concern": concernLabel,
+		"pct":     pctText,
+		"secs":    secondsText,
 		"timeline": func(msgs []aftercare.Message, zone, csrf string, actions bool) timeline {
 			return timeline{Messages: msgs, Zone: zone, CSRF: csrf, Actions: actions}
 		},
@@ -459,7 +463,7 @@ func (c *Console) parseTemplates() error {
 	}
 	c.pages = make(map[string]*template.Template)
 	for _, p := range []string{"login", "enroll", "enrollment", "patients", "patient", "log", "error", "inbox",
-		"keys", "settings", "forgot", "reset", "audit", "protocols"} {
+		"keys", "settings", "forgot", "reset", "audit", "protocols", "stats"} {
 		t, err := base.Clone()
 		if err != nil {
 			return fmt.Errorf("web console: parse templates: %w", err)
