@@ -162,7 +162,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a.protocols = &protocols{base: lib, store: a.Store, fallback: a.Protocol, log: o.Log}
 	a.Enroll = &enroll.Service{Store: a.Store, Protocols: a.protocols, Clock: o.Clock, Quiet: quiet}
 	a.API = api.New(api.Deps{
-		Store: a.Store, Enroller: a.Enroll, Log: o.Log, Treatments: a.protocols.Treatments, Stats: a.Store,
+		Store: a.Store, Enroller: countingEnroller{a.Enroll, a, "api"}, Log: o.Log, Treatments: a.protocols.Treatments, Stats: a.Store,
 		Ready: []api.Check{
 			{Name: "database", Run: a.Store.Ping},
 			{Name: "scheduler", Run: a.schedulerReady},

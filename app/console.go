@@ -25,7 +25,7 @@ func (a *App) mountConsole(ctx context.Context) error {
 		steps = append(steps, web.Step{Key: s.Key, Title: s.Title})
 	}
 	c, err := web.New(web.Options{
-		Store: a.Store, Enroller: a.Enroll, Clock: a.clock, Log: a.log, Steps: steps, Treatments: a.protocols.Treatments,
+		Store: a.Store, Enroller: countingEnroller{a.Enroll, a, "console"}, Clock: a.clock, Log: a.log, Steps: steps, Treatments: a.protocols.Treatments,
 		SecureCookies:      strings.HasPrefix(strings.ToLower(a.Config.PublicURL), "https://"),
 		SessionTTL:         a.Config.Web.SessionLifetime,
 		SessionIdle:        a.Config.Web.SessionIdle,

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -10,13 +11,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/enroll"
 	"github.com/aftercare/aftercare/metrics"
+	"github.com/aftercare/aftercare/store"
 )
 
 // mountMetrics builds the Prometheus metrics, installs them as the
 // dispatcher's observer and the receipt counter, and serves GET /metrics.
 func (a *App) mountMetrics() error {
-	a.Metrics = metrics.New(metrics.Options{Outbox: a.Store, LastDispatch: a.Dispatcher.LastRun, Log: a.log})
+	a.Metrics = metrics.New(metrics.Options{Outbox: a.Store, OptOuts: a.Store, LastDispatch: a.Dispatcher.LastRun, Log: a.log})
 	a.Dispatcher.SetObserver(a.Metrics)
 	if a.Inbound != nil {
 		a.Inbound.Observe = a.Metrics.Receipt
@@ -127,4 +131,21 @@ func rejectionLabel(reason string) string {
 		return "bad_signature"
 	}
 	return "invalid"
+}
+
+// countingEnroller is the enroll service that counts each enrollment it
+// creates in the metrics, under its source (api, console).
+type countingEnroller struct {
+	*enroll.Service
+	app    *App
+	source string
+}
+
+// Enroll enrolls, and counts the enrollment if one was created.
+func (e countingEnroller) Enroll(ctx context.Context, clinic aftercare.Clinic, req enroll.Request, idemKey string) (store.EnrollmentView, bool, error) {
+	v, created, err := e.Service.Enroll(ctx, clinic, req, idemKey)
+	if err == nil && created && e.app.Metrics != nil {
+		e.app.Metrics.Enrolled(v.Enrollment.Treatment, e.source)
+	}
+	return v, created, err
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,7 +37,25 @@ const (
 	// AlertsUndeliverable counts red-flag alerts no route (alert email,
 	// on-call text) could deliver to clinic staff.
 	AlertsUndeliverable = "aftercare_alerts_undeliverable_total"
+	// Enrollments counts enrollments created, by treatment and source
+	// (api, console; booking_webhook once the booking webhook enrolls).
+	Enrollments = "aftercare_enrollments_total"
+	// OptOuts counts the opt-outs recorded in the database, by channel
+	// and how the patient opted out, read at scrape time.
+	OptOuts = "aftercare_opt_outs_total"
+	// CheckInAnswers counts patients' answers to check-in questions, by
+	// outcome.
+	CheckInAnswers = "aftercare_checkin_answers_total"
+	// BookingLinkClicks counts visits of the signed booking redirect.
+	BookingLinkClicks = "aftercare_booking_link_clicks_total"
+	// BookingEvents counts accepted booking-system webhook events, by
+	// event type.
+	BookingEvents = "aftercare_booking_events_total"
 )
+
+// maxLabelValues caps the distinct values a free-form label (treatment,
+// check-in outcome, booking event) takes; later values become "other".
+const maxLabelValues = 50
 
 const (
 	defaultCountTimeout = 2 * time.Second
@@ -60,8 +79,17 @@ type Counter interface {
 	CountByStatus(ctx context.Context) (map[aftercare.Status]int, error)
 }
 
+// OptOutCounter counts opt-outs by channel and method; *store.Store
+// implements it.
+type OptOutCounter interface {
+	CountOptOuts(ctx context.Context) ([]store.OptOutCount, error)
+}
+
 // Options configure New. All are optional.
 type Options struct {
+	// OptOuts is queried at scrape time for the opt-outs recorded;
+	// without it the opt-out counter is absent.
+	OptOuts OptOutCounter
 	// Outbox is queried at scrape time for the number of messages in each
 	// status; without it the outbox gauge is absent.
 	Outbox Counter
@@ -85,6 +113,12 @@ type Metrics struct {
 	rejections *prometheus.CounterVec
 	receipts   *prometheus.CounterVec
 	undeliv    prometheus.Counter
+	enrolled   *prometheus.CounterVec
+	checkIns   *prometheus.CounterVec
+	clicks     prometheus.Counter
+	bookings   *prometheus.CounterVec
+	// Free-form label values seen, capped at maxLabelValues each.
+	treatments, outcomes, events *labelSet
 }
 
 // New builds the metrics and registers them, with the Go runtime and
@@ -129,8 +163,25 @@ func New(o Options) *Metrics {
 			Name: AlertsUndeliverable,
 			Help: "Red-flag alerts that no route (alert email, on-call text) could deliver to clinic staff.",
 		}),
+		enrolled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: Enrollments,
+			Help: "Enrollments created, by treatment (lower-case; other past 50 treatments) and source (api, console, booking_webhook).",
+		}, []string{"treatment", "source"}),
+		checkIns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: CheckInAnswers,
+			Help: "Answers to check-in questions, by outcome.",
+		}, []string{"outcome"}),
+		clicks: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: BookingLinkClicks,
+			Help: "Visits of the signed booking-link redirect.",
+		}),
+		bookings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: BookingEvents,
+			Help: "Booking-system webhook events accepted, by event type.",
+		}, []string{"event"}),
+		treatments: newLabelSet(), outcomes: newLabelSet(), events: newLabelSet(),
 	}
-	m.reg.MustRegister(m.undeliv,
+	m.reg.MustRegister(m.undeliv, m.enrolled, m.checkIns, m.clicks, m.bookings,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.handled, m.sendDur, m.lateness, m.provErrs, m.rejections, m.receipts,
@@ -149,6 +200,9 @@ func New(o Options) *Metrics {
 	}
 	if o.Outbox != nil {
 		m.reg.MustRegister(newOutboxCollector(o.Outbox, o.CountTimeout, o.Log))
+	}
+	if o.OptOuts != nil {
+		m.reg.MustRegister(newOptOutCollector(o.OptOuts, o.CountTimeout, o.Log))
 	}
 	if o.LastDispatch != nil {
 		last := o.LastDispatch
@@ -170,6 +224,30 @@ func New(o Options) *Metrics {
 // clinic. The clinic is not a label: the log line and the console banner
 // name it.
 func (m *Metrics) AlertUndeliverable(clinicID int64) { m.undeliv.Inc() }
+
+// Enrolled counts an enrollment created for treatment from source (api,
+// console, booking_webhook). Treatments are lower-cased; past 50 distinct
+// ones, or an odd value, the label is "other". Neither patient nor clinic
+// is a label.
+func (m *Metrics) Enrolled(treatment, source string) {
+	m.enrolled.WithLabelValues(m.treatments.label(strings.ToLower(strings.TrimSpace(treatment))), boundedLabel(source)).Inc()
+}
+
+// CheckInAnswered counts a patient's answer to a check-in question by
+// its outcome (a short word such as healing, not_healing, red_flag,
+// free_text, expired).
+func (m *Metrics) CheckInAnswered(outcome string) {
+	m.checkIns.WithLabelValues(m.outcomes.label(outcome)).Inc()
+}
+
+// BookingLinkClicked counts a visit of the signed booking redirect.
+func (m *Metrics) BookingLinkClicked() { m.clicks.Inc() }
+
+// BookingEvent counts an accepted booking webhook event by its type
+// (completed, booked, cancelled).
+func (m *Metrics) BookingEvent(event string) {
+	m.bookings.WithLabelValues(m.events.label(event)).Inc()
+}
 
 // Registry returns the registry, to register more collectors.
 func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
@@ -267,6 +345,64 @@ func boundedLabel(s string) string {
 		}
 	}
 	return s
+}
+
+// labelSet admits up to maxLabelValues distinct label values of a
+// free-form label, each short and of lower-case ASCII letters, digits,
+// spaces, '_', '-' and '.'; anything else is "other".
+type labelSet struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func newLabelSet() *labelSet { return &labelSet{seen: map[string]bool{}} }
+
+func (l *labelSet) label(v string) string {
+	v = strings.ToLower(v)
+	if v == "" || len(v) > maxLabelLength || strings.ContainsFunc(v, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == ' ' || r == '_' || r == '-' || r == '.')
+	}) {
+		return otherLabel
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.seen[v] {
+		if len(l.seen) >= maxLabelValues {
+			return otherLabel
+		}
+		l.seen[v] = true
+	}
+	return v
+}
+
+// optOutCollector reports the opt-outs recorded, counted when scraped.
+type optOutCollector struct {
+	counter OptOutCounter
+	timeout time.Duration
+	log     *slog.Logger
+	desc    *prometheus.Desc
+}
+
+func newOptOutCollector(c OptOutCounter, timeout time.Duration, log *slog.Logger) *optOutCollector {
+	return &optOutCollector{counter: c, timeout: timeout, log: log,
+		desc: prometheus.NewDesc(OptOuts, "Opt-outs patients made themselves, by channel and method (sms_reply, unsubscribe_link, provider), counted in the database at scrape time.",
+			[]string{"channel", "method"}, nil)}
+}
+
+func (c *optOutCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *optOutCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	counts, err := c.counter.CountOptOuts(ctx)
+	if err != nil {
+		c.log.Warn("metrics: count opt-outs", "err", err)
+		return
+	}
+	for _, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(n.Count),
+			channelLabel(n.Channel), boundedLabel(string(n.Method)))
+	}
 }
 
 // outboxCollector reports the number of messages in each status, counted

@@ -66,4 +66,11 @@ const (
 		AND k.opened_at >= c.lo AND k.opened_at < c.hi
 	WHERE k.clinic_id = ? AND k.kind = 'red_flag'
 	ORDER BY c.wk, c.treatment, k.id`
+
+	// Opt-outs patients made themselves (as in qStatsOptOuts; a consent
+	// declined at enrollment is not one), by channel and method, across
+	// clinics (for the metrics).
+	qCountOptOuts = `SELECT channel, method, count(*) FROM consents
+	WHERE granted = 0 AND method IN ('sms_reply', 'unsubscribe_link', 'provider')
+	GROUP BY channel, method ORDER BY channel, method`
 )

@@ -405,3 +405,31 @@ func (s *Store) Stats(ctx context.Context, clinicID int64, from, to time.Time) (
 	})
 	return st, nil
 }
+
+// OptOutCount is how many opt-outs of one channel were recorded by one
+// method.
+type OptOutCount struct {
+	Channel aftercare.Channel
+	Method  aftercare.ConsentMethod
+	Count   int
+}
+
+// CountOptOuts counts the opt-outs patients made themselves (STOP, the
+// unsubscribe link, the carrier's opt-out), across clinics, by channel
+// and method: the metrics' opt-out counter.
+func (s *Store) CountOptOuts(ctx context.Context) ([]OptOutCount, error) {
+	rows, err := s.read.QueryContext(ctx, qCountOptOuts)
+	if err != nil {
+		return nil, fmt.Errorf("count opt-outs: %w", err)
+	}
+	defer rows.Close()
+	var out []OptOutCount
+	for rows.Next() {
+		var c OptOutCount
+		if err := rows.Scan(&c.Channel, &c.Method, &c.Count); err != nil {
+			return nil, fmt.Errorf("count opt-outs: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}

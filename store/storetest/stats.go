@@ -173,6 +173,13 @@ func testStatsPerWeekAndTreatment(t *testing.T, drv Driver) {
 		t.Errorf("other clinic: %+v", st.Rows)
 	}
 
+	// The metrics count the opt-outs patients made (Bea's STOP), not the
+	// consents given at enrollment.
+	if got, err := s.CountOptOuts(ctx); err != nil || len(got) != 1 ||
+		got[0] != (store.OptOutCount{Channel: aftercare.SMS, Method: aftercare.ConsentSMSReply, Count: 1}) {
+		t.Errorf("CountOptOuts = %+v, %v", got, err)
+	}
+
 	// A range that ends before it starts, or is too long, is refused.
 	for _, bad := range [][2]time.Time{{weekB, weekA}, {weekA, weekA.AddDate(3, 0, 0)}} {
 		if _, err := s.Stats(ctx, c.ID, bad[0], bad[1]); aftercare.ErrorCode(err) != aftercare.EINVALID {
