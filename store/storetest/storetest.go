@@ -1,7 +1,8 @@
 // Package storetest is the one suite every storage driver must pass: each
 // behaviour of package store (enrolling, the outbox's claims, outcomes and
 // receipts, concerns, the console's reads, keys, sign-in, privacy, the
-// audit trail, clinics' planning settings and own protocols), run on stores the driver opens, so a behaviour that
+// audit trail, clinics' planning settings and own protocols, booking
+// events), run on stores the driver opens, so a behaviour that
 // differed between SQLite and PostgreSQL is found here. A driver is done
 // when Run passes. What is one database's own (SQLite's files, pragmas,
 // backup) is tested in the driver's package, which may use the suite's
@@ -94,6 +95,9 @@ func Run(t *testing.T, d Driver) {
 		{"ClinicProtocolLifecycle", testClinicProtocolLifecycle},
 		{"RecentEnrollments", testRecentEnrollments},
 		{"ReplanPendingMessages", testReplanPendingMessages},
+		{"BookingSecretRotation", testBookingSecretRotation},
+		{"BookingCancelsAndReopensReminders", testBookingCancelsAndReopensReminders},
+		{"BookingEventsOutOfOrder", testBookingEventsOutOfOrder},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, d) })
 	}
