@@ -83,7 +83,7 @@ func (s *Server) bookingWebhook(w http.ResponseWriter, r *http.Request, b Bookin
 	}
 	clinicID, err := strconv.ParseInt(r.PathValue("clinic_id"), 10, 64)
 	if err != nil || clinicID <= 0 {
-		b.Rejected("booking", "signature")
+		b.Rejected("booking", "bad signature")
 		s.fail(w, r, errBadSignature)
 		return
 	}
@@ -93,7 +93,7 @@ func (s *Server) bookingWebhook(w http.ResponseWriter, r *http.Request, b Bookin
 		return
 	}
 	if !verifyBooking(secrets, r.Header.Get(HeaderBookingTimestamp), r.Header.Get(HeaderBookingSignature), body, b.Clock.Now()) {
-		b.Rejected("booking", "signature")
+		b.Rejected("booking", "bad signature")
 		s.fail(w, r, errBadSignature)
 		return
 	}
