@@ -39,7 +39,7 @@ type bookingEnv struct {
 	secretA, secretB string
 }
 
-func setupBooking(t *testing.T) *bookingEnv {
+func setupBooking(t testing.TB) *bookingEnv {
 	t.Helper()
 	clock := testsupport.NewClock(now)
 	s := testsupport.OpenStore(t, store.Options{Clock: clock})
@@ -404,4 +404,33 @@ func TestBookingGoldenJSON(t *testing.T) {
 	if !bytes.Equal(out, want) {
 		t.Errorf("booking answers differ from %s:\n got: %s\nwant: %s", path, out, want)
 	}
+}
+
+// FuzzBookingWebhook: whatever a booking system with the right secret
+// posts, the answer is JSON and never a 500 (bad input is the sender's
+// problem, not the daemon's).
+func FuzzBookingWebhook(f *testing.F) {
+	for _, ev := range []map[string]any{
+		completedEvent("f-1"),
+		{"event": "appointment.booked", "appointment_id": "f-2", "occurred_at": "2026-11-25T14:55:00Z",
+			"starts_at": "2026-12-24T10:00:00-05:00", "patient": map[string]any{"phone": "+14155550123"}},
+		{"event": "appointment.cancelled", "appointment_id": "f-2", "occurred_at": "2026-11-25T14:55:00Z",
+			"patient": map[string]any{"email": "ana@example.com"}},
+	} {
+		b, _ := json.Marshal(ev)
+		f.Add(string(b))
+	}
+	f.Add(`{"event":"appointment.completed","session_number":1e99}`)
+	f.Add(`{"event":"appointment.booked","appointment_id":"\u0000","starts_at":"0000-00-00T00:00:00Z","patient":{"phone":"+"}}`)
+	f.Add(`{"patient":null,"consent":[]}`)
+	f.Add("\xff\xfe")
+	e := setupBooking(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		ts, sig := sign(e.secretA, e.clock.Now().Unix(), []byte(body))
+		status, h, raw := e.post(t, strconv.FormatInt(e.clinicA.ID, 10), []byte(body),
+			map[string]string{api.HeaderBookingTimestamp: ts, api.HeaderBookingSignature: sig})
+		if status >= 500 || !strings.HasPrefix(h.Get("Content-Type"), "application/json") || !json.Valid(raw) {
+			t.Fatalf("body %q: %d %s", body, status, raw)
+		}
+	})
 }
