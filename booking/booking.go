@@ -55,6 +55,7 @@ type Store interface {
 	ApplyBooking(ctx context.Context, c store.BookingChange) (store.BookingEvent, bool, error)
 	RecordBookingEvent(ctx context.Context, ev store.BookingEvent) (store.BookingEvent, bool, error)
 	BookingEvent(ctx context.Context, clinicID int64, appointmentID, event string) (store.BookingEvent, bool, error)
+	HoldBookingReminders(ctx context.Context, clinicID, patientID int64, steps []string) (int, string, error)
 }
 
 // Enroller enrolls patients (enroll.Service).
@@ -186,9 +187,22 @@ func (s *Service) completed(ctx context.Context, clinic aftercare.Clinic, ev Eve
 	if !created {
 		detail = fmt.Sprintf("already enrolled for this appointment: enrollment %d", e.ID)
 	}
+	// A next appointment booked before this one was reported completed
+	// holds the new plan's booking reminders.
+	steps, err := s.bookingSteps(ctx, clinic.ID)
+	if err != nil {
+		return store.BookingEvent{}, false, err
+	}
+	held, standing, err := s.Store.HoldBookingReminders(ctx, clinic.ID, v.Patient.ID, steps)
+	if err != nil {
+		return store.BookingEvent{}, false, err
+	}
+	if held > 0 {
+		detail += fmt.Sprintf("; %d booking reminder(s) held: appointment %q is booked", held, standing)
+	}
 	rec, _, err := s.Store.RecordBookingEvent(ctx, store.BookingEvent{ClinicID: clinic.ID, AppointmentID: appt,
 		Event: aftercare.BookingCompleted, OccurredAt: occurred, PatientID: v.Patient.ID, EnrollmentID: e.ID,
-		Outcome: store.BookingEnrolled, Detail: detail})
+		Outcome: store.BookingEnrolled, Detail: detail, Messages: held})
 	return rec, false, err
 }
 

@@ -472,6 +472,55 @@ func (s *Store) applyCancelled(ctx context.Context, tx *sql.Tx, c BookingChange,
 	return nil
 }
 
+// HoldBookingReminders cancels a patient's pending booking reminders
+// while an appointment of theirs stands (booked, not cancelled, still
+// ahead): an enrollment made after its booking (its plan has reminders to
+// book) must not remind a patient who has booked. It returns how many
+// were cancelled and the standing appointment ("" for none); the
+// appointment's cancellation brings them back like any other.
+func (s *Store) HoldBookingReminders(ctx context.Context, clinicID, patientID int64, steps []string) (int, string, error) {
+	if len(steps) == 0 || patientID == 0 {
+		return 0, "", nil
+	}
+	tx, err := s.d.BeginWrite(ctx, true)
+	if err != nil {
+		return 0, "", fmt.Errorf("hold booking reminders: %w", err)
+	}
+	defer tx.Rollback()
+	now := s.now().UTC()
+	standing, err := queryStrings(ctx, tx, qOtherBookings, clinicID, patientID, "", ms(now))
+	if err != nil || len(standing) == 0 {
+		return 0, "", err
+	}
+	ids, err := queryIDs(ctx, tx, fmt.Sprintf(qPendingBookingReminders, placeholders(len(steps))),
+		append([]any{patientID, clinicID}, stringArgs(steps)...)...)
+	if err != nil {
+		return 0, "", fmt.Errorf("hold booking reminders: %w", err)
+	}
+	n := 0
+	reason := fmt.Sprintf("booked: appointment %q", standing[0])
+	for _, id := range ids {
+		ok, err := endOne(ctx, tx, now, id, aftercare.StatusScheduled, aftercare.StatusCancelled, CauseBooked, reason)
+		if err != nil {
+			return 0, "", fmt.Errorf("hold booking reminders: %w", err)
+		}
+		if ok {
+			n++
+		}
+	}
+	if n == 0 {
+		return 0, standing[0], nil
+	}
+	if err := s.appendAudit(ctx, tx, aftercare.AuditEntry{ClinicID: clinicID, At: now, Action: aftercare.AuditBookingEvent,
+		PatientID: patientID, Detail: fmt.Sprintf("%d booking reminder(s) held: appointment %q is booked", n, standing[0])}); err != nil {
+		return 0, "", err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, "", fmt.Errorf("hold booking reminders: %w", err)
+	}
+	return n, standing[0], nil
+}
+
 // bookingPatient finds the patient of a booking event among the clinic's
 // own: the one with its phone, else the one patient with its email; 0 for
 // none (two patients sharing an email are not guessed between).

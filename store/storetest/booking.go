@@ -264,3 +264,38 @@ func testBookingEventsOutOfOrder(t *testing.T, drv Driver) {
 		t.Fatal("another clinic reads this clinic's booking event")
 	}
 }
+
+// testBookingHoldsLaterEnrollments: an enrollment made while an
+// appointment stands (the next session booked before the last one was
+// reported completed) has its booking reminders held, and the
+// appointment's cancellation brings back only the new plan's.
+func testBookingHoldsLaterEnrollments(t *testing.T, drv Driver) {
+	t.Parallel()
+	s, _, c := Setup(t, drv.Open)
+	ctx := context.Background()
+	const phone = "+14155550123"
+	v1 := bookingEnroll(t, s, c, phone, "", 1)
+	if n, appt, err := s.HoldBookingReminders(ctx, c.ID, v1.Patient.ID, bookingSteps); err != nil || n != 0 || appt != "" {
+		t.Fatalf("HoldBookingReminders with nothing booked = %d, %q, %v", n, appt, err)
+	}
+	apply(t, s, booking(c, "H-1", aftercare.BookingBooked, phone, "", t0.Add(30*24*time.Hour)), store.BookingRemindersCancelled, false)
+	v2 := bookingEnroll(t, s, c, phone, "", 2)
+	n, appt, err := s.HoldBookingReminders(ctx, c.ID, v2.Patient.ID, bookingSteps)
+	if err != nil || n != 2 || appt != "H-1" {
+		t.Fatalf("HoldBookingReminders = %d, %q, %v; want 2 held by H-1", n, appt, err)
+	}
+	got := stepStatus(t, s, c.ID, v2.Enrollment.ID)
+	wantSteps(t, "held", got, map[string]aftercare.Status{"welcome": aftercare.StatusScheduled,
+		"book_next": aftercare.StatusCancelled, "last_call": aftercare.StatusCancelled})
+	if !strings.Contains(got["book_next"].Reason, `"H-1"`) {
+		t.Errorf("held reason %q does not name the appointment", got["book_next"].Reason)
+	}
+	ev := apply(t, s, booking(c, "H-1", aftercare.BookingCancelled, phone, "", time.Time{}), store.BookingRemindersReopened, false)
+	if ev.Messages != 2 || !strings.Contains(ev.Detail, "2 not reopened: a later session was enrolled") {
+		t.Fatalf("cancellation = %+v; want session 2's two back, session 1's not", ev)
+	}
+	wantSteps(t, "session 2 after the cancellation", stepStatus(t, s, c.ID, v2.Enrollment.ID), map[string]aftercare.Status{
+		"book_next": aftercare.StatusScheduled, "last_call": aftercare.StatusScheduled})
+	wantSteps(t, "session 1 after the cancellation", stepStatus(t, s, c.ID, v1.Enrollment.ID), map[string]aftercare.Status{
+		"book_next": aftercare.StatusCancelled, "last_call": aftercare.StatusCancelled})
+}

@@ -98,6 +98,7 @@ func Run(t *testing.T, d Driver) {
 		{"BookingSecretRotation", testBookingSecretRotation},
 		{"BookingCancelsAndReopensReminders", testBookingCancelsAndReopensReminders},
 		{"BookingEventsOutOfOrder", testBookingEventsOutOfOrder},
+		{"BookingHoldsLaterEnrollments", testBookingHoldsLaterEnrollments},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, d) })
 	}
