@@ -128,6 +128,10 @@ func (s *Server) bookingWebhook(w http.ResponseWriter, r *http.Request, b Bookin
 		s.writeError(w, r, err)
 		return
 	}
+	// Ids and words only: not the appointment id (the booking system's
+	// own text) nor anything about the patient.
+	s.log.InfoContext(ctx, "booking event", "clinic_id", clinicID, "event", out.Event, "outcome", out.Outcome,
+		"repeat", repeat, "patient_id", out.PatientID, "enrollment_id", out.EnrollmentID, "messages", out.Messages)
 	if repeat {
 		w.Header().Set(HeaderBookingRepeat, "true")
 	}

@@ -149,4 +149,15 @@ func TestEndToEndBookingSystem(t *testing.T) {
 	if err := h.app.Store.CheckTransitions(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The daemon logged each booking event, and neither the secret nor
+	// who the patient is.
+	logs := h.logs.String()
+	if strings.Count(logs, `"msg":"booking event"`) != 3 {
+		t.Fatalf("no log line of the booking webhook:\n%s", logs)
+	}
+	for _, leak := range []string{secret, phone, "ana@example.com", "Diaz"} {
+		if strings.Contains(logs, leak) {
+			t.Fatalf("the logs hold %q", leak)
+		}
+	}
 }
