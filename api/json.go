@@ -505,3 +505,60 @@ type StatsRebooking struct {
 	Pending    int      `json:"pending"`
 	Pct        *float64 `json:"pct"`
 }
+
+// BookingEvent is the payload a clinic's booking system posts to
+// /v1/webhooks/booking/{clinic_id} (README: Booking systems). Fields an
+// event does not use are left out; unknown fields are ignored, so a
+// booking system may send more.
+type BookingEvent struct {
+	// Event is appointment.completed, appointment.booked or
+	// appointment.cancelled.
+	Event         string `json:"event"`
+	AppointmentID string `json:"appointment_id"`
+	OccurredAt    string `json:"occurred_at"`
+	Treatment     string `json:"treatment,omitempty"`
+	// StartsAt is the appointment's time (booked and cancelled).
+	StartsAt string `json:"starts_at,omitempty"`
+	// TreatedAt, SessionNumber and SeriesLength describe a completed
+	// appointment's session.
+	TreatedAt     string         `json:"treated_at,omitempty"`
+	SessionNumber int            `json:"session_number,omitempty"`
+	SeriesLength  int            `json:"series_length,omitempty"`
+	Patient       BookingPatient `json:"patient"`
+	Consent       BookingConsent `json:"consent"`
+}
+
+// BookingPatient is the patient of a booking event.
+type BookingPatient struct {
+	FirstName string `json:"first_name,omitempty"`
+	LastName  string `json:"last_name,omitempty"`
+	Phone     string `json:"phone,omitempty"`
+	Email     string `json:"email,omitempty"`
+	Timezone  string `json:"timezone,omitempty"`
+	Language  string `json:"language,omitempty"`
+}
+
+// BookingConsent is the consent a booking system collected.
+type BookingConsent struct {
+	SMS            bool   `json:"sms"`
+	Email          bool   `json:"email"`
+	WordingVersion string `json:"wording_version,omitempty"`
+}
+
+// BookingResult answers a booking event: what aftercare did with it (the
+// same answer, with Aftercare-Repeat: true, for a repeat).
+type BookingResult struct {
+	Event         string    `json:"event"`
+	AppointmentID string    `json:"appointment_id"`
+	Outcome       string    `json:"outcome"`
+	Detail        string    `json:"detail,omitempty"`
+	PatientID     int64     `json:"patient_id,omitempty"`
+	EnrollmentID  int64     `json:"enrollment_id,omitempty"`
+	Messages      int       `json:"messages"`
+	ReceivedAt    time.Time `json:"received_at"`
+}
+
+func newBookingResult(e store.BookingEvent) BookingResult {
+	return BookingResult{Event: e.Event, AppointmentID: e.AppointmentID, Outcome: e.Outcome, Detail: e.Detail,
+		PatientID: e.PatientID, EnrollmentID: e.EnrollmentID, Messages: e.Messages, ReceivedAt: e.ReceivedAt}
+}

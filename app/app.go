@@ -18,6 +18,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/api"
+	"github.com/aftercare/aftercare/booking"
 	"github.com/aftercare/aftercare/config"
 	"github.com/aftercare/aftercare/enroll"
 	"github.com/aftercare/aftercare/inbound"
@@ -64,8 +65,10 @@ type App struct {
 	Protocol   *protocol.Protocol
 	Dispatcher *scheduler.Dispatcher
 	Enroll     *enroll.Service
-	API        *api.Server
-	Senders    map[aftercare.Channel]notify.Sender
+	// Booking acts on clinics' booking systems' events.
+	Booking *booking.Service
+	API     *api.Server
+	Senders map[aftercare.Channel]notify.Sender
 	// Metrics are the Prometheus collectors behind GET /metrics.
 	Metrics *metrics.Metrics
 
@@ -181,6 +184,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 	}
 	a.API.EnableWebhooks(api.Webhooks{TwilioAuthToken: cfg.Twilio.AuthToken, PublicURL: cfg.PublicURL,
 		Inbound: a.Inbound, Unsubscriber: a, Rejected: a.webhookRejected})
+	a.Booking = &booking.Service{Store: a.Store, Enroller: a.Enroll, Protocols: a.protocols}
+	a.API.EnableBooking(api.Booking{Secrets: a.Store.BookingSecrets, Handler: a.Booking, Clock: o.Clock,
+		Rejected: a.webhookRejected})
 	if err := a.mountConsole(ctx); err != nil {
 		return nil, err
 	}

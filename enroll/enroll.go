@@ -50,6 +50,17 @@ type Request struct {
 	// same treatment and session (cancelling its pending messages) instead
 	// of being refused with 409.
 	Replace bool `json:"replace,omitempty"`
+	// Evidence, when set, is the consent evidence another system gave
+	// (a clinic's booking system): it replaces ConsentMethod and the
+	// daemon's consent wording version. Never read from JSON.
+	Evidence *Evidence `json:"-"`
+}
+
+// Evidence is consent evidence reported by another system.
+type Evidence struct {
+	Method         aftercare.ConsentMethod
+	WordingVersion string
+	Detail         string
 }
 
 // Limits on the treatment time relative to now.
@@ -341,8 +352,12 @@ func Validate(clinic aftercare.Clinic, req Request, treatments []string, now tim
 		if c.ch == aftercare.Email && email == "" || c.ch == aftercare.SMS && phone == "" {
 			continue
 		}
-		v.Consents = append(v.Consents, aftercare.Consent{Channel: c.ch, Granted: c.ok, At: now.UTC(), Method: method,
-			WordingVersion: aftercare.ConsentWordingVersion})
+		consent := aftercare.Consent{Channel: c.ch, Granted: c.ok, At: now.UTC(), Method: method,
+			WordingVersion: aftercare.ConsentWordingVersion}
+		if ev := req.Evidence; ev != nil {
+			consent.Method, consent.WordingVersion, consent.Detail = ev.Method, ev.WordingVersion, ev.Detail
+		}
+		v.Consents = append(v.Consents, consent)
 	}
 	norm := req
 	norm.FirstName, norm.LastName, norm.Phone, norm.Email, norm.Timezone, norm.Language = first, last, phone, email, tz, lang

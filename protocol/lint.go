@@ -366,7 +366,7 @@ func (l *linter) structure(doc document, badSteps map[int]bool) {
 var (
 	stepFields = map[string][]string{
 		"key": nil, "title": nil, "at": nil, "stale": nil, "channels": nil,
-		"when": {"enrolled_before", "series", "late"}, "calendar": nil, "sms": nil,
+		"when": {"enrolled_before", "series", "late"}, "calendar": nil, "booking": nil, "sms": nil,
 		"email": {"subject", "text", "html"}, "email_stale": nil, "red_flags": nil, "sms_fallback": nil,
 	}
 	replyFields = map[string][]string{"sms": nil, "email": {"subject", "text", "html"}}

@@ -70,6 +70,10 @@ type Step struct {
 	// Calendar asks for an .ics invitation on the step's email (see
 	// Protocol.Invitation).
 	Calendar bool
+	// Booking marks a reminder to book the next session: a booking
+	// system's "appointment booked" cancels the patient's pending ones and
+	// "appointment cancelled" brings them back (see package booking).
+	Booking bool
 	// EmailStale, when set, is the stale time of the step's email, which
 	// may outlive its text (the full guide is worth sending days after a
 	// "today" text is not).
@@ -224,6 +228,7 @@ type stepYAML struct {
 	Channels []string       `yaml:"channels"`
 	When     Conditions     `yaml:"when"`
 	Calendar bool           `yaml:"calendar"`
+	Booking  bool           `yaml:"booking"`
 	SMS      string         `yaml:"sms"`
 	Email    *EmailTemplate `yaml:"email"`
 
@@ -508,6 +513,7 @@ func buildStep(raw stepYAML, layout *htmltemplate.Template) (Step, error) {
 		Stale:    raw.Stale,
 		When:     raw.When,
 		Calendar: raw.Calendar,
+		Booking:  raw.Booking,
 
 		EmailStale:  raw.EmailStale,
 		RedFlags:    raw.RedFlags,
@@ -726,4 +732,16 @@ func (p *Protocol) RenderReply(kind ReplyKind, ch aftercare.Channel, d Data) (Co
 		return c, fmt.Errorf("render reply %s: %w", kind, err)
 	}
 	return c, nil
+}
+
+// BookingSteps returns the keys of the protocol's steps marked booking:
+// true (the "book your next session" reminders).
+func (p *Protocol) BookingSteps() []string {
+	var out []string
+	for _, s := range p.steps {
+		if s.Booking {
+			out = append(out, s.Key)
+		}
+	}
+	return out
 }

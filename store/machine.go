@@ -77,6 +77,11 @@ const (
 	// CauseOptOut: cancelled because the patient opted out of the
 	// channel; opting back in brings back the ones still ahead.
 	CauseOptOut Cause = "opt_out"
+	// CauseBooked: a "book your next session" reminder cancelled because
+	// the patient booked (a booking system's appointment.booked); the
+	// appointment's cancellation brings it back while it is still useful
+	// (reopenBooked).
+	CauseBooked Cause = "booked"
 )
 
 // staleEnd is the stale rule: a scheduled message whose stale time has
@@ -173,6 +178,22 @@ func reopen(ctx context.Context, tx *sql.Tx, now time.Time, id int64, from after
 		return false, nil
 	}
 	return true, insertEvent(ctx, tx, id, now, from, aftercare.StatusScheduled, detail)
+}
+
+// reopenBooked schedules again a reminder a booking cancelled (end_cause
+// booked): the booked appointment was cancelled. It is a third act that
+// takes an ending back, beside the two of reopen: the booking system acts
+// for a person (the patient cancelling). It reports whether the message
+// was still cancelled by a booking.
+func reopenBooked(ctx context.Context, tx *sql.Tx, now time.Time, id int64, due, stale time.Time, detail string) (bool, error) {
+	res, err := tx.ExecContext(ctx, qReopenMessage, ms(due), ms(stale), ms(now), id, string(aftercare.StatusCancelled), string(CauseBooked))
+	if err != nil {
+		return false, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return false, nil
+	}
+	return true, insertEvent(ctx, tx, id, now, aftercare.StatusCancelled, aftercare.StatusScheduled, detail)
 }
 
 // CheckTransitions reads every event and reports the first that records an

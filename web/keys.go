@@ -18,6 +18,10 @@ type AdminStore interface {
 	CreateAPIKey(ctx context.Context, clinicID int64, label string) (store.APIKey, string, error)
 	RevokeAPIKey(ctx context.Context, clinicID, keyID int64) error
 	UpdateClinic(ctx context.Context, c aftercare.Clinic) error
+	// BookingSecretInfo and SetBookingSecret serve the booking webhook's
+	// secret on the settings page.
+	BookingSecretInfo(ctx context.Context, clinicID int64) (store.BookingSecretInfo, error)
+	SetBookingSecret(ctx context.Context, clinicID int64, rotate bool) (string, error)
 
 	CreatePasswordReset(ctx context.Context, u store.User, tokenHash string, ttl time.Duration) error
 	PasswordResetUser(ctx context.Context, tokenHash string) (store.User, error)
@@ -31,6 +35,7 @@ func (c *Console) registerAdmin(h func(string, http.HandlerFunc)) {
 	h("POST /console/keys/{id}/revoke", c.post(c.adminOnly("manage its API keys", c.revokeKey)))
 	h("GET /console/settings", c.get(c.adminOnly("change its settings", c.settingsPage)))
 	h("POST /console/settings", c.post(c.adminOnly("change its settings", c.saveSettings)))
+	h("POST /console/settings/booking-secret", c.post(c.adminOnly("change its settings", c.bookingSecret)))
 
 	h("GET /console/forgot", c.forgotPage)
 	h("POST /console/forgot", c.forgot)

@@ -84,6 +84,11 @@ type settingsForm struct {
 	// Read-only sender settings.
 	SMSFrom, MessagingServiceSID, EmailFrom string
 	ClinicID                                int64
+	// Booking is the booking webhook's secret, without it; NewBookingSecret
+	// the one just made, shown on this response only.
+	Booking          store.BookingSecretInfo
+	NewBookingSecret string
+	Zone             string
 }
 
 // Field returns an editable setting's input.
@@ -182,7 +187,45 @@ func (c *Console) knownTreatments(ctx context.Context, clinicID int64) ([]string
 func (c *Console) settingsFormFor(cl aftercare.Clinic, known []string) settingsForm {
 	return settingsForm{Values: clinicValues(cl), Errors: map[string]string{}, Zones: zones(cl.Timezone),
 		Treatments: treatmentChoices(known, cl.Treatments),
-		SMSFrom:    cl.SMSFrom, MessagingServiceSID: cl.MessagingServiceSID, EmailFrom: cl.EmailFrom, ClinicID: cl.ID}
+		SMSFrom:    cl.SMSFrom, MessagingServiceSID: cl.MessagingServiceSID, EmailFrom: cl.EmailFrom, ClinicID: cl.ID,
+		Zone: cl.Timezone}
+}
+
+// bookingSecret makes the clinic's booking webhook secret, or rotates it
+// (the form says which it expects, so a second click does not rotate what
+// was just made), and shows it once, in this response (no redirect: the
+// secret is never put in a URL, and the page is not cached). Audited by
+// the store; never logged.
+func (c *Console) bookingSecret(w http.ResponseWriter, r *http.Request, s *store.Session) error {
+	ctx := r.Context()
+	cl, err := c.store.Clinic(ctx, s.ClinicID)
+	if err != nil {
+		return err
+	}
+	known, err := c.knownTreatments(ctx, s.ClinicID)
+	if err != nil {
+		return err
+	}
+	rotate := r.PostForm.Get("rotate") == "1"
+	secret, err := c.store.SetBookingSecret(c.staffContext(r, s), s.ClinicID, rotate)
+	form := c.settingsFormFor(cl, known)
+	status, flash := http.StatusOK, ""
+	switch {
+	case aftercare.ErrorCode(err) == aftercare.ECONFLICT:
+		status, flash = http.StatusConflict, "The clinic already has a booking secret: rotate it to get a new one."
+	case err != nil:
+		return err
+	default:
+		form.NewBookingSecret = secret
+		c.log.InfoContext(ctx, "console: booking secret set", "clinic_id", s.ClinicID, "user_id", s.UserID, "rotated", rotate)
+	}
+	if form.Booking, err = c.store.BookingSecretInfo(ctx, s.ClinicID); err != nil {
+		return err
+	}
+	v := c.view(s, "Clinic settings", "settings", form)
+	v.Flash = flash
+	c.render(w, r, status, "settings", v)
+	return nil
 }
 
 func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, s *store.Session) error {
@@ -194,7 +237,11 @@ func (c *Console) settingsPage(w http.ResponseWriter, r *http.Request, s *store.
 	if err != nil {
 		return err
 	}
-	v := c.view(s, "Clinic settings", "settings", c.settingsFormFor(cl, known))
+	form := c.settingsFormFor(cl, known)
+	if form.Booking, err = c.store.BookingSecretInfo(r.Context(), s.ClinicID); err != nil {
+		return err
+	}
+	v := c.view(s, "Clinic settings", "settings", form)
 	if saved := r.URL.Query().Get("saved"); saved != "" {
 		v.Flash = "Settings saved."
 		if saved == "none" {
@@ -284,6 +331,9 @@ func (c *Console) saveSettings(w http.ResponseWriter, r *http.Request, s *store.
 			if form.Errors[e.Field] == "" {
 				form.Errors[e.Field] = settingsLabels[e.Field] + ": " + msg
 			}
+		}
+		if form.Booking, err = c.store.BookingSecretInfo(r.Context(), s.ClinicID); err != nil {
+			return err
 		}
 		c.render(w, r, http.StatusUnprocessableEntity, "settings", c.view(s, "Clinic settings", "settings", form))
 		return nil

@@ -17,6 +17,8 @@ const clinicUsage = `usage:
       [--treatments "microneedling,chemical peel"]
   aftercare clinic list
   aftercare clinic show ID
+  aftercare clinic booking-secret --clinic ID [--rotate]
+      (make the booking webhook's signing secret, or replace it: the old one works 24 more hours)
   aftercare clinic update ID [--name ...] [--phone ...] [--tz ...] [--booking-url ...] [--alert-email ...]
       [--on-call-phone ...] [--after-hours-phone ...] [--sms-from ...] [--messaging-service-sid ...]
       [--email-from ...] [--reply-to ...] [--default-language en|es] [--quiet-hours HH:MM-HH:MM]
@@ -31,7 +33,7 @@ const keyUsage = `usage:
 func clinicCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, clinicUsage)
-		return usageError{errors.New("clinic needs a subcommand: add, list, show or update")}
+		return usageError{errors.New("clinic needs a subcommand: add, list, show, update or booking-secret")}
 	}
 	switch args[0] {
 	case "add":
@@ -62,6 +64,21 @@ func clinicCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return app.ShowClinic(ctx, stdout, cfg, id)
 	case "update":
 		return clinicUpdate(ctx, args[1:], stdout, stderr)
+	case "booking-secret":
+		fs, cfgPath := newFlags("clinic booking-secret", stderr)
+		clinic := fs.Int64("clinic", 0, "clinic id (required)")
+		rotate := fs.Bool("rotate", false, "replace the clinic's secret; the previous one keeps working for 24 hours")
+		if err := parse(fs, args[1:]); err != nil {
+			return err
+		}
+		if *clinic <= 0 {
+			return usageError{errors.New("clinic booking-secret needs --clinic ID")}
+		}
+		cfg, err := loadConfig(*cfgPath)
+		if err != nil {
+			return err
+		}
+		return app.BookingSecret(ctx, stdout, cfg, *clinic, *rotate)
 	}
 	fmt.Fprintln(stderr, clinicUsage)
 	return usageError{fmt.Errorf("unknown clinic subcommand %q", args[0])}

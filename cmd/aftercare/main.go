@@ -46,6 +46,7 @@ commands:
   clinic list   list clinics
   clinic show   show a clinic's settings: clinic show ID
   clinic update change settings: clinic update ID --flag value... (every flag of clinic add)
+  clinic booking-secret  the booking webhook's signing secret: --clinic ID [--rotate] (printed once)
   key add       make another API key for a clinic: key add --clinic ID --label LABEL
   key list      list a clinic's API keys (never the keys themselves)
   key revoke    revoke a key at once: key revoke --clinic ID KEY_ID

@@ -1,7 +1,8 @@
 // Package storetest is the one suite every storage driver must pass: each
 // behaviour of package store (enrolling, the outbox's claims, outcomes and
 // receipts, concerns, the console's reads, keys, sign-in, privacy, the
-// audit trail, clinics' planning settings and own protocols), run on stores the driver opens, so a behaviour that
+// audit trail, clinics' planning settings and own protocols, booking
+// events), run on stores the driver opens, so a behaviour that
 // differed between SQLite and PostgreSQL is found here. A driver is done
 // when Run passes. What is one database's own (SQLite's files, pragmas,
 // backup) is tested in the driver's package, which may use the suite's
@@ -95,6 +96,10 @@ func Run(t *testing.T, d Driver) {
 		{"RecentEnrollments", testRecentEnrollments},
 		{"ReplanPendingMessages", testReplanPendingMessages},
 		{"StatsPerWeekAndTreatment", testStatsPerWeekAndTreatment},
+		{"BookingSecretRotation", testBookingSecretRotation},
+		{"BookingCancelsAndReopensReminders", testBookingCancelsAndReopensReminders},
+		{"BookingEventsOutOfOrder", testBookingEventsOutOfOrder},
+		{"BookingHoldsLaterEnrollments", testBookingHoldsLaterEnrollments},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, d) })
 	}
