@@ -210,6 +210,12 @@ func (s *Store) ErasePatient(ctx context.Context, clinicID, patientID int64) (Er
 	if _, err := tx.ExecContext(ctx, qEraseConcerns(scrub("alert_failure")), patientID); err != nil {
 		return fail(err)
 	}
+	// The page links, booking clicks and concern photos go entirely.
+	for _, q := range []string{qDeletePatientLinks, qDeletePatientClicks, qDeletePatientPhotos} {
+		if _, err := tx.ExecContext(ctx, q, patientID); err != nil {
+			return fail(err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, qEraseConsents, patientID); err != nil {
 		return fail(err)
 	}
