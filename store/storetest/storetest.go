@@ -94,6 +94,8 @@ func Run(t *testing.T, d Driver) {
 		{"ClinicProtocolLifecycle", testClinicProtocolLifecycle},
 		{"RecentEnrollments", testRecentEnrollments},
 		{"ReplanPendingMessages", testReplanPendingMessages},
+		{"PatientLinkLifecycle", testPatientLinkLifecycle},
+		{"BookingClicksAndPhotos", testBookingClicksAndPhotos},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, d) })
 	}
