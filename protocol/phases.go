@@ -38,6 +38,8 @@ type Phase struct {
 
 // PhaseText is a phase rendered for one patient and day.
 type PhaseText struct {
+	// Date is the local date of the day asked for, short ("Thu 11 Jun").
+	Date     string
 	Title    string
 	Do, Dont []string
 }
@@ -118,7 +120,7 @@ func (p *Protocol) PhaseOn(day int, d Data) (PhaseText, bool, error) {
 		}
 		d.setLanguage(p.Language)
 		d.Day, d.DaysSince = day, day
-		var out PhaseText
+		out := PhaseText{Date: d.DateOn(day)}
 		exec := func(t *texttemplate.Template) (string, error) {
 			var b strings.Builder
 			if err := t.Execute(&b, d); err != nil {
