@@ -160,7 +160,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 		OnBadAddress: a.onBadAddress,
 	})
 	a.protocols = &protocols{base: lib, store: a.Store, fallback: a.Protocol, log: o.Log}
-	a.Enroll = &enroll.Service{Store: a.Store, Protocols: a.protocols, Clock: o.Clock, Quiet: quiet}
+	a.Enroll = &enroll.Service{Store: a.Store, Protocols: a.protocols, Clock: o.Clock, Quiet: quiet,
+		LinkKey: a.secret, PublicURL: cfg.PublicURL}
 	a.API = api.New(api.Deps{
 		Store: a.Store, Enroller: a.Enroll, Log: o.Log, Treatments: a.protocols.Treatments,
 		Ready: []api.Check{
@@ -182,6 +183,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a.API.EnableWebhooks(api.Webhooks{TwilioAuthToken: cfg.Twilio.AuthToken, PublicURL: cfg.PublicURL,
 		Inbound: a.Inbound, Unsubscriber: a, Rejected: a.webhookRejected})
 	if err := a.mountConsole(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.mountPatientPage(); err != nil {
 		return nil, err
 	}
 	ok = true
