@@ -21,8 +21,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/aftercare/aftercare"
-	"github.com/aftercare/aftercare/logmask"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/logmask"
 	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )

@@ -34,8 +34,12 @@ type PageOutcome struct {
 }
 
 // pageProviderPrefix marks replies sent from the patient's page (their
-// provider id is this and a random suffix).
-const pageProviderPrefix = "page:"
+// provider id is this and a random suffix); pagePhotoPrefix those sent
+// with a photo (the console's inbox links to it).
+const (
+	pageProviderPrefix = "page:"
+	pagePhotoPrefix    = "page-photo:"
+)
 
 // HandlePageConcern files a concern sent from the patient's page exactly
 // as a text would be: through the red-flag classifier into the clinic's
@@ -54,9 +58,13 @@ func (s *Service) HandlePageConcern(ctx context.Context, in PageConcern) (PageOu
 		return out, fmt.Errorf("page concern: %w", err)
 	}
 	p, c := in.Patient, in.Clinic
+	prefix := pageProviderPrefix
+	if in.Photo != nil {
+		prefix = pagePhotoPrefix
+	}
 	now := s.Clock.Now()
 	rec := store.InboundReply{
-		Reply: aftercare.Reply{ClinicID: p.ClinicID, PatientID: p.ID, ProviderID: pageProviderPrefix + hex.EncodeToString(id),
+		Reply: aftercare.Reply{ClinicID: p.ClinicID, PatientID: p.ID, ProviderID: prefix + hex.EncodeToString(id),
 			Body: in.Body, Kind: string(kind), At: now},
 		Photo: in.Photo,
 		Concern: &store.ConcernReply{RedFlag: kind == replies.RedFlag, Emergency: out.Emergency, Signs: res.Explain(),
