@@ -161,7 +161,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	})
 	a.protocols = &protocols{base: lib, store: a.Store, fallback: a.Protocol, log: o.Log}
 	a.Enroll = &enroll.Service{Store: a.Store, Protocols: a.protocols, Clock: o.Clock, Quiet: quiet,
-		LinkKey: a.secret, PublicURL: cfg.PublicURL}
+		LinkKey: a.linkKey(), PublicURL: cfg.PublicURL}
 	a.API = api.New(api.Deps{
 		Store: a.Store, Enroller: a.Enroll, Log: o.Log, Treatments: a.protocols.Treatments,
 		Ready: []api.Check{

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aftercare/aftercare"
+	"github.com/aftercare/aftercare/internal/testsupport"
 	"github.com/aftercare/aftercare/store"
 )
 
@@ -171,5 +173,46 @@ func TestPatientPageEndToEnd(t *testing.T) {
 	tok := link[strings.LastIndex(link, "/")+1:]
 	if strings.Contains(h.logs.String(), tok) {
 		t.Error("the page token is in the logs")
+	}
+}
+
+// TestPatientPageLinksNeverLogged runs the daemon at debug level (every
+// HTTP request logged) and opens, books through and posts to a page: the
+// logs name the route, never the token.
+func TestPatientPageLinksNeverLogged(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	treated := time.Date(2026, 11, 25, 14, 30, 0, 0, ny)
+	d := testsupport.StartDaemon(t, testsupport.DaemonOptions{Start: treated.Add(5 * time.Minute), LogLevel: slog.LevelDebug})
+	clinic, key := d.AddClinic(t, testsupport.GlowClinic())
+	h := &harness{t: t, app: d.App, clock: d.Clock, tw: d.Twilio, mail: d.Mail, base: d.Base, key: key, clinic: clinic, logs: d.Logs, d: d}
+	if status, out := h.api("POST", "/v1/enrollments", map[string]any{
+		"first_name": "Ana", "last_name": "Diaz", "email": "ana@example.com", "timezone": "America/New_York",
+		"email_consent": true, "treated_at": treated.Format(time.RFC3339), "session_number": 1, "series_length": 3,
+	}); status != 201 {
+		t.Fatalf("enroll: %d %v", status, out)
+	}
+	h.runUntil(treated.Add(time.Hour))
+	parsed, err := h.mail.Messages()[0].Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := careLinkRe.FindString(parsed.Text)
+	if link == "" {
+		t.Fatal("no link in the welcome email")
+	}
+	get(t, link)
+	get(t, link+"/book")
+	resp, err := noRedirect.Post(link, "application/x-www-form-urlencoded", strings.NewReader("text=hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	logs := h.logs.String()
+	tok := link[strings.LastIndex(link, "/")+1:]
+	if !strings.Contains(logs, `"route":"GET /c/{token}"`) {
+		t.Fatalf("no access log of the page: the test proves nothing\n%s", logs)
+	}
+	if strings.Contains(logs, tok) {
+		t.Errorf("the page token is in the logs:\n%s", logs)
 	}
 }
