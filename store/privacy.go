@@ -368,6 +368,10 @@ func (s *Store) PurgeBodies(ctx context.Context, cutoff time.Time) (enrollments,
 			return 0, 0, fmt.Errorf("purge bodies of enrollment %d: %w", id, err)
 		}
 	}
+	// Concern photos go with the reply texts.
+	if _, err := tx.ExecContext(ctx, qPurgeReplyPhotos, c); err != nil {
+		return 0, 0, fmt.Errorf("purge concern photos: %w", err)
+	}
 	res, err := tx.ExecContext(ctx, qPurgeReplies, c)
 	if err != nil {
 		return 0, 0, fmt.Errorf("purge reply texts: %w", err)

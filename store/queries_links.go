@@ -34,6 +34,10 @@ const (
 	// A concern's photo (reply, clinic, patient, content type, data, at).
 	qInsertReplyPhoto = `INSERT INTO reply_photos(reply_id, clinic_id, patient_id, content_type, data, created_at)
 		VALUES (?, ?, ?, ?, ?, ?)`
+	// Deletes photos sent before the cutoff (cutoff) by patients whose every
+	// enrollment is purged: the retention rule of reply texts.
+	qPurgeReplyPhotos = `DELETE FROM reply_photos WHERE created_at < ?
+		AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.patient_id = reply_photos.patient_id AND e.bodies_purged_at IS NULL)`
 	// A photo (reply, clinic).
 	qReplyPhoto = `SELECT reply_id, patient_id, content_type, data, created_at FROM reply_photos WHERE reply_id = ? AND clinic_id = ?`
 )

@@ -168,3 +168,34 @@ func testBookingClicksAndPhotos(t *testing.T, drv Driver) {
 		t.Errorf("photo after erasure: %v", err)
 	}
 }
+
+func testConcernPhotosFollowRetention(t *testing.T, drv Driver) {
+	t.Parallel()
+	s, clock, c := Setup(t, drv.Open)
+	ctx := context.Background()
+	v := enrollWithLink(t, s, c, "+14155550123", "hash-a")
+	out, err := s.RecordReplyOutcome(ctx, store.InboundReply{
+		Reply: aftercare.Reply{ClinicID: c.ID, PatientID: v.Patient.ID, ProviderID: "page-photo:1", Body: "look", Kind: "other", At: t0},
+		Photo: &store.Photo{ContentType: "image/jpeg", Data: []byte("\xff\xd8\xff photo")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Kept while the enrollment's bodies are.
+	if _, _, err := s.PurgeBodies(ctx, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReplyPhoto(ctx, c.ID, out.ReplyID); err != nil {
+		t.Fatalf("photo purged while the enrollment is active: %v", err)
+	}
+	if _, err := s.CancelEnrollment(ctx, c.ID, v.Enrollment.ID, ""); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(t0.Add(2 * time.Hour))
+	if _, _, err := s.PurgeBodies(ctx, t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReplyPhoto(ctx, c.ID, out.ReplyID); aftercare.ErrorCode(err) != aftercare.ENOTFOUND {
+		t.Errorf("photo after the retention purge: %v", err)
+	}
+}

@@ -96,6 +96,7 @@ func Run(t *testing.T, d Driver) {
 		{"ReplanPendingMessages", testReplanPendingMessages},
 		{"PatientLinkLifecycle", testPatientLinkLifecycle},
 		{"BookingClicksAndPhotos", testBookingClicksAndPhotos},
+		{"ConcernPhotosFollowRetention", testConcernPhotosFollowRetention},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, d) })
 	}
