@@ -100,3 +100,14 @@ const (
 // erased patient's opt-out: the same address, enrolled again, stays opted
 // out until the patient consents anew (START).
 const ConsentErasedOptOut ConsentMethod = "erased_opt_out"
+
+// Audit actions of the patient's page (issue 14).
+const (
+	// AuditPageView records a patient opening their aftercare page (the
+	// actor is the patient).
+	AuditPageView AuditAction = "page_view"
+	// AuditPageConcern records a concern sent from the page.
+	AuditPageConcern AuditAction = "page_concern"
+	// AuditLinkRevoked records staff revoking a patient's page link.
+	AuditLinkRevoked AuditAction = "link_revoked"
+)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/logmask"
 	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
 )
@@ -85,6 +86,29 @@ type Server struct {
 	// writes admits requests that write to the store in arrival order (see
 	// admit).
 	writes chan struct{}
+	// bodyLimits are larger body limits for paths under a prefix (the
+	// patient page's photo upload); set before serving.
+	bodyLimits map[string]int64
+}
+
+// BodyLimit lets requests whose path starts with prefix carry a body of up
+// to n bytes instead of MaxBodyBytes (the handler bounds it again). Call it
+// before serving.
+func (s *Server) BodyLimit(prefix string, n int64) {
+	if s.bodyLimits == nil {
+		s.bodyLimits = map[string]int64{}
+	}
+	s.bodyLimits[prefix] = n
+}
+
+// bodyLimit is the body limit of a request path.
+func (s *Server) bodyLimit(path string) int64 {
+	for p, n := range s.bodyLimits {
+		if strings.HasPrefix(path, p) {
+			return n
+		}
+	}
+	return MaxBodyBytes
 }
 
 // Deps are the Server's collaborators.
@@ -446,11 +470,12 @@ func (s *Server) recover(h http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				// The path may hold a patient page token (/c/<token>): masked.
+				s.log.Error("panic serving request", "method", r.Method, "path", logmask.Path(r.URL.Path), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				s.writeError(w, r, errors.New("panic"))
 			}
 		}()
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, s.bodyLimit(r.URL.Path))
 		h.ServeHTTP(w, r)
 	})
 }

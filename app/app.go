@@ -163,7 +163,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 		OnBadAddress: a.onBadAddress,
 	})
 	a.protocols = &protocols{base: lib, store: a.Store, fallback: a.Protocol, log: o.Log}
-	a.Enroll = &enroll.Service{Store: a.Store, Protocols: a.protocols, Clock: o.Clock, Quiet: quiet}
+	a.Enroll = &enroll.Service{Store: a.Store, Protocols: a.protocols, Clock: o.Clock, Quiet: quiet,
+		LinkKey: a.linkKey(), PublicURL: cfg.PublicURL}
 	a.API = api.New(api.Deps{
 		Store: a.Store, Enroller: countingEnroller{a.Enroll, a, "api"}, Log: o.Log, Treatments: a.protocols.Treatments, Stats: a.Store,
 		Ready: []api.Check{
@@ -188,6 +189,9 @@ func New(ctx context.Context, o Options) (*App, error) {
 	a.API.EnableBooking(api.Booking{Secrets: a.Store.BookingSecrets, Handler: a.Booking, Clock: o.Clock,
 		Rejected: a.webhookRejected})
 	if err := a.mountConsole(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.mountPatientPage(); err != nil {
 		return nil, err
 	}
 	ok = true

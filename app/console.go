@@ -34,6 +34,7 @@ func (a *App) mountConsole(ctx context.Context) error {
 		BaseURL:            strings.TrimSuffix(ConsoleURL(a.Config), "/console/login"),
 		ResetTTL:           a.Config.Web.PasswordResetTTL,
 		Protocols:          protocolPage{ps: a.protocols, quiet: a.quiet, price: a.Config.SMSSegmentPrice},
+		Links:              a.Store,
 	})
 	if err != nil {
 		return err

@@ -96,6 +96,10 @@ type Service struct {
 	Clock     aftercare.Clock
 	// Quiet is the daemon's quiet hours, for clinics that set none.
 	Quiet protocol.QuietHours
+	// LinkKey and PublicURL give each enrollment a patient page link
+	// (see LinkLifetime); without either there is none.
+	LinkKey   []byte
+	PublicURL string
 }
 
 // library returns the protocols clinic plans with.
@@ -201,9 +205,15 @@ func (s *Service) Enroll(ctx context.Context, clinic aftercare.Clinic, req Reque
 			return store.EnrollmentView{}, false, aftercare.FieldError("Idempotency-Key", "must be printable ASCII (e.g. a UUID)")
 		}
 	}
+	// The link is made before planning: the texts carry it, and planning
+	// renders them before the store's transaction.
+	careURL, link, err := s.newLink(v.Enrollment.TreatedAt)
+	if err != nil {
+		return store.EnrollmentView{}, false, fmt.Errorf("enroll: page link: %w", err)
+	}
 	return s.Store.CreateEnrollment(ctx, store.NewEnrollment{
 		Patient: v.Patient, Enrollment: v.Enrollment, Consents: v.Consents,
-		IdempotencyKey: idemKey, RequestHash: v.Hash, Replace: req.Replace,
+		IdempotencyKey: idemKey, RequestHash: v.Hash, Replace: req.Replace, Link: link,
 		// The patient as stored may keep a language recorded earlier
 		// when the request gives none: the protocol follows it.
 		Plan: func(p aftercare.Patient, e aftercare.Enrollment) ([]aftercare.Message, error) {
@@ -211,7 +221,9 @@ func (s *Service) Enroll(ctx context.Context, clinic aftercare.Clinic, req Reque
 			if err != nil {
 				return nil, err
 			}
-			return ch.Protocol.Plan(s.input(clinic, p, e, req), v.opt, now)
+			in := s.input(clinic, p, e, req)
+			in.CareURL = careURL
+			return ch.Protocol.Plan(in, v.opt, now)
 		},
 		Protocol: func(p aftercare.Patient) (store.ProtocolRecord, error) {
 			ch, err := v.pick(p)
@@ -234,7 +246,11 @@ func (s *Service) Preview(ctx context.Context, clinic aftercare.Clinic, req Requ
 	if err != nil {
 		return nil, protocol.Summary{}, err
 	}
-	msgs, err := v.choice.Protocol.Plan(s.input(clinic, v.Patient, v.Enrollment, req), v.opt, now)
+	in := s.input(clinic, v.Patient, v.Enrollment, req)
+	if len(s.LinkKey) > 0 && s.PublicURL != "" {
+		in.CareURL = CareURL(s.PublicURL, previewToken)
+	}
+	msgs, err := v.choice.Protocol.Plan(in, v.opt, now)
 	if err != nil {
 		return nil, protocol.Summary{}, err
 	}

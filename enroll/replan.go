@@ -3,6 +3,7 @@ package enroll
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aftercare/aftercare"
@@ -34,12 +35,13 @@ func (s *Service) Replan(ctx context.Context, clinic aftercare.Clinic, enrollmen
 	}
 	now := s.Clock.Now()
 	p := choice.Protocol
+	careURL := s.sentCareURL(v.Messages)
 	return st.Replan(ctx, store.ReplanInput{
 		ClinicID: clinic.ID, EnrollmentID: enrollmentID,
 		Protocol: p.Name, ProtocolVersion: p.Version, Language: p.Language, DryRun: dryRun,
 		Plan: func(pt aftercare.Patient, e aftercare.Enrollment, consents []aftercare.Consent) ([]aftercare.Message, error) {
 			sms, email := consented(consents)
-			in := protocol.Input{Enrollment: e, Patient: pt, Clinic: clinic, SMSConsent: sms, EmailConsent: email}
+			in := protocol.Input{Enrollment: e, Patient: pt, Clinic: clinic, SMSConsent: sms, EmailConsent: email, CareURL: careURL}
 			return replanMessages(p, in, opt, e.CreatedAt, now)
 		},
 	})
@@ -93,4 +95,24 @@ func replanMessages(p *protocol.Protocol, in protocol.Input, opt protocol.Option
 		}
 	}
 	return base, nil
+}
+
+// sentCareURL is the page link an enrollment's messages already carry, so
+// that re-planned ones carry the same (the store keeps only the token's
+// hash); "" when none does.
+func (s *Service) sentCareURL(msgs []aftercare.Message) string {
+	if s.PublicURL == "" {
+		return ""
+	}
+	prefix := CareURL(s.PublicURL, "")
+	for _, m := range msgs {
+		for _, body := range []string{m.Body, m.HTMLBody} {
+			if i := strings.Index(body, prefix); i >= 0 {
+				if tok := body[i+len(prefix):]; len(tok) >= 22 && ValidToken(tok[:22]) {
+					return prefix + tok[:22]
+				}
+			}
+		}
+	}
+	return ""
 }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"reflect"
 	"regexp"
+	"strings"
 
 	"github.com/aftercare/aftercare/notify"
 )
@@ -114,8 +115,23 @@ var (
 	phoneRe = regexp.MustCompile(`\+\d[\d ().\-]{5,22}\d|\b\d{10,15}\b|\b\d{3}[ .\-]\d{3}[ .\-]\d{4}\b`)
 )
 
-// String masks every email address and phone number in s.
+// careLinkRe is a patient page path: "/c/" and a token (the link is the
+// key to the page, so it never goes into a log).
+var careLinkRe = regexp.MustCompile(`/c/[A-Za-z0-9_\-]{16,}`)
+
+// Path masks a patient page token in a URL path ("/c/<token>/book" becomes
+// "/c/[link]/book").
+func Path(p string) string {
+	if !strings.Contains(p, "/c/") {
+		return p
+	}
+	return careLinkRe.ReplaceAllString(p, "/c/[link]")
+}
+
+// String masks every email address, phone number and patient page link
+// in s.
 func String(s string) string {
+	s = Path(s)
 	if !suspicious(s) {
 		return s
 	}

@@ -152,3 +152,22 @@ func BenchmarkHandler(b *testing.B) {
 		})
 	}
 }
+
+func TestPathMasksPatientPageTokens(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"/c/AbCdEfGhIjKlMnOpQrStUv", "/c/[link]"},
+		{"/c/AbCdEfGhIjKlMnOpQrStUv/book", "/c/[link]/book"},
+		{"GET https://care.example/c/Ab-d_fGhIjKlMnOpQrStUv?sent=1", "GET https://care.example/c/[link]?sent=1"},
+		{"/c/page.css", "/c/page.css"},
+		{"/console/inbox", "/console/inbox"},
+	}
+	for _, tc := range tests {
+		if got := logmask.Path(tc.in); got != tc.want {
+			t.Errorf("Path(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if got := logmask.String(tc.in); got != tc.want {
+			t.Errorf("String(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

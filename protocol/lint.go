@@ -533,16 +533,24 @@ func (l *linter) stepLine(key, field string) int {
 	return l.ix.line(l.ix.stepIndex(key), field)
 }
 
+// lintCareURL is a patient page link of the assumed longest length (60).
+const lintCareURL = "https://care.riverside-aesthetic.co/c/AbCdEfGhIjKlMnOpQrStUv"
+
 // lintData is the template data texts are measured with: the longest
 // names the daemon allows.
 func lintData() Data {
 	return Data{
-		FirstName:       "Maximiliana-Josefina",                     // 20
-		PatientName:     "Maximiliana-Josefina Van Der Berg-Smith",  // staff texts
-		PatientPhone:    "+14155550100",                             //
-		ClinicName:      "Riverside Aesthetics and Wellness Studio", // 40
-		ClinicPhone:     "+14155550123",                             //
-		BookingURL:      "https://book.riverside-aesthetics.com/ab", // 40
+		FirstName:    "Maximiliana-Josefina",                     // 20
+		PatientName:  "Maximiliana-Josefina Van Der Berg-Smith",  // staff texts
+		PatientPhone: "+14155550100",                             //
+		ClinicName:   "Riverside Aesthetics and Wellness Studio", // 40
+		ClinicPhone:  "+14155550123",                             //
+		// CareURL is the patient page link at its assumed longest: a
+		// 35-character public URL, "/c/" and a 22-character token. With a
+		// page link, BookingURL is the page's booking redirect (CareURL +
+		// "/book", 65), longer than the clinics' own links (40).
+		CareURL:         lintCareURL,           // 60
+		BookingURL:      lintCareURL + "/book", // 65
 		AfterHoursPhone: "+14155550124",
 		SessionNumber:   1, SeriesLength: 3, NextSession: 2,
 		TreatedDate: "Wednesday, September 30", TreatedDay: "Wed 30 Sep", Day: 14, EmailOK: true,

@@ -23,6 +23,8 @@ type Input struct {
 	// SMSConsent and EmailConsent say whether the patient has granted each
 	// channel.
 	SMSConsent, EmailConsent bool
+	// CareURL is the patient's page link (Data.CareURL); empty for none.
+	CareURL string
 }
 
 // Options tune a plan.

@@ -52,6 +52,7 @@ type Protocol struct {
 	index   map[string]int
 	replies map[ReplyKind]*templates
 	volume  volumeOnce
+	phases  []Phase
 }
 
 // Step is one message of a protocol, possibly on several channels and, for
@@ -218,6 +219,7 @@ type document struct {
 	EmailLayout  string      `yaml:"email_layout"`
 	Steps        []stepYAML  `yaml:"steps"`
 	Replies      repliesYAML `yaml:"replies"`
+	Phases       []phaseYAML `yaml:"phases"`
 }
 
 type stepYAML struct {
@@ -492,6 +494,9 @@ func build(doc document) (*Protocol, error) {
 		// The notice must tell the patient how to opt out (carriers
 		// require it), e.g. "Reply STOP to opt out."
 		return nil, fmt.Errorf("opt_out_notice: must say how to opt out (the word STOP), got %q", p.OptOutNotice)
+	}
+	if p.phases, err = buildPhases(doc.Phases); err != nil {
+		return nil, err
 	}
 	return p, nil
 }

@@ -25,8 +25,14 @@ type Data struct {
 	ClinicName  string
 	ClinicPhone string
 	// BookingURL is where to book online; empty when the clinic has none
-	// (use HowToBook, which falls back to the phone).
+	// (use HowToBook, which falls back to the phone). With a patient page
+	// link (CareURL), it is the page's booking redirect, so the clinic sees
+	// who clicked.
 	BookingURL string
+	// CareURL is the patient's own aftercare page (public_url + "/c/" +
+	// token); empty when the daemon has no public URL, and then texts say
+	// nothing about it.
+	CareURL string
 
 	SessionNumber int
 	SeriesLength  int
@@ -67,6 +73,8 @@ type Data struct {
 
 	// treatedOn is the treatment's local date, for DateOn.
 	treatedOn civilDate
+	// treatedAt is the treatment instant in the patient's zone, for TimeAt.
+	treatedAt time.Time
 	// lang is the language of the dates and helpers ("" and "en":
 	// English); see setLanguage.
 	lang string
@@ -91,6 +99,20 @@ func (d Data) DateOn(n int) string {
 		return ""
 	}
 	return shortDate(d.lang, civilDate{d.treatedOn.Y, d.treatedOn.M, d.treatedOn.D + n})
+}
+
+// TimeAt returns the local wall-clock time h hours after the treatment,
+// such as "4:30 pm" (in Spanish "16:30"), so the page can say "no makeup
+// until 4:30 pm". It is empty when the treatment time is unknown.
+func (d Data) TimeAt(h int) string {
+	if d.treatedAt.IsZero() {
+		return ""
+	}
+	t := d.treatedAt.Add(time.Duration(h) * time.Hour)
+	if d.lang == "es" {
+		return t.Format("15:04")
+	}
+	return t.Format("3:04 pm")
 }
 
 // HowToBook says how to book the next session, finishing a sentence such
@@ -143,6 +165,10 @@ func newData(in Input, loc *time.Location) Data {
 		SessionNumber:  e.SessionNumber,
 		SeriesLength:   e.SeriesLength,
 		SeriesFinished: e.SeriesLength > 0 && e.SeriesFinished(),
+		CareURL:        strings.TrimSpace(in.CareURL),
+	}
+	if d.CareURL != "" && d.BookingURL != "" {
+		d.BookingURL = d.CareURL + "/book"
 	}
 	if e.SessionNumber < e.SeriesLength {
 		d.NextSession = e.SessionNumber + 1
@@ -150,6 +176,7 @@ func newData(in Input, loc *time.Location) Data {
 	if !e.TreatedAt.IsZero() {
 		y, m, day := e.TreatedAt.In(loc).Date()
 		d.treatedOn = civilDate{y, m, day}
+		d.treatedAt = e.TreatedAt.In(loc)
 		d.setLanguage("")
 	}
 	return d

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aftercare/aftercare"
 )
@@ -266,6 +267,10 @@ func TestNewData(t *testing.T) {
 		SessionNumber: 2, SeriesLength: 3, NextSession: 3, TreatedDate: "Tuesday, June 9", TreatedDay: "Tue 9 Jun",
 		treatedOn: civilDate{2026, 6, 9},
 	}
+	if at := local(t, ny, "2026-06-09 23:30"); !d.treatedAt.Equal(at) || d.treatedAt.Location().String() != "America/New_York" {
+		t.Errorf("treatedAt %v, want %v in the patient's zone", d.treatedAt, at)
+	}
+	d.treatedAt = time.Time{}
 	if d != want {
 		t.Errorf("NewData:\n got %+v\nwant %+v", d, want)
 	}

@@ -44,6 +44,9 @@ type NewEnrollment struct {
 	// when the request gives none); it is recorded on the enrollment
 	// instead of Enrollment's own fields.
 	Protocol func(p aftercare.Patient) (ProtocolRecord, error)
+	// Link, if set, is the patient's page link, stored with the
+	// enrollment (a repeat of an earlier request keeps the first one's).
+	Link *NewLink
 }
 
 // ProtocolRecord names the protocol an enrollment is planned with.
@@ -300,8 +303,14 @@ func (s *Store) enrollTx(ctx context.Context, tx *sql.Tx, j *enrollJob) (int64, 
 		e.Language).Scan(&e.ID); err != nil {
 		return 0, false, fmt.Errorf("enroll: insert enrollment: %w", err)
 	}
+	if err := insertLink(ctx, tx, in.Link, e, now); err != nil {
+		return 0, false, err
+	}
 	for _, d := range dups {
 		if _, err := tx.ExecContext(ctx, qCancelEnrollment, ms(now), d.ID, clinicID); err != nil {
+			return 0, false, fmt.Errorf("enroll: replace enrollment %d: %w", d.ID, err)
+		}
+		if _, err := tx.ExecContext(ctx, qRevokeEnrollmentLinks, ms(now), d.ID); err != nil {
 			return 0, false, fmt.Errorf("enroll: replace enrollment %d: %w", d.ID, err)
 		}
 		reason := fmt.Sprintf("replaced: the clinic enrolled session %d again (enrollment %d)", e.SessionNumber, e.ID)
@@ -706,6 +715,9 @@ func (s *Store) CancelEnrollment(ctx context.Context, clinicID, id int64, reason
 	now := s.now().UTC()
 	if _, err := tx.ExecContext(ctx, qCancelEnrollment, ms(now), id, clinicID); err != nil {
 		return 0, fmt.Errorf("cancel enrollment %d: %w", id, err)
+	}
+	if _, err := tx.ExecContext(ctx, qRevokeEnrollmentLinks, ms(now), id); err != nil {
+		return 0, fmt.Errorf("cancel enrollment %d: revoke link: %w", id, err)
 	}
 	if reason == "" {
 		reason = "enrollment cancelled by the clinic"

@@ -66,6 +66,9 @@ type InboundReply struct {
 	// Concern, if set, files the reply under the patient's concern (see
 	// ConcernReply) and queues what its Respond returns.
 	Concern *ConcernReply
+	// Photo, if set, is stored with the reply (a concern sent from the
+	// patient's page).
+	Photo *Photo
 }
 
 // ReplyOutcome is what recording a reply did.
@@ -78,6 +81,8 @@ type ReplyOutcome struct {
 	Decision ConcernDecision
 	// Queued counts the messages added.
 	Queued int
+	// ReplyID is the stored reply's id (0 for a repeat).
+	ReplyID int64
 }
 
 // RecordReply stores a patient's reply and its consequences in one
@@ -106,7 +111,13 @@ func (s *Store) RecordReplyOutcome(ctx context.Context, in InboundReply) (ReplyO
 		return out, fmt.Errorf("record reply: %w", err)
 	}
 	out.Fresh = true
+	out.ReplyID = replyID
 	now := r.At
+	if in.Photo != nil {
+		if _, err := tx.ExecContext(ctx, qInsertReplyPhoto, replyID, r.ClinicID, r.PatientID, in.Photo.ContentType, in.Photo.Data, ms(now)); err != nil {
+			return out, fmt.Errorf("record reply: photo: %w", err)
+		}
+	}
 	if in.OptOut || in.OptIn {
 		var was int
 		if err := tx.QueryRowContext(ctx, qSMSOptOut, r.PatientID).Scan(&was); err != nil {

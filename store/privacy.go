@@ -210,6 +210,12 @@ func (s *Store) ErasePatient(ctx context.Context, clinicID, patientID int64) (Er
 	if _, err := tx.ExecContext(ctx, qEraseConcerns(scrub("alert_failure")), patientID); err != nil {
 		return fail(err)
 	}
+	// The page links, booking clicks and concern photos go entirely.
+	for _, q := range []string{qDeletePatientLinks, qDeletePatientClicks, qDeletePatientPhotos} {
+		if _, err := tx.ExecContext(ctx, q, patientID); err != nil {
+			return fail(err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, qEraseConsents, patientID); err != nil {
 		return fail(err)
 	}
@@ -361,6 +367,10 @@ func (s *Store) PurgeBodies(ctx context.Context, cutoff time.Time) (enrollments,
 		if _, err := tx.ExecContext(ctx, qMarkBodiesPurged, now, id); err != nil {
 			return 0, 0, fmt.Errorf("purge bodies of enrollment %d: %w", id, err)
 		}
+	}
+	// Concern photos go with the reply texts.
+	if _, err := tx.ExecContext(ctx, qPurgeReplyPhotos, c); err != nil {
+		return 0, 0, fmt.Errorf("purge concern photos: %w", err)
 	}
 	res, err := tx.ExecContext(ctx, qPurgeReplies, c)
 	if err != nil {

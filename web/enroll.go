@@ -324,6 +324,8 @@ type enrollmentView struct {
 	Done  string
 	Zone  string
 	CanGo bool // not cancelled yet
+	// Link is the enrollment's patient page link (nil: none, or no Links).
+	Link *linkView
 }
 
 func (c *Console) enrollmentPage(w http.ResponseWriter, r *http.Request, s *store.Session) error {
@@ -340,7 +342,12 @@ func (c *Console) enrollmentPage(w http.ResponseWriter, r *http.Request, s *stor
 		return err
 	}
 	d := enrollmentView{V: v, Zone: v.Patient.Timezone, CanGo: !v.Enrollment.Cancelled}
+	if d.Link, err = c.linkView(r.Context(), s.ClinicID, id); err != nil {
+		return err
+	}
 	switch r.URL.Query().Get("done") {
+	case "revoked":
+		d.Done = "The patient's page link is revoked: it now shows a plain page that says it no longer works."
 	case "saved":
 		d.Done = "Enrolled. The plan below is stored and will be sent on schedule."
 	case "repeat":

@@ -143,13 +143,14 @@ func newWorld(t *testing.T, o options) *world {
 			}
 			return bcrypt.CompareHashAndPassword(hash, pw)
 		}, Mail: o.mail, BaseURL: resetBase, Treatments: treatments,
-		Protocols: app.NewProtocolPage(s, lib, protocol.DefaultQuietHours, 0.0083)})
+		Protocols: app.NewProtocolPage(s, lib, protocol.DefaultQuietHours, 0.0083), Links: s})
 	if err != nil {
 		t.Fatal(err)
 	}
 	w.console = c
 	mux := http.NewServeMux()
 	c.Register(mux)
+	w.registerPatientPage(mux, p, log)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	w.url = srv.URL

@@ -133,6 +133,10 @@ type Options struct {
 	// Protocols serve the protocols page (/console/protocols); without
 	// it the page and its navigation link are not there.
 	Protocols Protocols
+	// Links shows each enrollment's patient page link (state, booking
+	// clicks, a revoke button) and concern photos in the inbox; without it
+	// they are not there.
+	Links PatientLinks
 	// BcryptCost is the cost of the password check made for an unknown
 	// email, which should match the cost of the stored hashes
 	// (HashPassword uses bcrypt.DefaultCost, the default). Tests lower both.
@@ -148,6 +152,7 @@ type Console struct {
 	store     Store
 	enroller  Enroller
 	protocols Protocols
+	links     PatientLinks
 	clock     aftercare.Clock
 	log       *slog.Logger
 	secure    bool
@@ -192,7 +197,7 @@ func New(o Options) (*Console, error) {
 	if o.Treatments == nil {
 		o.Treatments = embeddedTreatments
 	}
-	c := &Console{store: o.Store, enroller: o.Enroller, protocols: o.Protocols, clock: o.Clock, log: o.Log, secure: o.SecureCookies,
+	c := &Console{store: o.Store, enroller: o.Enroller, protocols: o.Protocols, links: o.Links, clock: o.Clock, log: o.Log, secure: o.SecureCookies,
 		steps: o.Steps, treatments: o.Treatments, titles: make(map[string]string, len(o.Steps)), ttl: o.SessionTTL}
 	if err := c.configureSignIn(o); err != nil {
 		return nil, err
@@ -248,6 +253,7 @@ func (c *Console) Register(m Mux) {
 	h("POST /console/concerns/{id}/reply", c.post(c.replyToConcern))
 	c.registerAdmin(h)
 	c.registerProtocols(h)
+	c.registerLinks(h)
 	h("GET /console/audit", c.get(c.adminOnly("read the audit trail", c.auditPage)))
 	h("GET /console/patients/{id}/export", c.get(c.exportPatient))
 	h("POST /console/patients/{id}/erase", c.post(c.adminOnly("erase a patient", c.erasePatient)))
@@ -453,6 +459,10 @@ func (c *Console) parseTemplates() error {
 		"concern": concernLabel,
 		"pct":     pctText,
 		"secs":    secondsText,
+		// fromPage and pagePhoto tell replies sent from the patient's page
+		// (and with a photo) from texts.
+		"fromPage":  func(providerID string) bool { return strings.HasPrefix(providerID, "page") },
+		"pagePhoto": func(providerID string) bool { return strings.HasPrefix(providerID, "page-photo:") },
 		"timeline": func(msgs []aftercare.Message, zone, csrf string, actions bool) timeline {
 			return timeline{Messages: msgs, Zone: zone, CSRF: csrf, Actions: actions}
 		},

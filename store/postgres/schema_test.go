@@ -120,7 +120,7 @@ func sqliteSchema(t *testing.T) schema {
 				pk[pkPos] = col
 				notNull = true // a primary key is never NULL in PostgreSQL (nor, in use, here)
 			}
-			tb.columns = append(tb.columns, column(col, map[string]string{"INTEGER": "bigint", "TEXT": "text"}[typ], notNull, dflt))
+			tb.columns = append(tb.columns, column(col, map[string]string{"INTEGER": "bigint", "TEXT": "text", "BLOB": "bytea"}[typ], notNull, dflt))
 		}
 		rows.Close()
 		var pkCols []string

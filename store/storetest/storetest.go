@@ -100,6 +100,9 @@ func Run(t *testing.T, d Driver) {
 		{"BookingCancelsAndReopensReminders", testBookingCancelsAndReopensReminders},
 		{"BookingEventsOutOfOrder", testBookingEventsOutOfOrder},
 		{"BookingHoldsLaterEnrollments", testBookingHoldsLaterEnrollments},
+		{"PatientLinkLifecycle", testPatientLinkLifecycle},
+		{"BookingClicksAndPhotos", testBookingClicksAndPhotos},
+		{"ConcernPhotosFollowRetention", testConcernPhotosFollowRetention},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, d) })
 	}
