@@ -185,7 +185,8 @@ func New(ctx context.Context, o Options) (*App, error) {
 	}
 	a.API.EnableWebhooks(api.Webhooks{TwilioAuthToken: cfg.Twilio.AuthToken, PublicURL: cfg.PublicURL,
 		Inbound: a.Inbound, Unsubscriber: a, Rejected: a.webhookRejected})
-	a.Booking = &booking.Service{Store: a.Store, Enroller: a.Enroll, Protocols: a.protocols}
+	a.Booking = &booking.Service{Store: a.Store, Enroller: countingEnroller{a.Enroll, a, "booking_webhook"}, Protocols: a.protocols,
+		Observe: a.Metrics.BookingEvent}
 	a.API.EnableBooking(api.Booking{Secrets: a.Store.BookingSecrets, Handler: a.Booking, Clock: o.Clock,
 		Rejected: a.webhookRejected})
 	if err := a.mountConsole(ctx); err != nil {

@@ -149,6 +149,10 @@ func TestEndToEndBookingSystem(t *testing.T) {
 	if err := h.app.Store.CheckTransitions(ctx); err != nil {
 		t.Fatal(err)
 	}
+	h.hasMetrics(t, `aftercare_enrollments_total{source="booking_webhook",treatment="microneedling"} 1`,
+		`aftercare_booking_events_total{event="appointment.booked"} 1`,
+		`aftercare_booking_events_total{event="appointment.cancelled"} 1`,
+		`aftercare_booking_events_total{event="appointment.completed"} 1`)
 	// The daemon logged each booking event, and neither the secret nor
 	// who the patient is.
 	logs := h.logs.String()

@@ -316,3 +316,20 @@ func TestEndToEndDeliveryStopAndUnsubscribe(t *testing.T) {
 		t.Errorf("replies in the log: %d, want the red flag and the two STOPs", len(v["replies"].([]any)))
 	}
 }
+
+// hasMetrics fails t for each exposition line ("name{labels} value") that
+// GET /metrics lacks.
+func (h *harness) hasMetrics(t *testing.T, lines ...string) {
+	t.Helper()
+	resp, err := http.Get(h.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range lines {
+		if !strings.Contains(string(body), line+"\n") {
+			t.Errorf("metrics lack %s", line)
+		}
+	}
+}

@@ -25,6 +25,7 @@ func (a *App) linkKey() []byte {
 func (a *App) mountPatientPage() error {
 	p, err := web.NewPatientPage(web.PatientPageOptions{
 		Store: a.Store, Protocols: a.protocols, Concerns: a.Inbound, Key: a.linkKey(), Clock: a.clock, Log: a.log,
+		Clicked: a.Metrics.BookingLinkClicked,
 	})
 	if err != nil {
 		return err

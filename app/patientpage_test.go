@@ -145,6 +145,7 @@ func TestPatientPageEndToEnd(t *testing.T) {
 	if n, err := h.app.Store.EnrollmentBookingClicks(ctx, h.clinic.ID, id); n != 1 || err != nil {
 		t.Errorf("clicks: %d %v", n, err)
 	}
+	h.hasMetrics(t, "aftercare_booking_link_clicks_total 1")
 
 	// Audited as the patient.
 	log, err := h.app.Store.AuditLog(ctx, store.AuditFilter{ClinicID: h.clinic.ID, ActorKind: aftercare.ActorPatient})

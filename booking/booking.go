@@ -74,6 +74,9 @@ type Service struct {
 	Store     Store
 	Enroller  Enroller
 	Protocols Protocols
+	// Observe, if set, is told the type of each event acted on (not
+	// repeats, not invalid ones): metrics count them.
+	Observe func(event string)
 }
 
 // Limits of an event's own fields.
@@ -88,6 +91,14 @@ const (
 // by its JSON path ("patient.phone"); nothing is written then. The
 // context's actor is the audit trail's (aftercare.BookingActor).
 func (s *Service) Handle(ctx context.Context, clinic aftercare.Clinic, ev Event) (store.BookingEvent, bool, error) {
+	out, repeat, err := s.handle(ctx, clinic, ev)
+	if err == nil && !repeat && s.Observe != nil {
+		s.Observe(ev.Event)
+	}
+	return out, repeat, err
+}
+
+func (s *Service) handle(ctx context.Context, clinic aftercare.Clinic, ev Event) (store.BookingEvent, bool, error) {
 	errs, occurred := s.check(ev)
 	switch ev.Event {
 	case aftercare.BookingCompleted:

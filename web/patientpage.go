@@ -70,6 +70,9 @@ type PatientPageOptions struct {
 	Key   []byte
 	Clock aftercare.Clock
 	Log   *slog.Logger
+	// Clicked, if set, is told each recorded click of a booking link
+	// (metrics count them; no patient or clinic in it).
+	Clicked func()
 }
 
 // PatientPage serves /c/{token}.
@@ -431,6 +434,9 @@ func (p *PatientPage) book(w http.ResponseWriter, r *http.Request) {
 	if err := p.o.Store.RecordBookingClick(r.Context(), v.link.ClinicID, v.link.EnrollmentID, p.o.Clock.Now()); err != nil {
 		p.fail(w, r, err)
 		return
+	}
+	if p.o.Clicked != nil {
+		p.o.Clicked()
 	}
 	target := strings.TrimSpace(v.clinic.BookingURL)
 	if target == "" {
