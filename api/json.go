@@ -455,6 +455,7 @@ type StatsRow struct {
 	Replies     int            `json:"replies"`
 	RedFlags    StatsRedFlags  `json:"red_flags"`
 	Rebooking   StatsRebooking `json:"rebooking"`
+	Booking     StatsBooking   `json:"booking"`
 }
 
 // ChannelStats counts one channel's messages. DeliveredPct is delivered
@@ -504,6 +505,18 @@ type StatsRebooking struct {
 	Rebooked   int      `json:"rebooked"`
 	Pending    int      `json:"pending"`
 	Pct        *float64 `json:"pct"`
+}
+
+// StatsBooking is what the enrollments' patients did about their next
+// session: clicks on the booking link in their texts and emails (and the
+// enrollments clicked, with their share of the enrollments), and the
+// appointments the clinic's booking system said they booked or cancelled.
+type StatsBooking struct {
+	LinkClicks            int      `json:"link_clicks"`
+	EnrollmentsClicked    int      `json:"enrollments_clicked"`
+	EnrollmentsClickedPct *float64 `json:"enrollments_clicked_pct"`
+	AppointmentsBooked    int      `json:"appointments_booked"`
+	AppointmentsCancelled int      `json:"appointments_cancelled"`
 }
 
 // BookingEvent is the payload a clinic's booking system posts to

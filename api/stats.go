@@ -209,7 +209,10 @@ func newStatsRow(r store.StatsRow) StatsRow {
 		SMS: newChannelStats(r.SMS), Email: newChannelStats(r.Email), Replies: r.Replies,
 		OptOuts:   StatsOptOuts{SMS: r.OptOutsSMS, Email: r.OptOutsEmail},
 		RedFlags:  StatsRedFlags{Opened: r.RedFlags, Acknowledged: len(r.Acks), Unacknowledged: r.Unacknowledged()},
-		Rebooking: StatsRebooking{SeriesOpen: r.SeriesOpen, Rebooked: r.Rebooked, Pending: r.RebookPending}}
+		Rebooking: StatsRebooking{SeriesOpen: r.SeriesOpen, Rebooked: r.Rebooked, Pending: r.RebookPending},
+		Booking: StatsBooking{LinkClicks: r.BookingClicks, EnrollmentsClicked: r.BookingClickers,
+			AppointmentsBooked: r.AppointmentsBooked, AppointmentsCancelled: r.AppointmentsCancelled,
+			EnrollmentsClickedPct: pct(store.Ratio(r.BookingClickers, r.Enrollments))}}
 	if !r.Week.IsZero() {
 		out.Week = r.Week.Format(DateLayout)
 	}
@@ -252,7 +255,8 @@ var statsColumns = []string{"week", "treatment", "enrollments", "patients",
 	"email_planned", "email_sent", "email_delivered", "email_failed", "email_cancelled", "email_delivered_pct", "email_failures",
 	"opt_outs_sms", "opt_outs_sms_pct", "opt_outs_email", "opt_outs_email_pct", "replies",
 	"red_flags", "red_flags_unacknowledged", "ack_median_minutes", "ack_worst_minutes",
-	"series_open", "rebooked", "rebook_pending", "rebooked_pct"}
+	"series_open", "rebooked", "rebook_pending", "rebooked_pct",
+	"booking_link_clicks", "enrollments_clicked", "enrollments_clicked_pct", "appointments_booked", "appointments_cancelled"}
 
 // WriteStatsCSV writes st's rows (only treatment's when not empty) as
 // CSV with a header line. Every text cell that a spreadsheet would read
@@ -294,7 +298,9 @@ func WriteStatsCSV(w io.Writer, st store.Stats, treatment string) error {
 		rec = append(rec, channel(r.Email)...)
 		rec = append(rec, num(r.OptOuts.SMS), pc(r.OptOuts.SMSPct), num(r.OptOuts.Email), pc(r.OptOuts.EmailPct), num(r.Replies),
 			num(r.RedFlags.Opened), num(r.RedFlags.Unacknowledged), mins(r.RedFlags.AckMedianSeconds), mins(r.RedFlags.AckWorstSeconds),
-			num(r.Rebooking.SeriesOpen), num(r.Rebooking.Rebooked), num(r.Rebooking.Pending), pc(r.Rebooking.Pct))
+			num(r.Rebooking.SeriesOpen), num(r.Rebooking.Rebooked), num(r.Rebooking.Pending), pc(r.Rebooking.Pct),
+			num(r.Booking.LinkClicks), num(r.Booking.EnrollmentsClicked), pc(r.Booking.EnrollmentsClickedPct),
+			num(r.Booking.AppointmentsBooked), num(r.Booking.AppointmentsCancelled))
 		for i := range rec {
 			rec[i] = CSVSafe(rec[i])
 		}

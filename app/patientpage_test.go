@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -146,6 +147,11 @@ func TestPatientPageEndToEnd(t *testing.T) {
 		t.Errorf("clicks: %d %v", n, err)
 	}
 	h.hasMetrics(t, "aftercare_booking_link_clicks_total 1")
+	// The clinic's outcomes count the click for the week of the treatment.
+	if status, st := h.api("GET", "/v1/stats?from=2026-11-23&to=2026-11-29", nil); status != 200 ||
+		fmt.Sprint(st["total"].(map[string]any)["booking"]) != "map[appointments_booked:0 appointments_cancelled:0 enrollments_clicked:1 enrollments_clicked_pct:100 link_clicks:1]" {
+		t.Errorf("stats: %d %v", status, st["total"])
+	}
 
 	// Audited as the patient.
 	log, err := h.app.Store.AuditLog(ctx, store.AuditFilter{ClinicID: h.clinic.ID, ActorKind: aftercare.ActorPatient})

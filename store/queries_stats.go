@@ -67,6 +67,19 @@ const (
 	WHERE k.clinic_id = ? AND k.kind = 'red_flag'
 	ORDER BY c.wk, c.treatment, k.id`
 
+	// Clicks on the cohort's booking links, and the enrollments clicked.
+	qStatsBookingClicks = qStatsCohort + `SELECT c.wk, c.treatment, count(*), count(DISTINCT c.id)
+	FROM cohort c JOIN booking_clicks b ON b.enrollment_id = c.id
+	GROUP BY c.wk, c.treatment`
+
+	// The booking system's booked and cancelled events about the cohort's
+	// patients in the window. Extra parameter: the clinic id again.
+	qStatsBookingEvents = qStatsCohort + `SELECT c.wk, c.treatment, b.event, count(*)
+	FROM cohort c JOIN booking_events b ON b.patient_id = c.patient_id
+		AND b.occurred_at >= c.lo AND b.occurred_at < c.hi
+	WHERE b.clinic_id = ? AND b.event IN ('appointment.booked', 'appointment.cancelled')
+	GROUP BY c.wk, c.treatment, b.event`
+
 	// Opt-outs patients made themselves (as in qStatsOptOuts; a consent
 	// declined at enrollment is not one), by channel and method, across
 	// clinics (for the metrics).

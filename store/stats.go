@@ -68,6 +68,16 @@ type StatsRow struct {
 	SeriesOpen    int
 	Rebooked      int
 	RebookPending int
+	// BookingClicks counts clicks on these enrollments' booking links
+	// (the signed redirect), and BookingClickers the enrollments with at
+	// least one.
+	BookingClicks   int
+	BookingClickers int
+	// AppointmentsBooked and AppointmentsCancelled count the clinic's
+	// booking system's events about these patients (booked, cancelled)
+	// while this was their latest enrollment.
+	AppointmentsBooked    int
+	AppointmentsCancelled int
 }
 
 // ChannelStats counts one channel's messages.
@@ -96,20 +106,20 @@ type ReasonCount struct {
 // DeliveredRate is Delivered over the messages that left the outbox
 // (sent, delivered or failed); ok is false when none did.
 func (c ChannelStats) DeliveredRate() (rate float64, ok bool) {
-	return ratio(c.Delivered, c.Delivered+c.Sent+c.Failed)
+	return Ratio(c.Delivered, c.Delivered+c.Sent+c.Failed)
 }
 
 // OptOutRate is the share of the row's patients who opted out of the
 // channel.
 func (r StatsRow) OptOutRate(ch aftercare.Channel) (float64, bool) {
 	if ch == aftercare.Email {
-		return ratio(r.OptOutsEmail, r.Patients)
+		return Ratio(r.OptOutsEmail, r.Patients)
 	}
-	return ratio(r.OptOutsSMS, r.Patients)
+	return Ratio(r.OptOutsSMS, r.Patients)
 }
 
 // RebookRate is Rebooked over SeriesOpen.
-func (r StatsRow) RebookRate() (float64, bool) { return ratio(r.Rebooked, r.SeriesOpen) }
+func (r StatsRow) RebookRate() (float64, bool) { return Ratio(r.Rebooked, r.SeriesOpen) }
 
 // AckMedian is the median time to acknowledge a red flag (the lower of
 // the two middle ones for an even count); ok is false with none.
@@ -147,6 +157,10 @@ func (r *StatsRow) Add(o StatsRow) {
 	r.SeriesOpen += o.SeriesOpen
 	r.Rebooked += o.Rebooked
 	r.RebookPending += o.RebookPending
+	r.BookingClicks += o.BookingClicks
+	r.BookingClickers += o.BookingClickers
+	r.AppointmentsBooked += o.AppointmentsBooked
+	r.AppointmentsCancelled += o.AppointmentsCancelled
 }
 
 func (c *ChannelStats) add(o ChannelStats) {
@@ -177,7 +191,8 @@ func (c *ChannelStats) addFailure(reason string, n int) {
 	})
 }
 
-func ratio(n, d int) (float64, bool) {
+// Ratio is n over d; ok is false when d is 0 (nothing to divide by).
+func Ratio(n, d int) (float64, bool) {
 	if d == 0 {
 		return 0, false
 	}
@@ -306,12 +321,7 @@ func (s *Store) Stats(ctx context.Context, clinicID int64, from, to time.Time) (
 		return rs.Err()
 	}
 	window := RebookWindow.Milliseconds()
-	steps := []struct {
-		what  string
-		q     string
-		extra []any
-		scan  func(rs *sql.Rows) error
-	}{
+	steps := []statsSource{
 		{"enrollments", qStatsEnrollments, []any{window, ms(s.now()), window}, func(rs *sql.Rows) error {
 			var wk, n, patients, open, rebooked, pending int
 			var t string
@@ -389,6 +399,31 @@ func (s *Store) Stats(ctx context.Context, clinicID int64, from, to time.Time) (
 			return nil
 		}},
 	}
+	// Clicks on the enrollments' booking links.
+	steps = append(steps, statsSource{"booking clicks", qStatsBookingClicks, nil, func(rs *sql.Rows) error {
+		var wk, clicks, clickers int
+		var t string
+		if err := rs.Scan(&wk, &t, &clicks, &clickers); err != nil {
+			return err
+		}
+		r := row(wk, t)
+		r.BookingClicks, r.BookingClickers = clicks, clickers
+		return nil
+	}}, statsSource{"booking events", qStatsBookingEvents, []any{clinicID}, func(rs *sql.Rows) error {
+		var wk, n int
+		var t, ev string
+		if err := rs.Scan(&wk, &t, &ev, &n); err != nil {
+			return err
+		}
+		r := row(wk, t)
+		switch ev {
+		case aftercare.BookingBooked:
+			r.AppointmentsBooked += n
+		case aftercare.BookingCancelled:
+			r.AppointmentsCancelled += n
+		}
+		return nil
+	}})
 	for _, step := range steps {
 		if err := query(step.q, step.extra, step.scan); err != nil {
 			return st, fmt.Errorf("stats: %s: %w", step.what, err)
@@ -404,6 +439,16 @@ func (s *Store) Stats(ctx context.Context, clinicID int64, from, to time.Time) (
 		return strings.Compare(a.Treatment, b.Treatment)
 	})
 	return st, nil
+}
+
+// statsSource is one query of Store.Stats: what it counts (for errors),
+// its SQL (over qStatsCohort), its parameters after the cohort's, and
+// how a row of it adds to the stats.
+type statsSource struct {
+	what  string
+	q     string
+	extra []any
+	scan  func(rs *sql.Rows) error
 }
 
 // OptOutCount is how many opt-outs of one channel were recorded by one

@@ -97,6 +97,22 @@ func testStatsPerWeekAndTreatment(t *testing.T, drv Driver) {
 		t.Fatal(err)
 	}
 
+	// Ana clicks her booking link twice, Bea once; Ana's booking system
+	// says she booked and then cancelled an appointment (her enrollment's
+	// events); the other clinic's click is not this clinic's.
+	for _, e := range []store.EnrollmentView{ana, ana, bea} {
+		if err := s.RecordBookingClick(ctx, c.ID, e.Enrollment.ID, clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, ev := range []string{aftercare.BookingBooked, aftercare.BookingCancelled} {
+		if _, _, err := s.ApplyBooking(ctx, store.BookingChange{ClinicID: c.ID, AppointmentID: "apt-1", Event: ev,
+			OccurredAt: clock.Now().Add(time.Duration(i) * time.Minute), StartsAt: t0.AddDate(0, 0, 30), Phone: "+14155550101",
+			Steps: []string{"book_next"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// Ana's next session a week later (within 6 weeks), and a single
 	// lip filler session the same week.
 	clock.Set(t0.Add(2 * time.Hour))
@@ -118,7 +134,8 @@ func testStatsPerWeekAndTreatment(t *testing.T, drv Driver) {
 		{Week: weekA, Treatment: "Microneedling", Enrollments: 2, Patients: 2,
 			SMS:        store.ChannelStats{Planned: 4, Sent: 1, Delivered: 1, Failed: 2, Failures: failures},
 			OptOutsSMS: 1, Replies: 2, RedFlags: 1, Acks: []time.Duration{30 * time.Minute},
-			SeriesOpen: 2, Rebooked: 1, RebookPending: 1},
+			SeriesOpen: 2, Rebooked: 1, RebookPending: 1,
+			BookingClicks: 3, BookingClickers: 2, AppointmentsBooked: 1, AppointmentsCancelled: 1},
 		{Week: weekB, Treatment: "Lip filler", Enrollments: 1, Patients: 1},
 		{Week: weekB, Treatment: "Microneedling", Enrollments: 1, Patients: 1,
 			SMS: store.ChannelStats{Planned: 1}, SeriesOpen: 1, RebookPending: 1},
