@@ -66,6 +66,9 @@ type InboundReply struct {
 	// Concern, if set, files the reply under the patient's concern (see
 	// ConcernReply) and queues what its Respond returns.
 	Concern *ConcernReply
+	// Checkin, if set, records the reply as the answer to a check-in
+	// question (and queues its follow-up question).
+	Checkin *CheckinAnswer
 }
 
 // ReplyOutcome is what recording a reply did.
@@ -141,6 +144,11 @@ func (s *Store) RecordReplyOutcome(ctx context.Context, in InboundReply) (ReplyO
 				return out, fmt.Errorf("record reply: %w", err)
 			}
 			msgs = append(msgs, more...)
+		}
+	}
+	if in.Checkin != nil {
+		if err := s.recordCheckin(ctx, tx, replyID, r, in.Checkin); err != nil {
+			return out, fmt.Errorf("record reply: %w", err)
 		}
 	}
 	if len(msgs) > 0 {

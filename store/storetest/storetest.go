@@ -94,6 +94,7 @@ func Run(t *testing.T, d Driver) {
 		{"ClinicProtocolLifecycle", testClinicProtocolLifecycle},
 		{"RecentEnrollments", testRecentEnrollments},
 		{"ReplanPendingMessages", testReplanPendingMessages},
+		{"CheckinAnswers", testCheckinAnswers},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, d) })
 	}
