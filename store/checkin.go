@@ -32,6 +32,8 @@ type OpenQuestion struct {
 	MessageID, EnrollmentID int64
 	Step                    string
 	SentAt                  time.Time
+	// TreatedAt is the enrollment's treatment time (for the day number).
+	TreatedAt time.Time
 }
 
 // OpenQuestion returns the latest question text sent to the patient whose
@@ -52,11 +54,11 @@ func (s *Store) OpenQuestion(ctx context.Context, patientID int64, windows map[s
 	defer rows.Close()
 	for rows.Next() {
 		var q OpenQuestion
-		var sent int64
-		if err := rows.Scan(&q.MessageID, &q.EnrollmentID, &q.Step, &sent); err != nil {
+		var sent, treated int64
+		if err := rows.Scan(&q.MessageID, &q.EnrollmentID, &q.Step, &sent, &treated); err != nil {
 			return OpenQuestion{}, false, fmt.Errorf("open question of patient %d: %w", patientID, err)
 		}
-		q.SentAt = fromMS(sent)
+		q.SentAt, q.TreatedAt = fromMS(sent), fromMS(treated)
 		w, ok := windows[q.Step]
 		if ok && q.SentAt.Add(w).After(now) {
 			return q, true, nil

@@ -11,8 +11,10 @@ const (
 			ON CONFLICT(reply_id) DO NOTHING RETURNING id`
 	// Texts sent to a patient's own phone since ? (patient, since), newest
 	// first: the open question is among them.
-	qRecentTextsToPatient = `SELECT id, enrollment_id, step, sent_at FROM messages
-		WHERE patient_id = ? AND channel = 'sms' AND recipient = '' AND sent_at > ? ORDER BY sent_at DESC, id DESC`
+	qRecentTextsToPatient = `SELECT m.id, m.enrollment_id, m.step, m.sent_at, e.treated_at
+		FROM messages m JOIN enrollments e ON e.id = m.enrollment_id
+		WHERE m.patient_id = ? AND m.channel = 'sms' AND m.recipient = '' AND m.sent_at > ?
+		ORDER BY m.sent_at DESC, m.id DESC`
 	// A patient's answers at a clinic (clinic, patient), oldest first.
 	qPatientCheckins = `SELECT ` + checkinCols + ` FROM checkin_answers WHERE clinic_id = ? AND patient_id = ? ORDER BY at, id`
 	// An enrollment's answers at a clinic (clinic, enrollment), oldest first.
