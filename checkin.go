@@ -1,6 +1,10 @@
 package aftercare
 
-import "time"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // CheckinAnswer is a patient's answer to a check-in question ("How is your
 // skin? Reply 1 if ..."): which question, on which day after the
@@ -33,3 +37,30 @@ const (
 	CheckinNotHealing = "not_healing"
 	CheckinRedFlag    = "red_flag"
 )
+
+// CheckinTrend writes answers, oldest first, as a healing trend: "day 1:
+// 2, day 2: 1" ("text" for a free-text answer).
+func CheckinTrend(answers []CheckinAnswer) string {
+	parts := make([]string, len(answers))
+	for i, a := range answers {
+		v := a.Answer
+		if v == "" {
+			v = "text"
+		}
+		parts[i] = "day " + strconv.Itoa(a.Day) + ": " + v
+	}
+	return strings.Join(parts, ", ")
+}
+
+// CheckinMeaning says what an outcome means, in words for clinic staff.
+func CheckinMeaning(outcome string) string {
+	switch outcome {
+	case CheckinHealing:
+		return "healing as expected"
+	case CheckinNotHealing:
+		return "not healing as expected"
+	case CheckinRedFlag:
+		return "red flag"
+	}
+	return outcome
+}
