@@ -324,6 +324,8 @@ type enrollmentView struct {
 	Done  string
 	Zone  string
 	CanGo bool // not cancelled yet
+	// Trend is the enrollment's check-in answers.
+	Trend checkinTrend
 }
 
 func (c *Console) enrollmentPage(w http.ResponseWriter, r *http.Request, s *store.Session) error {
@@ -340,6 +342,11 @@ func (c *Console) enrollmentPage(w http.ResponseWriter, r *http.Request, s *stor
 		return err
 	}
 	d := enrollmentView{V: v, Zone: v.Patient.Timezone, CanGo: !v.Enrollment.Cancelled}
+	answers, err := c.store.EnrollmentCheckinAnswers(r.Context(), s.ClinicID, id)
+	if err != nil {
+		return err
+	}
+	d.Trend = newCheckinTrend(answers)
 	switch r.URL.Query().Get("done") {
 	case "saved":
 		d.Done = "Enrolled. The plan below is stored and will be sent on schedule."
