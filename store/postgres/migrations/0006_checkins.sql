@@ -10,7 +10,7 @@ CREATE TABLE checkin_answers (
     reply_id      BIGINT NOT NULL UNIQUE REFERENCES replies(id),
     message_id    BIGINT NOT NULL REFERENCES messages(id),
     step          TEXT COLLATE "C" NOT NULL,
-    day           INTEGER NOT NULL,
+    day           BIGINT NOT NULL,
     answer        TEXT COLLATE "C" NOT NULL,
     outcome       TEXT COLLATE "C" NOT NULL,
     follow_up_id  BIGINT NOT NULL DEFAULT 0,
