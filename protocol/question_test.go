@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aftercare/aftercare/store"
 )
 
 // The default protocols ask on day 1 and day 3; answer 2 has a follow-up
@@ -127,5 +129,13 @@ func TestFollowUpSendAt(t *testing.T) {
 		if got := f.SendAt(tc.at, ny, tc.quiet); !got.Equal(tc.want) {
 			t.Errorf("SendAt(%s) = %s, want %s", tc.at, got.In(ny), tc.want)
 		}
+	}
+}
+
+// The store leaves follow-up questions out of re-plans by this suffix.
+func TestFollowUpSuffixMatchesTheStore(t *testing.T) {
+	t.Parallel()
+	if FollowUpSuffix != store.FollowUpStepSuffix {
+		t.Fatalf("protocol %q, store %q", FollowUpSuffix, store.FollowUpStepSuffix)
 	}
 }

@@ -27,6 +27,11 @@ type CheckinAnswer struct {
 	FollowUp *aftercare.Message
 }
 
+// FollowUpStepSuffix ends the outbox step of a follow-up question
+// (protocol.FollowUpSuffix): an answer queued it, not the planner, so a
+// re-plan leaves it alone.
+const FollowUpStepSuffix = "_follow_up"
+
 // OpenQuestion is the question text a patient's reply may answer.
 type OpenQuestion struct {
 	MessageID, EnrollmentID int64

@@ -104,6 +104,16 @@ func testCheckinAnswers(t *testing.T, drv Driver) {
 		!follow[0].SendAt.Equal(at.Add(20*time.Hour)) || follow[0].EnrollmentID != v.Enrollment.ID {
 		t.Fatalf("follow-up questions %+v, %v", follow, err)
 	}
+	// A re-plan leaves the follow-up alone: an answer queued it, not the
+	// planner.
+	diff, err := s.Replan(ctx, store.ReplanInput{ClinicID: c.ID, EnrollmentID: v.Enrollment.ID, Protocol: "microneedling", ProtocolVersion: 9, Language: "en",
+		Plan: func(aftercare.Patient, aftercare.Enrollment, []aftercare.Consent) ([]aftercare.Message, error) { return nil, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := s.Message(ctx, a.FollowUpID); err != nil || m.Status != aftercare.StatusScheduled || len(diff.Removed) != 0 {
+		t.Errorf("after a re-plan the follow-up is %s (%v), removed %+v", m.Status, err, diff.Removed)
+	}
 	if e, err := s.EnrollmentCheckinAnswers(ctx, c.ID, v.Enrollment.ID); err != nil || len(e) != 1 {
 		t.Errorf("EnrollmentCheckinAnswers = %+v, %v", e, err)
 	}
