@@ -100,6 +100,15 @@ func TestCheckinTrendAndNotHealingList(t *testing.T) {
 		t.Errorf("Zed's trend at their clinic: %d", p.status)
 	}
 
+	// The patient's export holds their answers; the other clinic's holds none of them.
+	if p := c.get("/console/patients/" + itoa(ana.Patient.ID) + "/export"); p.status != 200 ||
+		!strings.Contains(p.body, `"checkin_answers"`) || !strings.Contains(p.body, `"outcome": "not_healing"`) {
+		t.Errorf("export: %d, lacks the check-in answers", p.status)
+	}
+	if p := o.get("/console/patients/" + itoa(ana.Patient.ID) + "/export"); p.status != http.StatusNotFound {
+		t.Errorf("other clinic's export of Ana: %d", p.status)
+	}
+
 	// The reads are in the audit trail, as other patient pages are.
 	ctx := context.Background()
 	views, err := w.store.AuditLog(ctx, store.AuditFilter{ClinicID: w.clinic.ID, PatientID: ana.Patient.ID})
@@ -110,7 +119,7 @@ func TestCheckinTrendAndNotHealingList(t *testing.T) {
 	for _, e := range views {
 		actions[e.Action]++
 	}
-	if actions[aftercare.AuditViewPatient] != 1 || actions[aftercare.AuditViewEnrollment] != 1 {
+	if actions[aftercare.AuditViewPatient] != 1 || actions[aftercare.AuditViewEnrollment] != 1 || actions[aftercare.AuditExport] != 1 {
 		t.Errorf("audit of Ana's pages: %v", actions)
 	}
 	searches, err := w.store.AuditLog(ctx, store.AuditFilter{ClinicID: w.clinic.ID, Action: aftercare.AuditSearch})

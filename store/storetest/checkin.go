@@ -107,7 +107,9 @@ func testCheckinAnswers(t *testing.T, drv Driver) {
 	// A re-plan leaves the follow-up alone: an answer queued it, not the
 	// planner.
 	diff, err := s.Replan(ctx, store.ReplanInput{ClinicID: c.ID, EnrollmentID: v.Enrollment.ID, Protocol: "microneedling", ProtocolVersion: 9, Language: "en",
-		Plan: func(aftercare.Patient, aftercare.Enrollment, []aftercare.Consent) ([]aftercare.Message, error) { return nil, nil }})
+		Plan: func(aftercare.Patient, aftercare.Enrollment, []aftercare.Consent) ([]aftercare.Message, error) {
+			return nil, nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
