@@ -263,6 +263,10 @@ func (s *Service) HandleReply(ctx context.Context, r Reply) (replies.Kind, error
 	log := s.Log.With("clinic_id", p.ClinicID, "patient_id", p.ID)
 	log.Info("patient reply", "kind", string(res.Kind), "queued", out.Queued, "concern_id", out.Decision.Concern.ID,
 		"alert", out.Decision.Alert, "opted_out_before", p.SMSOptOut)
+	if in.Checkin != nil {
+		log.Info("check-in answer", "step", in.Checkin.Question.Step, "day", in.Checkin.Day, "outcome", in.Checkin.Outcome,
+			"follow_up", in.Checkin.FollowUp != nil)
+	}
 	if out.Decision.Alert && !clinic.HasAlertRoute() {
 		s.undeliverable(ctx, log, out.Decision.Concern, "the clinic has no alert_email and no on_call_phone", "none")
 	}

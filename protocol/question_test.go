@@ -139,3 +139,27 @@ func TestFollowUpSuffixMatchesTheStore(t *testing.T) {
 		t.Fatalf("protocol %q, store %q", FollowUpSuffix, store.FollowUpStepSuffix)
 	}
 }
+
+// A reply reads as an answer only when it is one digit with at most
+// spaces and one full stop or exclamation mark around it.
+func FuzzAnswerDigit(f *testing.F) {
+	for _, s := range []string{"2", " 2 ", "2.", "2!", "2 but", "12", "", "３", "2\u00a0", "2!!"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		d, ok := AnswerDigit(body)
+		if !ok {
+			if d != "" {
+				t.Fatalf("no answer, but digit %q", d)
+			}
+			return
+		}
+		if len(d) != 1 || d[0] < '1' || d[0] > '9' {
+			t.Fatalf("answer %q of %q", d, body)
+		}
+		rest := strings.TrimSpace(strings.Replace(body, d, "", 1))
+		if rest != "" && rest != "." && rest != "!" {
+			t.Fatalf("%q read as %q, leaving %q", body, d, rest)
+		}
+	})
+}
