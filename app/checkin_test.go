@@ -42,7 +42,8 @@ func (h *harness) lastTextTo(n int, to string) string {
 // question goes out at 09:00; "2" is reassured and asked again the next
 // morning at 09:00 local; "1" is thanked; the trend reads "day 1: 2, day 2:
 // 1"; "3" reaches staff and gets the red-flag answer; "2" after the window
-// is an ordinary reply; a Spanish patient is answered in Spanish.
+// is an ordinary reply (a "3" then still reaches staff); a Spanish patient
+// is answered in Spanish.
 func TestCheckinsBranchEndToEnd(t *testing.T) {
 	ny, _ := time.LoadLocation("America/New_York")
 	treated := time.Date(2026, 11, 25, 10, 0, 0, 0, ny)
@@ -137,6 +138,14 @@ func TestCheckinsBranchEndToEnd(t *testing.T) {
 	if got, _ := h.app.Store.CheckinAnswers(ctx, h.clinic.ID, patients[cal]); len(got) != 0 {
 		t.Fatalf("late 2 recorded as an answer: %+v", got)
 	}
+	// A "3" after the window is not an answer, but still reaches staff.
+	n = len(h.tw.Sent())
+	h.advance(time.Minute)
+	h.text(cal, fromNumber, "3")
+	h.runUntil(h.clock.Now().Add(time.Minute))
+	if got := h.textsTo(n, onCallPhone); len(got) != 1 || !strings.Contains(got[0].Body, "Cal") {
+		t.Fatalf("on-call texts after a late 3: %+v", got)
+	}
 	follow, _ = h.app.Store.Messages(ctx, store.MessageFilter{ClinicID: h.clinic.ID, Step: "day1_checkin_follow_up"})
 	if len(follow) != 2 { // Ana's and Dora's
 		t.Fatalf("follow-ups %d, want Ana's and Dora's only", len(follow))
@@ -150,6 +159,6 @@ func TestCheckinsBranchEndToEnd(t *testing.T) {
 		names = append(names, p.FirstName)
 	}
 	if strings.Join(names, ",") != "Dora,Bea" {
-		t.Fatalf("not healing: %v, want Dora (2) and Bea (3), not Ana (1 since) or Cal", names)
+		t.Fatalf("not healing: %v, want Dora (2) and Bea (3), not Ana (1 since) or Cal (no answer in the window)", names)
 	}
 }

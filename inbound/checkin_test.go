@@ -50,6 +50,8 @@ func TestCheckinReplies(t *testing.T) {
 		{"a number it does not offer", "5", time.Hour, want{replies.Other, "-", "", []string{store.QuestionAnswerStep}, false, 0, false}},
 		{"STOP as before", "STOP", time.Hour, want{replies.Stop, "-", "", []string{"reply_opted_out"}, false, 0, true}},
 		{"2 after the window", "2", 25 * time.Hour, want{replies.Other, "-", "", []string{store.QuestionAnswerStep}, false, 0, false}},
+		{"3 after the window still reaches staff", "3", 25 * time.Hour, want{replies.RedFlag, "-", "", []string{"alert_staff", "alert_staff", "reply_red_flag"}, false, 1, false}},
+		{"3 a week after the question is ordinary", "3", 8 * 24 * time.Hour, want{replies.Other, "-", "", []string{store.QuestionAnswerStep}, false, 0, false}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -231,7 +231,10 @@ func (s *Service) HandleReply(ctx context.Context, r Reply) (replies.Kind, error
 	if ck != nil {
 		in.Checkin = ck.answer
 		if ck.redFlag && res.Kind != replies.RedFlag {
-			res.Kind, in.Reply.Kind, signs = replies.RedFlag, string(replies.RedFlag), "check-in answer "+ck.answer.Answer+": a red flag"
+			res.Kind, in.Reply.Kind, signs = replies.RedFlag, string(replies.RedFlag), "check-in answer "+ck.digit+": a red flag"
+			if ck.answer == nil {
+				signs = "check-in answer " + ck.digit + " after the question closed: a red flag"
+			}
 		}
 	}
 	switch {
