@@ -42,6 +42,7 @@ type Store interface {
 	RecordAudit(ctx context.Context, e aftercare.AuditEntry) error
 	AuditLog(ctx context.Context, f store.AuditFilter) ([]aftercare.AuditEntry, error)
 	ExportPatient(ctx context.Context, clinicID, patientID int64) (store.PatientExport, error)
+	CheckinAnswers(ctx context.Context, clinicID, patientID int64) ([]aftercare.CheckinAnswer, error)
 	ErasePatient(ctx context.Context, clinicID, patientID int64) (store.Erasure, error)
 
 	Clinic(ctx context.Context, id int64) (aftercare.Clinic, error)

@@ -162,12 +162,14 @@ type fixture struct {
 	summary protocol.Summary
 	clinic  aftercare.Clinic
 	replan  store.ReplanDiff
+	// checkins are filled last, so the other fields' values stay put.
+	checkins []aftercare.CheckinAnswer
 }
 
 func newFixture(mode fillMode) *fixture {
 	f := &fixture{mode: mode}
 	n := 0
-	for _, v := range []any{&f.view, &f.msgs, &f.audit, &f.export, &f.erasure, &f.summary, &f.clinic, &f.replan} {
+	for _, v := range []any{&f.view, &f.msgs, &f.audit, &f.export, &f.erasure, &f.summary, &f.clinic, &f.replan, &f.checkins} {
 		fill(reflect.ValueOf(v).Elem(), mode, "", &n)
 	}
 	return f
@@ -196,6 +198,10 @@ func (f *fixture) RecordAudit(ctx context.Context, e aftercare.AuditEntry) error
 
 func (f *fixture) AuditLog(ctx context.Context, af store.AuditFilter) ([]aftercare.AuditEntry, error) {
 	return f.audit, nil
+}
+
+func (f *fixture) CheckinAnswers(ctx context.Context, clinicID, patientID int64) ([]aftercare.CheckinAnswer, error) {
+	return f.checkins, nil
 }
 
 func (f *fixture) ExportPatient(ctx context.Context, clinicID, patientID int64) (store.PatientExport, error) {

@@ -208,6 +208,35 @@ type PatientExport struct {
 	Concerns    []Concern            `json:"concerns"`
 	Audit       []AuditEntry         `json:"audit"`
 	Notes       []string             `json:"notes,omitempty"`
+	// CheckinAnswers are the patient's answers to check-in questions
+	// (absent when there are none).
+	CheckinAnswers []CheckinAnswer `json:"checkin_answers,omitempty"`
+}
+
+// CheckinAnswer is a patient's answer to a check-in question: the day
+// after the treatment it was asked on, "1", "2" or "3" ("" for free text)
+// and what it means (healing, not_healing, red_flag).
+type CheckinAnswer struct {
+	ID           int64     `json:"id"`
+	EnrollmentID int64     `json:"enrollment_id"`
+	ReplyID      int64     `json:"reply_id"`
+	MessageID    int64     `json:"message_id"`
+	Step         string    `json:"step"`
+	Day          int       `json:"day"`
+	Answer       string    `json:"answer"`
+	Outcome      string    `json:"outcome"`
+	FollowUpID   int64     `json:"follow_up_id,omitempty"`
+	At           time.Time `json:"at"`
+}
+
+// WithCheckinAnswers adds a patient's check-in answers to their export.
+func (x PatientExport) WithCheckinAnswers(as []aftercare.CheckinAnswer) PatientExport {
+	x.CheckinAnswers = nil
+	for _, a := range as {
+		x.CheckinAnswers = append(x.CheckinAnswers, CheckinAnswer{ID: a.ID, EnrollmentID: a.EnrollmentID, ReplyID: a.ReplyID,
+			MessageID: a.MessageID, Step: a.Step, Day: a.Day, Answer: a.Answer, Outcome: a.Outcome, FollowUpID: a.FollowUpID, At: a.At})
+	}
+	return x
 }
 
 // ExportedEnrollment is an enrollment in a PatientExport, with every

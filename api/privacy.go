@@ -130,8 +130,13 @@ func (s *Server) exportPatient(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	answers, err := s.store.CheckinAnswers(r.Context(), clinic.ID, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	w.Header().Set("Content-Disposition", `attachment; filename="patient-`+strconv.FormatInt(id, 10)+`.json"`)
-	writeJSON(w, http.StatusOK, NewPatientExport(x))
+	writeJSON(w, http.StatusOK, NewPatientExport(x).WithCheckinAnswers(answers))
 }
 
 // erasePatient answers an erasure request (see store.ErasePatient).

@@ -176,7 +176,7 @@ func New(ctx context.Context, o Options) (*App, error) {
 	})
 	a.Inbound = &inbound.Service{Store: a.Store, Protocol: a.Protocol, Replies: a.protocols, Clock: o.Clock, Log: o.Log,
 		DefaultFrom: cfg.Twilio.From, ClassifyReceipt: twilio.ClassifyStatusCallback,
-		NoOptOutConfirmation: !cfg.SMS.ConfirmOptOut(),
+		NoOptOutConfirmation: !cfg.SMS.ConfirmOptOut(), Quiet: quiet,
 		Fallback: func(ctx context.Context, patientID int64, msgs []aftercare.Message) {
 			a.fallbackToEmail(ctx, patientID, msgs)
 		}}

@@ -142,9 +142,13 @@ func ExportPatient(ctx context.Context, w io.Writer, cfg *config.Config, clinicI
 	if err != nil {
 		return err
 	}
+	answers, err := s.CheckinAnswers(ctx, clinicID, patientID)
+	if err != nil {
+		return err
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(api.NewPatientExport(x))
+	return enc.Encode(api.NewPatientExport(x).WithCheckinAnswers(answers))
 }
 
 // ErasePatient erases a patient, as the operator at the command line;

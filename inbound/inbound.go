@@ -49,6 +49,8 @@ type Store interface {
 	SetOptOut(ctx context.Context, patientID int64, ch aftercare.Channel, optOut bool, method aftercare.ConsentMethod, detail string) (int, error)
 	MarkAddressBad(ctx context.Context, patientID int64, ch aftercare.Channel, reason string) ([]aftercare.Message, error)
 	Requeue(ctx context.Context, id int64, at time.Time, detail string) (bool, error)
+	// OpenQuestion finds the check-in question a reply may answer.
+	OpenQuestion(ctx context.Context, patientID int64, windows map[string]time.Duration, now time.Time) (store.OpenQuestion, bool, error)
 }
 
 // ReplyProtocols picks the protocol whose reply texts answer a patient: the
@@ -88,6 +90,9 @@ type Service struct {
 	// reports, repeats included ("" when the provider's status is
 	// unknown); metrics count receipts with it.
 	Observe func(status string)
+	// Quiet is the daemon's quiet hours (zero: protocol.DefaultQuietHours),
+	// for follow-up questions of clinics that set none.
+	Quiet protocol.QuietHours
 }
 
 // Receipt is a provider's delivery report.
@@ -215,11 +220,30 @@ func (s *Service) HandleReply(ctx context.Context, r Reply) (replies.Kind, error
 	if err != nil {
 		return res.Kind, err
 	}
-	switch res.Kind {
-	case replies.Help:
+	// A reply while a check-in question is open may answer it: a digit
+	// branches as the protocol says; "3" (or red-flag words) always takes
+	// the red-flag path below.
+	ck, err := s.checkin(ctx, pr, clinic, p, r.Body, res, now)
+	if err != nil {
+		return res.Kind, err
+	}
+	signs := res.Explain()
+	if ck != nil {
+		in.Checkin = ck.answer
+		if ck.redFlag && res.Kind != replies.RedFlag {
+			res.Kind, in.Reply.Kind, signs = replies.RedFlag, string(replies.RedFlag), "check-in answer "+ck.digit+": a red flag"
+			if ck.answer == nil {
+				signs = "check-in answer " + ck.digit + " after the question closed: a red flag"
+			}
+		}
+	}
+	switch {
+	case ck != nil && !ck.redFlag:
+		in.Messages = ck.messages
+	case res.Kind == replies.Help:
 		in.Messages, err = s.answer(pr, protocol.ReplyHelp, "reply_help", d, now)
-	case replies.RedFlag, replies.Other:
-		in.Concern = &store.ConcernReply{RedFlag: res.Kind == replies.RedFlag, Emergency: res.Emergency, Signs: res.Explain(),
+	case res.Kind == replies.RedFlag, res.Kind == replies.Other:
+		in.Concern = &store.ConcernReply{RedFlag: res.Kind == replies.RedFlag, Emergency: res.Emergency, Signs: signs,
 			Respond: func(dec store.ConcernDecision) ([]aftercare.Message, error) {
 				return s.respond(pr, p, clinic, dec, now)
 			}}
@@ -242,6 +266,10 @@ func (s *Service) HandleReply(ctx context.Context, r Reply) (replies.Kind, error
 	log := s.Log.With("clinic_id", p.ClinicID, "patient_id", p.ID)
 	log.Info("patient reply", "kind", string(res.Kind), "queued", out.Queued, "concern_id", out.Decision.Concern.ID,
 		"alert", out.Decision.Alert, "opted_out_before", p.SMSOptOut)
+	if in.Checkin != nil {
+		log.Info("check-in answer", "step", in.Checkin.Question.Step, "day", in.Checkin.Day, "outcome", in.Checkin.Outcome,
+			"follow_up", in.Checkin.FollowUp != nil)
+	}
 	if out.Decision.Alert && !clinic.HasAlertRoute() {
 		s.undeliverable(ctx, log, out.Decision.Concern, "the clinic has no alert_email and no on_call_phone", "none")
 	}

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -237,6 +238,9 @@ func TestProtocolsInEveryLanguageMatch(t *testing.T) {
 		// languages alike.
 		Priority int
 		Merges   bool
+		// The question's window, answers' meanings and follow-ups: both
+		// languages branch alike.
+		Question string
 	}
 	shapes := func(p *Protocol) []shape {
 		var out []shape
@@ -245,7 +249,7 @@ func TestProtocolsInEveryLanguageMatch(t *testing.T) {
 			for _, c := range s.Channels {
 				chs = append(chs, string(c))
 			}
-			out = append(out, shape{s.Key, s.Title, s.At, s.Stale, s.EmailStale, strings.Join(chs, ","), s.When, s.Calendar, s.RedFlags, s.SMSFallback, s.Daily(), s.Priority, s.Merge != ""})
+			out = append(out, shape{s.Key, s.Title, s.At, s.Stale, s.EmailStale, strings.Join(chs, ","), s.When, s.Calendar, s.RedFlags, s.SMSFallback, s.Daily(), s.Priority, s.Merge != "", questionShape(p, s.Key)})
 		}
 		return out
 	}
@@ -401,4 +405,25 @@ func TestOptionalRepliesFollowTheLanguage(t *testing.T) {
 	if got.Text != want.Text || !strings.Contains(got.Text, "911") {
 		t.Errorf("left-out emergency answer: %q, want the Spanish built-in %q", got.Text, want.Text)
 	}
+}
+
+// questionShape summarizes what a step asks: per question (the step's
+// and its follow-up's) the window and each answer's meaning.
+func questionShape(p *Protocol, step string) string {
+	var b strings.Builder
+	asks := p.Asks()
+	for _, k := range []string{step, step + FollowUpSuffix} {
+		a, ok := asks[k]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(&b, "%s %s:", k, a.Window)
+		for _, n := range AnswerKeys {
+			if an, ok := a.Answers[n]; ok {
+				fmt.Fprintf(&b, " %s=%s/%v", n, an.Meaning, an.FollowUp != nil)
+			}
+		}
+		b.WriteString("; ")
+	}
+	return b.String()
 }

@@ -642,6 +642,7 @@ func (l *linter) check(p *Protocol, opt LintOptions) {
 			l.lockScreen(p, s, opt.AllowTreatmentName)
 		}
 		l.timing(s, quiet)
+		l.question(s, variants)
 	}
 	for _, kind := range append(slices.Clone(ReplyKinds), OptionalReplyKinds...) {
 		ts := p.replies[kind]
@@ -800,6 +801,11 @@ func (l *linter) lockScreen(p *Protocol, s *Step, allowTreatment bool) {
 		}
 	}
 	for _, w := range lockScreenHealthWords {
+		// A check-in question must name the signs its red_flag answer is
+		// for ("3 if you have pus, fever, ...").
+		if s.Question != nil {
+			break
+		}
 		if has(w) && !slices.Contains(hits, w) {
 			hits = append(hits, w)
 		}

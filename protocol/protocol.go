@@ -96,6 +96,9 @@ type Step struct {
 	// same day when this step's own text is over the cap ("Sunscreen again
 	// this morning."); without one, a capped text is skipped.
 	Merge string
+	// Question, if set, makes the step's text a check-in question whose
+	// answers branch (see Question).
+	Question *Question
 
 	at, stale, emailStale timing
 	tmpl                  *templates
@@ -239,6 +242,8 @@ type stepYAML struct {
 	SMSFallback bool   `yaml:"sms_fallback"`
 	Priority    *int   `yaml:"priority"`
 	Merge       string `yaml:"merge"`
+
+	Question *questionYAML `yaml:"question"`
 }
 
 type replyYAML struct {
@@ -455,6 +460,13 @@ func build(doc document) (*Protocol, error) {
 		p.index[s.Key] = len(p.steps)
 		p.steps = append(p.steps, s)
 	}
+	for _, s := range p.steps {
+		if s.Question != nil {
+			if _, dup := p.index[s.Key+FollowUpSuffix]; dup {
+				return nil, fmt.Errorf("step %q: key: the outbox step of step %q's follow-up question", s.Key+FollowUpSuffix, s.Key)
+			}
+		}
+	}
 	replies := map[ReplyKind]*replyYAML{
 		ReplyHelp:         doc.Replies.Help,
 		ReplyRedFlagAck:   doc.Replies.RedFlagAck,
@@ -625,6 +637,11 @@ func buildStep(raw stepYAML, layout *htmltemplate.Template) (Step, error) {
 	}
 	if err = try(s.tmpl, samples()); err != nil {
 		return s, err
+	}
+	if raw.Question != nil {
+		if s.Question, err = buildQuestion(raw.Question, &s, raw.SMS, layout); err != nil {
+			return s, err
+		}
 	}
 	return s, nil
 }

@@ -69,6 +69,9 @@ type InboundReply struct {
 	// Photo, if set, is stored with the reply (a concern sent from the
 	// patient's page).
 	Photo *Photo
+	// Checkin, if set, records the reply as the answer to a check-in
+	// question (and queues its follow-up question).
+	Checkin *CheckinAnswer
 }
 
 // ReplyOutcome is what recording a reply did.
@@ -152,6 +155,11 @@ func (s *Store) RecordReplyOutcome(ctx context.Context, in InboundReply) (ReplyO
 				return out, fmt.Errorf("record reply: %w", err)
 			}
 			msgs = append(msgs, more...)
+		}
+	}
+	if in.Checkin != nil {
+		if err := s.recordCheckin(ctx, tx, replyID, r, in.Checkin); err != nil {
+			return out, fmt.Errorf("record reply: %w", err)
 		}
 	}
 	if len(msgs) > 0 {

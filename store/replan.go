@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aftercare/aftercare"
@@ -112,7 +113,7 @@ type ReplanChange struct {
 func replannable(m aftercare.Message) bool {
 	return m.Status == aftercare.StatusScheduled && m.Attempts == 0 && !m.Ambiguous && m.Recipient == "" &&
 		!m.Urgent && !m.Answer && m.ConcernID == 0 && m.SentBy == "" &&
-		m.Step != StaffReplyStep && m.Step != QuestionAnswerStep
+		m.Step != StaffReplyStep && m.Step != QuestionAnswerStep && !strings.HasSuffix(m.Step, FollowUpStepSuffix)
 }
 
 // Replan re-plans an active enrollment's waiting messages with a new plan

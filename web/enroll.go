@@ -326,6 +326,8 @@ type enrollmentView struct {
 	CanGo bool // not cancelled yet
 	// Link is the enrollment's patient page link (nil: none, or no Links).
 	Link *linkView
+	// Trend is the enrollment's check-in answers.
+	Trend checkinTrend
 }
 
 func (c *Console) enrollmentPage(w http.ResponseWriter, r *http.Request, s *store.Session) error {
@@ -345,6 +347,11 @@ func (c *Console) enrollmentPage(w http.ResponseWriter, r *http.Request, s *stor
 	if d.Link, err = c.linkView(r.Context(), s.ClinicID, id); err != nil {
 		return err
 	}
+	answers, err := c.store.EnrollmentCheckinAnswers(r.Context(), s.ClinicID, id)
+	if err != nil {
+		return err
+	}
+	d.Trend = newCheckinTrend(answers)
 	switch r.URL.Query().Get("done") {
 	case "revoked":
 		d.Done = "The patient's page link is revoked: it now shows a plain page that says it no longer works."

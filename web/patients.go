@@ -69,6 +69,8 @@ type patientView struct {
 	NextSession string
 	// Concerns are the patient's unresolved concerns (at most one).
 	Concerns []aftercare.Concern
+	// Trend is the patient's check-in answers.
+	Trend checkinTrend
 }
 
 // enrollmentBlock is one enrollment's timeline on the patient page.
@@ -99,6 +101,11 @@ func (c *Console) patientPage(w http.ResponseWriter, r *http.Request, s *store.S
 	if con, ok := concerns[pv.Patient.ID]; ok {
 		d.Concerns = append(d.Concerns, con)
 	}
+	answers, err := c.store.CheckinAnswers(r.Context(), s.ClinicID, pv.Patient.ID)
+	if err != nil {
+		return err
+	}
+	d.Trend = newCheckinTrend(answers)
 	for _, e := range pv.Enrollments {
 		d.Enrollments = append(d.Enrollments, enrollmentBlock{EnrollmentTimeline: e,
 			CanCancel: !e.Enrollment.Cancelled, Counts: statusSummary(e.Messages)})

@@ -105,11 +105,15 @@ func (c *Console) exportPatient(w http.ResponseWriter, r *http.Request, s *store
 	if err != nil {
 		return err
 	}
+	answers, err := c.store.CheckinAnswers(r.Context(), s.ClinicID, id)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="patient-%d.json"`, id))
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(api.NewPatientExport(x))
+	return enc.Encode(api.NewPatientExport(x).WithCheckinAnswers(answers))
 }
 
 // erasePatient erases a patient once staff typed the patient's full name

@@ -72,6 +72,7 @@ type Store interface {
 	AuditLog(ctx context.Context, f store.AuditFilter) ([]aftercare.AuditEntry, error)
 	ExportPatient(ctx context.Context, clinicID, patientID int64) (store.PatientExport, error)
 	ErasePatient(ctx context.Context, clinicID, patientID int64) (store.Erasure, error)
+	CheckinStore
 }
 
 // Enroller validates, previews and stores enrollments (enroll.Service).
@@ -248,6 +249,7 @@ func (c *Console) Register(m Mux) {
 	h("GET /console/log", c.get(c.logPage))
 	h("GET /console/inbox", c.get(c.inboxPage))
 	h("GET /console/stats", c.get(c.statsPage))
+	h("GET /console/checkins", c.get(c.checkinsPage))
 	h("POST /console/concerns/{id}/acknowledge", c.post(c.acknowledgeConcern))
 	h("POST /console/concerns/{id}/resolve", c.post(c.resolveConcern))
 	h("POST /console/concerns/{id}/reply", c.post(c.replyToConcern))
@@ -473,7 +475,7 @@ func (c *Console) parseTemplates() error {
 	}
 	c.pages = make(map[string]*template.Template)
 	for _, p := range []string{"login", "enroll", "enrollment", "patients", "patient", "log", "error", "inbox",
-		"keys", "settings", "forgot", "reset", "audit", "protocols", "stats"} {
+		"keys", "settings", "forgot", "reset", "audit", "protocols", "stats", "checkins"} {
 		t, err := base.Clone()
 		if err != nil {
 			return fmt.Errorf("web console: parse templates: %w", err)

@@ -103,6 +103,7 @@ func Run(t *testing.T, d Driver) {
 		{"PatientLinkLifecycle", testPatientLinkLifecycle},
 		{"BookingClicksAndPhotos", testBookingClicksAndPhotos},
 		{"ConcernPhotosFollowRetention", testConcernPhotosFollowRetention},
+		{"CheckinAnswers", testCheckinAnswers},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, d) })
 	}
