@@ -525,15 +525,17 @@ func TestHostileInputAcceptedVerbatim(t *testing.T) {
 		if e, ok := c.mod["email"]; ok && p["email"] != e {
 			t.Errorf("%s: email stored as %q", c.name, p["email"])
 		}
-		// Exactly one patient, one enrollment, two consents, the plan and
-		// two audit rows (the enrollment and the read of it) were added;
+		// Exactly one patient, one enrollment with its page link, two
+		// consents, the plan and two audit rows (the enrollment and the
+		// read of it) were added;
 		// nothing else changed.
 		n := len(g["messages"].([]any))
 		if planLen == -1 {
 			planLen = n
 		}
 		after := h.tableCounts()
-		want := map[string]int{"patients": 1, "enrollments": 1, "consents": 2, "messages": planLen, "events": planLen, "audit_log": 2}
+		want := map[string]int{"patients": 1, "enrollments": 1, "consents": 2, "messages": planLen, "events": planLen, "audit_log": 2,
+			"patient_links": 1}
 		for table, d := range want {
 			if after[table]-beforeCounts[table] != d {
 				t.Errorf("%s: %s grew by %d, want %d", c.name, table, after[table]-beforeCounts[table], d)

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -40,6 +42,8 @@ func TestProtocolUploadUseList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The line of its version, as the linter names it.
+	versionLine := 1 + bytes.Count(mn[:bytes.Index(mn, []byte("\nversion: "))+1], []byte("\n"))
 	lowMN := filepath.Join(t.TempDir(), "mn.yaml")
 	if err := os.WriteFile(lowMN, mn, 0o600); err != nil { // version 2: the daemon's own number
 		t.Fatal(err)
@@ -56,7 +60,7 @@ func TestProtocolUploadUseList(t *testing.T) {
 		{"nothing stored", []string{"list", "--clinic", "1"}, 0,
 			[]string{"microneedling (en): the daemon's version 2 (embedded)"}, ""},
 		{"version not above the daemon's", []string{"upload", "--clinic", "1", lowMN}, 1,
-			[]string{lowMN + `:90: version: version 2 is not above the daemon's version 2 of microneedling (en): give it version 3 or more`}, "1 error"},
+			[]string{lowMN + ":" + strconv.Itoa(versionLine) + `: version: version 2 is not above the daemon's version 2 of microneedling (en): give it version 3 or more`}, "1 error"},
 		{"good, inactive", []string{"upload", "--clinic", "1", examplePeel}, 0,
 			[]string{"clinic 1: chemical peel (en) version 1 stored (id 1), inactive"}, ""},
 		{"same version again", []string{"upload", "--clinic", "1", examplePeel}, 1,
