@@ -34,15 +34,15 @@ func TestReplanWithTheClinicsNewWording(t *testing.T) {
 			src = s.Data
 		}
 	}
-	newer := strings.NewReplacer("version: 2\n", "version: 3\n",
+	newer := strings.NewReplacer("version: 3\n", "version: 4\n",
 		"redness today is normal", "redness today is expected",
 		"dryness and light flaking are normal", "some dryness and flaking is expected").Replace(string(src))
-	if newer == string(src) || !strings.Contains(newer, "version: 3\n") {
+	if newer == string(src) || !strings.Contains(newer, "version: 4\n") {
 		t.Fatal("the test's protocol edit did not apply")
 	}
 	ctx := context.Background()
 	if _, err := h.app.Store.AddClinicProtocol(ctx, store.ClinicProtocol{ClinicID: h.clinic.ID, Treatment: "microneedling",
-		Language: "en", Version: 3, Source: newer, Active: true}); err != nil {
+		Language: "en", Version: 4, Source: newer, Active: true}); err != nil {
 		t.Fatal(err)
 	}
 	before := h.enrollment(id)
@@ -52,7 +52,7 @@ func TestReplanWithTheClinicsNewWording(t *testing.T) {
 	if err := h.app.Replan(ctx, &out, app.ReplanOptions{ClinicID: h.clinic.ID}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"microneedling v2 (en) -> microneedling v3 (en)", "day1_checkin/sms/0 text", "dryness/sms/0 text", "dry run"} {
+	for _, want := range []string{"microneedling v3 (en) -> microneedling v4 (en)", "day1_checkin/sms/0 text", "dryness/sms/0 text", "dry run"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("dry run output lacks %q:\n%s", want, out.String())
 		}
@@ -113,7 +113,7 @@ func TestReplanWithTheClinicsNewWording(t *testing.T) {
 		t.Fatalf("day 1 check-in sent %d times, dryness %d times", checkin, dryness)
 	}
 	v, err := h.app.Store.Enrollment(ctx, h.clinic.ID, id)
-	if err != nil || v.Enrollment.ProtocolVersion != 3 {
+	if err != nil || v.Enrollment.ProtocolVersion != 4 {
 		t.Fatalf("enrollment records version %d, %v", v.Enrollment.ProtocolVersion, err)
 	}
 	if err := h.app.Store.CheckTransitions(ctx); err != nil {

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -70,8 +71,9 @@ func TestLibraryPick(t *testing.T) {
 // versions stay findable for plans made with them.
 func TestLibraryVersions(t *testing.T) {
 	t.Parallel()
-	v2 := setup(t)
-	v3, err := Parse([]byte(strings.Replace(string(DefaultYAML()), "\nversion: 2\n", "\nversion: 3\n", 1)))
+	v2 := setup(t) // the shipped version, then one above it
+	v3, err := Parse([]byte(strings.Replace(string(DefaultYAML()), fmt.Sprintf("\nversion: %d\n", v2.Version),
+		fmt.Sprintf("\nversion: %d\n", v2.Version+1), 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +88,7 @@ func TestLibraryVersions(t *testing.T) {
 	if p, _ := lib2.Latest("microneedling", "en"); p != v3 {
 		t.Errorf("latest is version %d", p.Version)
 	}
-	if p, ok := lib2.Version("microneedling", "en", 2); !ok || p != v2 {
+	if p, ok := lib2.Version("microneedling", "en", v2.Version); !ok || p != v2 {
 		t.Errorf("version 2 not kept")
 	}
 	if p, _ := lib.Latest("microneedling", "en"); p != v2 {
@@ -131,7 +133,7 @@ func TestLibraryWithClinic(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := string(DefaultYAML())
-	own, err := Parse([]byte(strings.Replace(src, "\nversion: 2\n", "\nversion: 1\n", 1)))
+	own, err := Parse([]byte(strings.Replace(src, "\nversion: 3\n", "\nversion: 1\n", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}

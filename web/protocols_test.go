@@ -91,7 +91,7 @@ func TestProtocolsPage(t *testing.T) {
 	for _, want := range []string{
 		`<a href="/console/protocols" aria-current="page">Protocols</a>`,
 		"microneedling · English", "microneedling · Spanish",
-		"In use: <strong>aftercare&#39;s built-in protocol, version 2</strong>",
+		"In use: <strong>aftercare&#39;s built-in protocol, version 3</strong>",
 		"Wed 25 Nov 2026, 10:05 EST", // the welcome, at enrollment
 		"GSM-7", "Email",
 		"per enrollment</strong> (no enrollments in the last 30 days)",
@@ -154,15 +154,15 @@ func TestProtocolUploadRefused(t *testing.T) {
 			t.Errorf("refused upload page lacks %q", want)
 		}
 	}
-	// The daemon's microneedling is version 2: a clinic's must be above.
+	// The daemon's microneedling is version 3: a clinic's must be above.
 	src, err := os.ReadFile(filepath.Join("..", "protocol", "default.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p = c.postFile("/console/protocols/upload", url.Values{"csrf_token": {csrf}}, "mn.yaml", string(src))
-	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "version: version 2 is not above the daemon&#39;s version 2 of microneedling (en): give it version 3 or more") ||
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "version: version 3 is not above the daemon&#39;s version 3 of microneedling (en): give it version 4 or more") ||
 		!regexp.MustCompile(`<strong>Line \d+</strong>: version:`).MatchString(p.body) {
-		t.Fatalf("version 2 of microneedling: %d\n%s", p.status, p.body)
+		t.Fatalf("version 3 of microneedling: %d\n%s", p.status, p.body)
 	}
 	if p := c.post("/console/protocols/upload", url.Values{"source": {examplePeel(t)}}); p.status != http.StatusForbidden {
 		t.Fatalf("upload without CSRF token: %d", p.status)

@@ -45,7 +45,7 @@ func TestProtocolUploadUseList(t *testing.T) {
 	// The line of its version, as the linter names it.
 	versionLine := 1 + bytes.Count(mn[:bytes.Index(mn, []byte("\nversion: "))+1], []byte("\n"))
 	lowMN := filepath.Join(t.TempDir(), "mn.yaml")
-	if err := os.WriteFile(lowMN, mn, 0o600); err != nil { // version 2: the daemon's own number
+	if err := os.WriteFile(lowMN, mn, 0o600); err != nil { // the daemon's own version number
 		t.Fatal(err)
 	}
 	steps := []struct {
@@ -58,9 +58,9 @@ func TestProtocolUploadUseList(t *testing.T) {
 		{"broken", []string{"upload", "--clinic", "1", broken}, 1,
 			[]string{broken + `:23: step "late_start": sms: unknown template field .Nonsense`}, "nothing was stored"},
 		{"nothing stored", []string{"list", "--clinic", "1"}, 0,
-			[]string{"microneedling (en): the daemon's version 2 (embedded)"}, ""},
+			[]string{"microneedling (en): the daemon's version 3 (embedded)"}, ""},
 		{"version not above the daemon's", []string{"upload", "--clinic", "1", lowMN}, 1,
-			[]string{lowMN + ":" + strconv.Itoa(versionLine) + `: version: version 2 is not above the daemon's version 2 of microneedling (en): give it version 3 or more`}, "1 error"},
+			[]string{lowMN + ":" + strconv.Itoa(versionLine) + `: version: version 3 is not above the daemon's version 3 of microneedling (en): give it version 4 or more`}, "1 error"},
 		{"good, inactive", []string{"upload", "--clinic", "1", examplePeel}, 0,
 			[]string{"clinic 1: chemical peel (en) version 1 stored (id 1), inactive"}, ""},
 		{"same version again", []string{"upload", "--clinic", "1", examplePeel}, 1,
