@@ -485,6 +485,7 @@ type StatsRow struct {
 	RedFlags    StatsRedFlags  `json:"red_flags"`
 	Rebooking   StatsRebooking `json:"rebooking"`
 	Booking     StatsBooking   `json:"booking"`
+	Checkins    StatsCheckins  `json:"checkins"`
 }
 
 // ChannelStats counts one channel's messages. DeliveredPct is delivered
@@ -546,6 +547,18 @@ type StatsBooking struct {
 	EnrollmentsClickedPct *float64 `json:"enrollments_clicked_pct"`
 	AppointmentsBooked    int      `json:"appointments_booked"`
 	AppointmentsCancelled int      `json:"appointments_cancelled"`
+}
+
+// StatsCheckins counts the answers to the enrollments' check-in questions
+// by what they mean, the enrollments that answered, and those whose
+// answers said at least once "not healing as expected" or named a red
+// flag.
+type StatsCheckins struct {
+	Healing               int `json:"healing"`
+	NotHealing            int `json:"not_healing"`
+	RedFlag               int `json:"red_flag"`
+	EnrollmentsAnswered   int `json:"enrollments_answered"`
+	EnrollmentsNotHealing int `json:"enrollments_not_healing"`
 }
 
 // BookingEvent is the payload a clinic's booking system posts to

@@ -212,7 +212,9 @@ func newStatsRow(r store.StatsRow) StatsRow {
 		Rebooking: StatsRebooking{SeriesOpen: r.SeriesOpen, Rebooked: r.Rebooked, Pending: r.RebookPending},
 		Booking: StatsBooking{LinkClicks: r.BookingClicks, EnrollmentsClicked: r.BookingClickers,
 			AppointmentsBooked: r.AppointmentsBooked, AppointmentsCancelled: r.AppointmentsCancelled,
-			EnrollmentsClickedPct: pct(store.Ratio(r.BookingClickers, r.Enrollments))}}
+			EnrollmentsClickedPct: pct(store.Ratio(r.BookingClickers, r.Enrollments))},
+		Checkins: StatsCheckins{Healing: r.Checkins.Healing, NotHealing: r.Checkins.NotHealing, RedFlag: r.Checkins.RedFlag,
+			EnrollmentsAnswered: r.Checkins.Enrollments, EnrollmentsNotHealing: r.Checkins.NotHealingEnrollments}}
 	if !r.Week.IsZero() {
 		out.Week = r.Week.Format(DateLayout)
 	}
@@ -256,7 +258,8 @@ var statsColumns = []string{"week", "treatment", "enrollments", "patients",
 	"opt_outs_sms", "opt_outs_sms_pct", "opt_outs_email", "opt_outs_email_pct", "replies",
 	"red_flags", "red_flags_unacknowledged", "ack_median_minutes", "ack_worst_minutes",
 	"series_open", "rebooked", "rebook_pending", "rebooked_pct",
-	"booking_link_clicks", "enrollments_clicked", "enrollments_clicked_pct", "appointments_booked", "appointments_cancelled"}
+	"booking_link_clicks", "enrollments_clicked", "enrollments_clicked_pct", "appointments_booked", "appointments_cancelled",
+	"checkins_healing", "checkins_not_healing", "checkins_red_flag", "enrollments_answered", "enrollments_not_healing"}
 
 // WriteStatsCSV writes st's rows (only treatment's when not empty) as
 // CSV with a header line. Every text cell that a spreadsheet would read
@@ -300,7 +303,9 @@ func WriteStatsCSV(w io.Writer, st store.Stats, treatment string) error {
 			num(r.RedFlags.Opened), num(r.RedFlags.Unacknowledged), mins(r.RedFlags.AckMedianSeconds), mins(r.RedFlags.AckWorstSeconds),
 			num(r.Rebooking.SeriesOpen), num(r.Rebooking.Rebooked), num(r.Rebooking.Pending), pc(r.Rebooking.Pct),
 			num(r.Booking.LinkClicks), num(r.Booking.EnrollmentsClicked), pc(r.Booking.EnrollmentsClickedPct),
-			num(r.Booking.AppointmentsBooked), num(r.Booking.AppointmentsCancelled))
+			num(r.Booking.AppointmentsBooked), num(r.Booking.AppointmentsCancelled),
+			num(r.Checkins.Healing), num(r.Checkins.NotHealing), num(r.Checkins.RedFlag),
+			num(r.Checkins.EnrollmentsAnswered), num(r.Checkins.EnrollmentsNotHealing))
 		for i := range rec {
 			rec[i] = CSVSafe(rec[i])
 		}

@@ -43,7 +43,8 @@ func goldenStatsRows() []store.StatsRow {
 			Email:      store.ChannelStats{Planned: 4, Delivered: 4},
 			OptOutsSMS: 1, Replies: 5, RedFlags: 2, Acks: []time.Duration{10 * time.Minute, 50 * time.Minute},
 			SeriesOpen: 3, Rebooked: 1, RebookPending: 1,
-			BookingClicks: 4, BookingClickers: 2, AppointmentsBooked: 2, AppointmentsCancelled: 1},
+			BookingClicks: 4, BookingClickers: 2, AppointmentsBooked: 2, AppointmentsCancelled: 1,
+			Checkins: store.CheckinCounts{Healing: 3, NotHealing: 2, RedFlag: 1, Enrollments: 3, NotHealingEnrollments: 2}},
 		{Week: mon, Treatment: "-2+3 peel", Enrollments: 1, Patients: 1, SMS: store.ChannelStats{Planned: 2, Cancelled: 2}},
 		{Week: mon.AddDate(0, 0, 7), Treatment: "Microneedling", Enrollments: 1, Patients: 1, RedFlags: 1},
 	}

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +161,14 @@ func TestCheckinsBranchEndToEnd(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "Dora,Bea" {
 		t.Fatalf("not healing: %v, want Dora (2) and Bea (3), not Ana (1 since) or Cal (no answer in the window)", names)
+	}
+	// Ops count the answers recorded (Cal's late 3 is not one); the
+	// clinic's outcomes count them for the week of the treatment.
+	h.hasMetrics(t, `aftercare_checkin_answers_total{outcome="healing"} 1`,
+		`aftercare_checkin_answers_total{outcome="not_healing"} 2`,
+		`aftercare_checkin_answers_total{outcome="red_flag"} 1`)
+	if status, st := h.api("GET", "/v1/stats?from=2026-11-23&to=2026-11-29", nil); status != 200 ||
+		fmt.Sprint(st["total"].(map[string]any)["checkins"]) != "map[enrollments_answered:3 enrollments_not_healing:3 healing:1 not_healing:2 red_flag:1]" {
+		t.Errorf("stats: %d %v", status, st["total"])
 	}
 }

@@ -24,6 +24,7 @@ func (a *App) mountMetrics() error {
 	a.Dispatcher.SetObserver(a.Metrics)
 	if a.Inbound != nil {
 		a.Inbound.Observe = a.Metrics.Receipt
+		a.Inbound.Answered = a.Metrics.CheckInAnswered
 		a.Inbound.Undeliverable = a.Metrics.AlertUndeliverable
 	}
 	if a.Config.Metrics.Listen == "" {

@@ -90,6 +90,10 @@ type Service struct {
 	// reports, repeats included ("" when the provider's status is
 	// unknown); metrics count receipts with it.
 	Observe func(status string)
+	// Answered, if set, is told the outcome of each check-in answer
+	// recorded (aftercare.CheckinHealing, ...; not repeats): metrics count
+	// them.
+	Answered func(outcome string)
 	// Quiet is the daemon's quiet hours (zero: protocol.DefaultQuietHours),
 	// for follow-up questions of clinics that set none.
 	Quiet protocol.QuietHours
@@ -269,6 +273,9 @@ func (s *Service) HandleReply(ctx context.Context, r Reply) (replies.Kind, error
 	if in.Checkin != nil {
 		log.Info("check-in answer", "step", in.Checkin.Question.Step, "day", in.Checkin.Day, "outcome", in.Checkin.Outcome,
 			"follow_up", in.Checkin.FollowUp != nil)
+		if s.Answered != nil {
+			s.Answered(in.Checkin.Outcome)
+		}
 	}
 	if out.Decision.Alert && !clinic.HasAlertRoute() {
 		s.undeliverable(ctx, log, out.Decision.Concern, "the clinic has no alert_email and no on_call_phone", "none")

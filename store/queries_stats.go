@@ -80,6 +80,18 @@ const (
 	WHERE b.clinic_id = ? AND b.event IN ('appointment.booked', 'appointment.cancelled')
 	GROUP BY c.wk, c.treatment, b.event`
 
+	// Answers to the cohort's check-in questions by outcome, the
+	// enrollments that answered, and those that answered "not healing"
+	// or with a red flag at least once.
+	qStatsCheckins = qStatsCohort + `SELECT c.wk, c.treatment,
+		count(*) FILTER (WHERE a.outcome = 'healing'),
+		count(*) FILTER (WHERE a.outcome = 'not_healing'),
+		count(*) FILTER (WHERE a.outcome = 'red_flag'),
+		count(DISTINCT c.id),
+		count(DISTINCT CASE WHEN a.outcome IN ('not_healing', 'red_flag') THEN c.id END)
+	FROM cohort c JOIN checkin_answers a ON a.patient_id = c.patient_id AND a.enrollment_id = c.id
+	GROUP BY c.wk, c.treatment`
+
 	// Opt-outs patients made themselves (as in qStatsOptOuts; a consent
 	// declined at enrollment is not one), by channel and method, across
 	// clinics (for the metrics).

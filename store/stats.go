@@ -78,6 +78,17 @@ type StatsRow struct {
 	// while this was their latest enrollment.
 	AppointmentsBooked    int
 	AppointmentsCancelled int
+	// Checkins counts the answers to these enrollments' check-in questions
+	// by outcome.
+	Checkins CheckinCounts
+}
+
+// CheckinCounts counts check-in answers: by outcome, and the enrollments
+// that answered at all and that answered at least once "not healing as
+// expected" or with a red flag.
+type CheckinCounts struct {
+	Healing, NotHealing, RedFlag       int
+	Enrollments, NotHealingEnrollments int
 }
 
 // ChannelStats counts one channel's messages.
@@ -161,6 +172,11 @@ func (r *StatsRow) Add(o StatsRow) {
 	r.BookingClickers += o.BookingClickers
 	r.AppointmentsBooked += o.AppointmentsBooked
 	r.AppointmentsCancelled += o.AppointmentsCancelled
+	r.Checkins.Healing += o.Checkins.Healing
+	r.Checkins.NotHealing += o.Checkins.NotHealing
+	r.Checkins.RedFlag += o.Checkins.RedFlag
+	r.Checkins.Enrollments += o.Checkins.Enrollments
+	r.Checkins.NotHealingEnrollments += o.Checkins.NotHealingEnrollments
 }
 
 func (c *ChannelStats) add(o ChannelStats) {
@@ -422,6 +438,15 @@ func (s *Store) Stats(ctx context.Context, clinicID int64, from, to time.Time) (
 		case aftercare.BookingCancelled:
 			r.AppointmentsCancelled += n
 		}
+		return nil
+	}}, statsSource{"check-in answers", qStatsCheckins, nil, func(rs *sql.Rows) error {
+		var wk int
+		var t string
+		var k CheckinCounts
+		if err := rs.Scan(&wk, &t, &k.Healing, &k.NotHealing, &k.RedFlag, &k.Enrollments, &k.NotHealingEnrollments); err != nil {
+			return err
+		}
+		row(wk, t).Checkins = k
 		return nil
 	}})
 	for _, step := range steps {
