@@ -461,6 +461,17 @@ func invisible(r rune) bool {
 	return r == unicode.ReplacementChar || !(unicode.IsGraphic(r) || r == ' ')
 }
 
+// DisplayPhone writes an E.164 number for people to read and dial from
+// anywhere ("+1 415-555-0100"); a number it cannot parse is returned as
+// given.
+func DisplayPhone(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "US")
+	if err != nil {
+		return e164
+	}
+	return phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+}
+
 // RegionOf returns the ISO region of an E.164 number ("US" if unknown), the
 // default region for numbers a clinic types without a country code.
 func RegionOf(e164 string) string {

@@ -143,3 +143,16 @@ func TestEmailTypoWarning(t *testing.T) {
 		}
 	}
 }
+
+func TestDisplayPhone(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ in, want string }{
+		{"+14155550100", "+1 415-555-0100"},
+		{"+34912345678", "+34 912 34 56 78"},
+		{"not a number", "not a number"},
+	} {
+		if got := DisplayPhone(c.in); got != c.want {
+			t.Errorf("DisplayPhone(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

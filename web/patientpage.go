@@ -104,7 +104,7 @@ func NewPatientPage(o PatientPageOptions) (*PatientPage, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	t, err := template.New("").Funcs(template.FuncMap{"tel": telURL}).ParseFS(patientFS, "patient/*.html")
+	t, err := template.New("").Funcs(template.FuncMap{"tel": telURL, "phone": enroll.DisplayPhone}).ParseFS(patientFS, "patient/*.html")
 	if err != nil {
 		return nil, err
 	}

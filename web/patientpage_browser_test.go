@@ -45,6 +45,9 @@ func TestPatientPageInBrowser(t *testing.T) {
 	if href := run(t, ctx, chromedp.Evaluate[string](`document.querySelector("#call a.urgent").getAttribute("href")`)); href != "tel:+14155550100" {
 		t.Errorf("call button: %q", href)
 	}
+	if text := run(t, ctx, chromedp.Evaluate[string](`document.querySelector("#call a.urgent").textContent`)); text != "Call +1 415-555-0100" {
+		t.Errorf("call button reads %q", text)
+	}
 	phoneShot(t, ctx)
 
 	photo := filepath.Join(t.TempDir(), "cheek.png")
