@@ -168,6 +168,8 @@ func TestPatientPageStatesAndHeaders(t *testing.T) {
 	csrf := staff.signIn("a@glow.example")
 	if p := staff.get("/console/enrollments/" + itoa(rid)); !strings.Contains(p.body, "Revoke page link") || !strings.Contains(p.body, "Booking clicks") {
 		t.Errorf("enrollment page lacks the link section:\n%s", p.body)
+	} else if pageLinkRe.MatchString(p.body) || !strings.Contains(p.body, "/c/[link]") {
+		t.Error("the stored plan shows the patient's page link to staff instead of masking it")
 	}
 	if p := staff.post("/console/enrollments/"+itoa(rid)+"/revoke-link", map[string][]string{"csrf_token": {csrf}}); p.status != http.StatusSeeOther {
 		t.Fatalf("revoke: %d", p.status)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/logmask"
 	"github.com/aftercare/aftercare/notify"
 	"github.com/aftercare/aftercare/protocol"
 	"github.com/aftercare/aftercare/store"
@@ -459,8 +460,11 @@ func (c *Console) parseTemplates() error {
 			return lastErr != "" && (reason == "" || !strings.Contains(lastErr, reason))
 		},
 		"concern": concernLabel,
-		"pct":     pctText,
-		"secs":    secondsText,
+		// hideLink shows a message body without its patient page token:
+		// the link is the patient's key, not for staff screens.
+		"hideLink": logmask.Path,
+		"pct":      pctText,
+		"secs":     secondsText,
 		// fromPage and pagePhoto tell replies sent from the patient's page
 		// (and with a photo) from texts.
 		"fromPage":  func(providerID string) bool { return strings.HasPrefix(providerID, "page") },
