@@ -175,27 +175,3 @@ func (s *Store) NotHealing(ctx context.Context, clinicID int64, now time.Time) (
 	}
 	return out, nil
 }
-
-// CheckinAnswerCounts counts a clinic's check-in answers recorded in
-// [from, to) by outcome (aftercare.CheckinHealing, CheckinNotHealing,
-// CheckinRedFlag); outcomes without answers are absent.
-func (s *Store) CheckinAnswerCounts(ctx context.Context, clinicID int64, from, to time.Time) (map[string]int, error) {
-	rows, err := s.read.QueryContext(ctx, qCheckinCounts, clinicID, ms(from), ms(to))
-	if err != nil {
-		return nil, fmt.Errorf("count check-in answers: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]int{}
-	for rows.Next() {
-		var outcome string
-		var n int
-		if err := rows.Scan(&outcome, &n); err != nil {
-			return nil, fmt.Errorf("count check-in answers: %w", err)
-		}
-		out[outcome] = n
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("count check-in answers: %w", err)
-	}
-	return out, nil
-}

@@ -145,15 +145,6 @@ func (s *Store) RecordBookingClick(ctx context.Context, clinicID, enrollmentID i
 	return nil
 }
 
-// BookingClicks counts a clinic's clicks on booking redirects in [from, to).
-func (s *Store) BookingClicks(ctx context.Context, clinicID int64, from, to time.Time) (int, error) {
-	var n int
-	if err := s.read.QueryRowContext(ctx, qBookingClicks, clinicID, ms(from), ms(to)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count booking clicks: %w", err)
-	}
-	return n, nil
-}
-
 // EnrollmentBookingClicks counts an enrollment's clicks on its booking
 // redirect.
 func (s *Store) EnrollmentBookingClicks(ctx context.Context, clinicID, enrollmentID int64) (int, error) {

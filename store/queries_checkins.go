@@ -29,6 +29,4 @@ const (
 		  AND a.id = (SELECT b.id FROM checkin_answers b WHERE b.clinic_id = ? AND b.patient_id = a.patient_id
 				ORDER BY b.at DESC, b.id DESC LIMIT 1)
 		ORDER BY a.at DESC, a.id DESC`
-	// A clinic's answers by outcome in [from, to) (clinic, from, to).
-	qCheckinCounts = `SELECT outcome, count(*) FROM checkin_answers WHERE clinic_id = ? AND at >= ? AND at < ? GROUP BY outcome`
 )

@@ -26,8 +26,6 @@ const (
 
 	// A click on the booking redirect (clinic, enrollment, at).
 	qInsertBookingClick = `INSERT INTO booking_clicks(clinic_id, enrollment_id, at) VALUES (?, ?, ?)`
-	// A clinic's clicks in [from, to).
-	qBookingClicks = `SELECT count(*) FROM booking_clicks WHERE clinic_id = ? AND at >= ? AND at < ?`
 	// An enrollment's clicks (enrollment, clinic).
 	qEnrollmentBookingClicks = `SELECT count(*) FROM booking_clicks WHERE enrollment_id = ? AND clinic_id = ?`
 
