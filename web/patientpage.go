@@ -135,16 +135,11 @@ func (p *PatientPage) serveCSS(w http.ResponseWriter, r *http.Request) {
 // headers: no script at all, never framed, never cached or indexed, and
 // no Referer (the URL is the key) to the clinic's booking site.
 func (p *PatientPage) headers(h http.Handler) http.Handler {
+	page := noStore(h, "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "+
+		"frame-ancestors 'none'; base-uri 'none'", "no-referrer")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "+
-			"frame-ancestors 'none'; base-uri 'none'")
-		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "no-referrer")
-		hd.Set("Cache-Control", "no-store")
-		hd.Set("X-Robots-Tag", "noindex, nofollow")
-		h.ServeHTTP(w, r)
+		w.Header().Set("X-Robots-Tag", "noindex, nofollow")
+		page(w, r)
 	})
 }
 

@@ -269,16 +269,22 @@ func redirect(to string) http.HandlerFunc {
 // headers sets the security headers of every console page: no framing, no
 // inline or foreign scripts and styles, no caching of patient data.
 func (c *Console) headers(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return noStore(h, "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'", "same-origin")
+}
+
+// noStore serves h's pages with the content security policy csp and the
+// referrer policy referrer, never framed, never sniffed, never cached.
+func noStore(h http.Handler, csp, referrer string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("Content-Security-Policy", csp)
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("Referrer-Policy", referrer)
 		hd.Set("Cache-Control", "no-store")
 		h.ServeHTTP(w, r)
-	})
+	}
 }
 
 func (c *Console) staticFiles() http.Handler {
