@@ -414,41 +414,42 @@ func (s *Store) Stats(ctx context.Context, clinicID int64, from, to time.Time) (
 			}
 			return nil
 		}},
+		{"booking clicks", qStatsBookingClicks, nil, func(rs *sql.Rows) error {
+			var wk, clicks, clickers int
+			var t string
+			if err := rs.Scan(&wk, &t, &clicks, &clickers); err != nil {
+				return err
+			}
+			r := row(wk, t)
+			r.BookingClicks, r.BookingClickers = clicks, clickers
+			return nil
+		}},
+		{"booking events", qStatsBookingEvents, []any{clinicID}, func(rs *sql.Rows) error {
+			var wk, n int
+			var t, ev string
+			if err := rs.Scan(&wk, &t, &ev, &n); err != nil {
+				return err
+			}
+			r := row(wk, t)
+			switch ev {
+			case aftercare.BookingBooked:
+				r.AppointmentsBooked += n
+			case aftercare.BookingCancelled:
+				r.AppointmentsCancelled += n
+			}
+			return nil
+		}},
+		{"check-in answers", qStatsCheckins, nil, func(rs *sql.Rows) error {
+			var wk int
+			var t string
+			var k CheckinCounts
+			if err := rs.Scan(&wk, &t, &k.Healing, &k.NotHealing, &k.RedFlag, &k.Enrollments, &k.NotHealingEnrollments); err != nil {
+				return err
+			}
+			row(wk, t).Checkins = k
+			return nil
+		}},
 	}
-	// Clicks on the enrollments' booking links.
-	steps = append(steps, statsSource{"booking clicks", qStatsBookingClicks, nil, func(rs *sql.Rows) error {
-		var wk, clicks, clickers int
-		var t string
-		if err := rs.Scan(&wk, &t, &clicks, &clickers); err != nil {
-			return err
-		}
-		r := row(wk, t)
-		r.BookingClicks, r.BookingClickers = clicks, clickers
-		return nil
-	}}, statsSource{"booking events", qStatsBookingEvents, []any{clinicID}, func(rs *sql.Rows) error {
-		var wk, n int
-		var t, ev string
-		if err := rs.Scan(&wk, &t, &ev, &n); err != nil {
-			return err
-		}
-		r := row(wk, t)
-		switch ev {
-		case aftercare.BookingBooked:
-			r.AppointmentsBooked += n
-		case aftercare.BookingCancelled:
-			r.AppointmentsCancelled += n
-		}
-		return nil
-	}}, statsSource{"check-in answers", qStatsCheckins, nil, func(rs *sql.Rows) error {
-		var wk int
-		var t string
-		var k CheckinCounts
-		if err := rs.Scan(&wk, &t, &k.Healing, &k.NotHealing, &k.RedFlag, &k.Enrollments, &k.NotHealingEnrollments); err != nil {
-			return err
-		}
-		row(wk, t).Checkins = k
-		return nil
-	}})
 	for _, step := range steps {
 		if err := query(step.q, step.extra, step.scan); err != nil {
 			return st, fmt.Errorf("stats: %s: %w", step.what, err)
