@@ -32,6 +32,9 @@ func TestStatsQueryPlans(t *testing.T) {
 		{"opt-outs", qStatsOptOuts, 0},
 		{"replies", qStatsReplies, 0},
 		{"red flags", qStatsRedFlags, 1},
+		{"booking clicks", qStatsBookingClicks, 0},
+		{"booking events", qStatsBookingEvents, 1},
+		{"check-in answers", qStatsCheckins, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := []any{0, int64(0), time.Hour.Milliseconds(), int64(1)}
