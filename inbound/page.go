@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/replies"
@@ -40,6 +41,16 @@ const (
 	pageProviderPrefix = "page:"
 	pagePhotoPrefix    = "page-photo:"
 )
+
+// FromPage reports whether the reply with providerID was sent from the
+// patient's page rather than texted.
+func FromPage(providerID string) bool {
+	return strings.HasPrefix(providerID, pageProviderPrefix) || WithPhoto(providerID)
+}
+
+// WithPhoto reports whether the reply with providerID came from the
+// patient's page with a photo.
+func WithPhoto(providerID string) bool { return strings.HasPrefix(providerID, pagePhotoPrefix) }
 
 // HandlePageConcern files a concern sent from the patient's page exactly
 // as a text would be: through the red-flag classifier into the clinic's

@@ -27,6 +27,7 @@ import (
 
 	"github.com/aftercare/aftercare"
 	"github.com/aftercare/aftercare/enroll"
+	"github.com/aftercare/aftercare/inbound"
 	"github.com/aftercare/aftercare/logmask"
 	"github.com/aftercare/aftercare/notify"
 	"github.com/aftercare/aftercare/protocol"
@@ -473,8 +474,8 @@ func (c *Console) parseTemplates() error {
 		"secs":     secondsText,
 		// fromPage and pagePhoto tell replies sent from the patient's page
 		// (and with a photo) from texts.
-		"fromPage":  func(providerID string) bool { return strings.HasPrefix(providerID, "page") },
-		"pagePhoto": func(providerID string) bool { return strings.HasPrefix(providerID, "page-photo:") },
+		"fromPage":  inbound.FromPage,
+		"pagePhoto": inbound.WithPhoto,
 		"timeline": func(msgs []aftercare.Message, zone, csrf string, actions bool) timeline {
 			return timeline{Messages: msgs, Zone: zone, CSRF: csrf, Actions: actions}
 		},
